@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Build, run and test Toru. Needs only python3 (3.10+) and access to PyPI.
+#
+#   ./build.sh                 build dist/toru.pyz for this machine's Python
+#   ./build.sh run [ARGS]      build, then start it (ARGS go to toru.pyz)
+#   ./build.sh test [ARGS]     build, then run the whole test suite (ARGS go to pytest)
+#   ./build.sh --universal     build one pyz for CPython 3.10-3.13 on x86_64 and aarch64
+#   ./build.sh --output FILE   write the pyz somewhere else than dist/toru.pyz
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+UNIVERSAL_PYTHONS="3.10 3.11 3.12 3.13"
+UNIVERSAL_MACHINES="x86_64 aarch64"
+STAGE=.build
+
+say() { printf '%s\n' "build.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+command=build universal=0 output=dist/toru.pyz
+while [ $# -gt 0 ]; do
+  case "$1" in
+    build|run|test) command=$1; shift; [ "$command" = build ] || break ;;
+    --universal) universal=1; shift ;;
+    --output) output=${2:?--output needs a file}; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see ./build.sh --help)" ;;
+  esac
+done
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+  || die "$PYTHON is $("$PYTHON" -V 2>&1); Toru needs Python 3.10 or newer (set PYTHON=...)"
+
+# venv DIR REQUIREMENTS...: create DIR once, (re)install when a requirements file changed.
+venv() {
+  local dir=$1; shift
+  local stamp="$dir/.requirements.sha256"
+  local want; want=$(cat "$@" | sha256sum | cut -d' ' -f1)
+  if [ ! -x "$dir/bin/python" ]; then
+    say "creating $dir"
+    "$PYTHON" -m venv "$dir" || die "could not create a venv: on Debian, apt-get install python3-venv"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing into $dir: $*"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    local args=(); for r in "$@"; do args+=(-r "$r"); done
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Fill $STAGE/site with the runtime wheels for one (python, machine) target.
+# abi3 modules (psutil, argon2) are named the same for every CPU, so each is
+# renamed to the version- and CPU-tagged name CPython also looks for, which
+# lets the wheels of all targets share one site-packages.
+stage_target() {
+  local py=$1 machine=$2 dir="$STAGE/t-$1-$2"
+  rm -rf "$dir"
+  say "fetching wheels for CPython $py on $machine"
+  if ! .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" \
+      --only-binary=:all: --implementation cp --python-version "$py" \
+      --platform "manylinux_2_28_$machine" --platform "manylinux2014_$machine" \
+      -r requirements.txt 2> "$dir.err"; then
+    grep -v '^WARNING' "$dir.err" >&2 || true
+    die "a pinned package in requirements.txt has no wheel for CPython $py on $machine (see above): pin a release that has one"
+  fi
+  local tag="cpython-${py/./}-$machine-linux-gnu"
+  find "$dir" -name '*.abi3.so' | while read -r so; do mv "$so" "${so%.abi3.so}.$tag.so"; done
+  rm -rf "$dir/bin"
+  cp -a -n "$dir/." "$STAGE/site/"
+}
+
+build() {
+  venv .venv-build requirements-build.txt
+  rm -rf "$STAGE/site" && mkdir -p "$STAGE/site" "$(dirname "$output")"
+  local pythons machines
+  if [ "$universal" = 1 ]; then
+    pythons=$UNIVERSAL_PYTHONS machines=$UNIVERSAL_MACHINES
+    for py in $pythons; do for m in $machines; do stage_target "$py" "$m"; done; done
+  else
+    pythons=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    machines=$(uname -m)
+    say "fetching wheels for this Python ($pythons on $machines)"
+    .venv-build/bin/python -m pip install -q --disable-pip-version-check --target "$STAGE/site" \
+      --only-binary=:all: -r requirements.txt 2> >(grep -v '^WARNING' >&2)
+    rm -rf "$STAGE/site/bin"
+  fi
+  say "adding toru"
+  .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+    --target "$STAGE/site" . 2> >(grep -v '^WARNING' >&2)
+  rm -rf build toru.egg-info "$STAGE/site/bin"
+  # The libraries' own test suites are most of their size and never run here.
+  find "$STAGE/site" -depth -type d \( -name tests -o -name testing \) -not -path "*/toru/*" -exec rm -rf {} +
+  # What this pyz can run on: toru/platform_check.py reads it at start.
+  "$PYTHON" - "$STAGE/site/toru/_build.json" "$pythons" "$machines" <<'PY'
+import json, sys
+path, pythons, machines = sys.argv[1:]
+json.dump({"pythons": pythons.split(), "machines": machines.split()}, open(path, "w"))
+PY
+  say "writing $output"
+  .venv-build/bin/shiv --site-packages "$STAGE/site" --entry-point toru.__main__:main \
+    --python '/usr/bin/env python3' --compile-pyc --output-file "$output"
+  say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
+}
+
+case "$command" in
+  build) build ;;
+  run) build; exec "$PYTHON" "$output" "$@" ;;
+  test)
+    build
+    venv .venv-test requirements.txt requirements-test.txt
+    export TORU_PYZ=$PWD/$output
+    exec .venv-test/bin/python -m pytest "$@"
+    ;;
+esac

@@ -1,0 +1,107 @@
+"""Command line: `python3 toru.pyz [options]` runs the server; flags and
+subcommands cover the operator's other jobs. Every bad value ends in one
+line on stderr and exit status 2, never a traceback.
+"""
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from toru import __version__
+from toru.config import Config, prepare_dir
+from toru.errors import ConfigError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse prints the whole usage; one line with a pointer is clearer.
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser():
+    parser = Parser(prog="toru", description="Toru Steering Center: a control panel for this server.")
+    parser.add_argument("--host", help="address to listen on (env STEERING_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", help="port to listen on (env STEERING_PORT, default 3000)")
+    parser.add_argument("--data-dir", help="where toru.db, plugins/, logs/ and scripts/ live "
+                                           "(env TORU_DATA_DIR, default the current directory)")
+    parser.add_argument("--log-dir", help="log directory (env TORU_LOG_DIR, default DATA_DIR/logs)")
+    parser.add_argument("--log-level", help="trace, debug, info, warn or error (env TORU_LOG_LEVEL, default info)")
+    parser.add_argument("--version", action="version", version=f"toru {__version__}")
+    parser.add_argument("--print-systemd-unit", action="store_true",
+                        help="print a systemd unit that runs this file with these options, then exit")
+    parser.add_argument("--metadata-check", nargs="?", const="", metavar="DIR",
+                        help="check the plugin binaries in DIR (default DATA_DIR/plugins) and exit")
+    parser.add_argument("--json", action="store_true", help="machine-readable output for --metadata-check")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("license", help="make and check plugin licence keys")
+    return parser
+
+
+def main(argv=None, environ=None):
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    try:
+        config = Config.load(vars(args), environ)
+        if args.print_systemd_unit:
+            print(systemd_unit(config), end="")
+            return 0
+        if args.metadata_check is not None or args.command == "license":
+            what = "--metadata-check" if args.metadata_check is not None else "license"
+            raise ConfigError(f"{what} is not available in this build yet (it arrives with the plugin runtime)")
+        return run_server(config)
+    except ConfigError as e:
+        print(f"toru: {e}", file=sys.stderr)
+        return 2
+
+
+def run_server(config):
+    # Imported here so --version and --help stay fast and gevent-free.
+    from toru import logs, server
+    from toru.app import create_app
+
+    prepare_dir(config.data_dir, "data directory")
+    prepare_dir(config.log_dir, "log directory")
+    logs.setup(config)
+    app = create_app(config)
+    return server.serve(app)
+
+
+def program_path():
+    """The file the operator started (toru.pyz or toru.py), absolute."""
+    return Path(sys.argv[0]).resolve()
+
+
+def systemd_unit(config):
+    program = program_path()
+    lines = [
+        "[Unit]",
+        "Description=Toru Steering Center",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={getpass.getuser()}",
+        f"WorkingDirectory={config.data_dir}",
+    ]
+    if program.suffix == ".pyz":
+        # shiv unpacks the pyz's libraries once; keep them with the data, not in $HOME.
+        lines.append(f"Environment=SHIV_ROOT={config.data_dir}/.shiv")
+    lines += [
+        f"ExecStart={sys.executable} {program} --data-dir {config.data_dir} "
+        f"--host {config.host} --port {config.port}",
+        "Restart=on-failure",
+        "RestartSec=2",
+        # SIGTERM to Toru alone: it stops its plugins and tasks itself.
+        "KillMode=mixed",
+        "TimeoutStopSec=30",
+        "NoNewPrivileges=true",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ]
+    return "\n".join(lines)

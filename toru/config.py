@@ -1,0 +1,107 @@
+"""Configuration: one frozen dataclass built from CLI options, the environment
+and defaults, in that order of precedence (CLI beats env beats default).
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toru.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
+TRUTHY = {"1", "true", "yes", "on"}
+
+
+def truthy(value):
+    return str(value or "").strip().lower() in TRUTHY
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    log_dir: Path = None
+    log_level: str = "info"
+    admin_username: str = "admin"
+    admin_password: str = None  # None: generated on first start, hash kept in the DB
+    admin_display_name: str = "Administrator"
+    secure_cookies: bool = False
+    trust_proxy: bool = False
+    allowed_hosts: tuple = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    extra: dict = field(default_factory=dict)  # free slot for tests and later issues
+
+    def __post_init__(self):
+        if self.log_dir is None:
+            object.__setattr__(self, "log_dir", Path(self.data_dir) / "logs")
+
+    @property
+    def db_path(self):
+        return Path(self.data_dir) / "toru.db"
+
+    @classmethod
+    def load(cls, options, environ):
+        """Build a Config from parsed CLI `options` (a dict; None = not given)
+        and `environ`. Raises ConfigError with a one-line message."""
+        def pick(opt, env, default=None):
+            if options.get(opt) is not None:
+                return options[opt]
+            if environ.get(env) not in (None, ""):
+                return environ[env]
+            return default
+
+        port = parse_port(pick("port", "STEERING_PORT", DEFAULT_PORT))
+        host = str(pick("host", "STEERING_HOST", DEFAULT_HOST)).strip()
+        if not host:
+            raise ConfigError("host must not be empty")
+        data_dir = Path(pick("data_dir", "TORU_DATA_DIR", os.getcwd())).expanduser().resolve()
+        log_dir = pick("log_dir", "TORU_LOG_DIR")
+        log_dir = Path(log_dir).expanduser().resolve() if log_dir else data_dir / "logs"
+        level = str(pick("log_level", "TORU_LOG_LEVEL", "info")).lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        allowed = tuple(h.strip().lower() for h in environ.get("TORU_ALLOWED_HOSTS", "").split(",") if h.strip())
+        return cls(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            log_dir=log_dir,
+            log_level=level,
+            admin_username=environ.get("ADMIN_USERNAME") or "admin",
+            admin_password=environ.get("ADMIN_PASSWORD") or None,
+            admin_display_name=environ.get("ADMIN_DISPLAY_NAME") or "Administrator",
+            secure_cookies=truthy(environ.get("PRODUCTION")) or truthy(environ.get("SECURE_COOKIES")),
+            trust_proxy=truthy(environ.get("TRUST_PROXY")),
+            allowed_hosts=allowed,
+        )
+
+
+def parse_port(value):
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"port {value!r} is not a number (use 1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"port {port} is out of range (use 1-65535)")
+    return port
+
+
+def prepare_dir(path, what):
+    """Create `path` if needed and prove it is writable; ConfigError otherwise."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create {what} {path}: {e.strerror}") from None
+    if not path.is_dir():
+        raise ConfigError(f"{what} {path} is not a directory")
+    probe = path / f".toru-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{what} {path} is not writable: {e.strerror}") from None

