@@ -1,0 +1,74 @@
+"""Shared fixtures: real servers, clients and a real browser.
+
+- `server`: one Toru process per test module (read-mostly tests).
+- `fresh_server`: a factory for tests that restart, crash or reconfigure.
+- `client`: a cookie-keeping HTTP client for `server`.
+- `app`: an in-process app from `create_app` on a temp data dir.
+- `browser`: headless Debian chromium through Playwright; skipped when
+  chromium is missing, unless TORU_REQUIRE_E2E=1 (CI), then it fails.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from helpers import ServerProcess  # noqa: E402
+
+CHROMIUM = os.environ.get("TORU_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc = ServerProcess(tmp_path_factory.mktemp("data") / "data").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    started = []
+
+    def make(data_dir=None, **kwargs):
+        proc = ServerProcess(data_dir or tmp_path / f"data{len(started)}", **kwargs)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def client(server):
+    return server.client()
+
+
+@pytest.fixture
+def app(tmp_path):
+    from toru.app import create_app
+    from toru.config import Config
+    application = create_app(Config(data_dir=tmp_path, admin_password="x" * 16))
+    yield application
+    application.services.stop(timeout=1)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        message = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("TORU_REQUIRE_E2E") == "1":
+            pytest.fail(message + "; TORU_REQUIRE_E2E=1 requires browser tests to run")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

@@ -1,0 +1,230 @@
+"""Test helpers: a real Toru server as a subprocess, an HTTP client with a
+cookie jar, and `wait_for` instead of sleeps."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "test-admin-pass-4f9c2a"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=10.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def toru_command(pyz=None, python=None):
+    """How to start Toru: the checkout's toru.py, or a built pyz."""
+    return [python or sys.executable, str(pyz or ROOT / "toru.py")]
+
+
+def run_cli(args, env=None, cwd=None, pyz=None, timeout=30):
+    full_env = base_env()
+    full_env.update(env or {})
+    return subprocess.run(toru_command(pyz) + list(args), env=full_env, cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def base_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TORU_", "STEERING_", "ADMIN_")) or k in ("TORU_PYZ",)}
+    env.pop("PRODUCTION", None)
+    env.pop("SECURE_COOKIES", None)
+    env.pop("TRUST_PROXY", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class ServerProcess:
+    """A real `toru` process on a free loopback port with its own data dir."""
+
+    def __init__(self, data_dir, env=None, args=(), pyz=None, cwd=None, port=None, port_via_env=False,
+                 python=None):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = base_env()
+        self.env["ADMIN_PASSWORD"] = ADMIN_PASSWORD
+        self.env.update(env or {})
+        self.args = list(args)
+        self.pyz = pyz
+        self.python = python
+        self.cwd = cwd or self.data_dir
+        self.proc = None
+        self.output_path = self.data_dir.parent / f"{self.data_dir.name}-console-{self.port}.txt"
+        self.port_args = ["--port", str(self.port)]
+        if port_via_env:
+            self.env["STEERING_PORT"] = str(self.port)
+            self.port_args = []
+
+    def start(self, timeout=20):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._out = open(self.output_path, "ab")
+        cmd = toru_command(self.pyz, self.python) + ["--data-dir", str(self.data_dir)] + self.port_args + self.args
+        self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=self._out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            wait_for(self._ready, timeout=timeout, message=f"toru on port {self.port}")
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"server did not become ready; console:\n{self.console()}") from None
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited with {self.proc.returncode}; console:\n{self.console()}")
+        try:
+            status, _, _ = request(self.url, "GET", "/api/health", timeout=1)
+            return status == 200
+        except OSError:
+            return False
+
+    def console(self):
+        try:
+            return self.output_path.read_text(errors="replace")[-5000:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signal our process by PID and wait; returns its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"server ignored signal {sig} for {timeout}s")
+        self._out.close()
+        return self.proc.returncode
+
+    def client(self):
+        return Client(self.url)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+def request(base_url, method, path, body=None, headers=None, timeout=10):
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        res = conn.getresponse()
+        data = res.read()
+        hdrs = {}
+        for k, v in res.getheaders():
+            k = k.lower()
+            hdrs[k] = f"{hdrs[k]}, {v}" if k in hdrs and k != "set-cookie" else v
+        hdrs["set-cookie-list"] = [v for k, v in res.getheaders() if k.lower() == "set-cookie"]
+        return res.status, hdrs, data
+    finally:
+        conn.close()
+
+
+class Client:
+    """HTTP client for one browser-like user: keeps cookies, sends a
+    same-origin Origin on state-changing requests and JSON bodies."""
+
+    def __init__(self, base_url, origin=True):
+        self.base_url = base_url
+        self.cookies = {}
+        self.origin = base_url if origin is True else origin
+
+    def request(self, method, path, json_body=None, data=None, headers=None, timeout=10):
+        hdrs = {}
+        if self.origin and method in ("POST", "PUT", "PATCH", "DELETE"):
+            hdrs["Origin"] = self.origin
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        hdrs.update(headers or {})
+        status, res_headers, body = request(self.base_url, method, path, data, hdrs, timeout)
+        for raw in res_headers["set-cookie-list"]:
+            cookie = SimpleCookie(raw)
+            for name, morsel in cookie.items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return Response(status, res_headers, body)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.request("POST", path, json_body=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.request("PUT", path, json_body=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.request("PATCH", path, json_body=json, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+def call_wsgi(app, method, path, body=b"", headers=None):
+    """Call a WSGI app in-process (for the in-process `app` fixture)."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+    path, _, query = path.partition("?")
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+               "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1"}
+    for k, v in (headers or {}).items():
+        key = k.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = v
+    setup_testing_defaults(environ)
+    captured = {}
+
+    def start_response(status, hdrs, exc_info=None):
+        captured["status"] = int(status.split()[0])
+        captured["headers"] = {k.lower(): v for k, v in hdrs}
+
+    out = b"".join(app(environ, start_response))
+    return Response(captured["status"], captured["headers"], out)

@@ -1,0 +1,143 @@
+"""The command line: precedence of CLI, env and defaults, and every bad value
+ending in one clear line on stderr with exit status 2."""
+
+import os
+import socket
+import sqlite3
+
+import pytest
+
+from helpers import ServerProcess, request, run_cli
+
+
+def unit_for(args, env=None, tmp_path=None):
+    result = run_cli(["--print-systemd-unit"] + args, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return next(line for line in result.stdout.splitlines() if line.startswith("ExecStart="))
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_defaults_are_loopback_3000_and_the_current_directory(tmp_path):
+    line = unit_for([], tmp_path=tmp_path)
+    assert f"--data-dir {tmp_path.resolve()} --host 127.0.0.1 --port 3000" in line
+
+
+def test_env_beats_default(tmp_path):
+    env = {"STEERING_HOST": "127.0.0.2", "STEERING_PORT": "4001", "TORU_DATA_DIR": str(tmp_path / "envdata")}
+    line = unit_for([], env=env, tmp_path=tmp_path)
+    assert f"--data-dir {tmp_path / 'envdata'} --host 127.0.0.2 --port 4001" in line
+
+
+def test_cli_beats_env(tmp_path):
+    env = {"STEERING_HOST": "127.0.0.2", "STEERING_PORT": "4001", "TORU_DATA_DIR": str(tmp_path / "envdata")}
+    line = unit_for(["--host", "127.0.0.3", "--port", "4002", "--data-dir", str(tmp_path / "cli")], env=env)
+    assert f"--data-dir {tmp_path / 'cli'} --host 127.0.0.3 --port 4002" in line
+
+
+def test_systemd_unit_names_the_program_by_absolute_path(tmp_path):
+    result = run_cli(["--print-systemd-unit", "--data-dir", str(tmp_path)])
+    assert "[Service]" in result.stdout and "WantedBy=multi-user.target" in result.stdout
+    exec_start = next(l for l in result.stdout.splitlines() if l.startswith("ExecStart="))
+    program = exec_start.split()[1]
+    assert os.path.isabs(program) and program.endswith("toru.py")
+    assert f"WorkingDirectory={tmp_path}" in result.stdout
+
+
+def test_server_listens_where_the_cli_says_not_the_env(fresh_server, tmp_path):
+    env_port = ServerProcess(tmp_path).port  # a free port the env points at
+    proc = fresh_server(env={"STEERING_PORT": str(env_port)}).start()  # --port given by the fixture
+    assert request(proc.url, "GET", "/api/health")[0] == 200
+    with pytest.raises(OSError):
+        request(f"http://127.0.0.1:{env_port}", "GET", "/api/health", timeout=1)
+
+
+def test_env_port_is_used_without_a_flag(fresh_server):
+    proc = fresh_server(port_via_env=True).start()
+    assert "--port" not in proc.proc.args
+    assert request(proc.url, "GET", "/api/health")[0] == 200
+
+
+def test_version(tmp_path):
+    result = run_cli(["--version"])
+    assert result.returncode == 0
+    assert result.stdout.startswith("toru ")
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "abc", ""])
+def test_bad_port_flag(port, tmp_path):
+    result = run_cli(["--port", port, "--data-dir", str(tmp_path)])
+    assert_one_line_error(result, "port")
+    assert not (tmp_path / "toru.db").exists()
+
+
+def test_bad_port_env(tmp_path):
+    result = run_cli(["--data-dir", str(tmp_path)], env={"STEERING_PORT": "70000"})
+    assert_one_line_error(result, "port 70000 is out of range")
+
+
+def test_unknown_flag(tmp_path):
+    result = run_cli(["--frobnicate", "--data-dir", str(tmp_path)])
+    assert_one_line_error(result, "--frobnicate", "--help")
+    assert not (tmp_path / "toru.db").exists()
+
+
+def test_bad_log_level(tmp_path):
+    assert_one_line_error(run_cli(["--log-level", "loud", "--data-dir", str(tmp_path)]), "log level")
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    result = run_cli(["--data-dir", str(target)])
+    assert_one_line_error(result, "data directory", str(target))
+    assert target.read_text() == "keep me"
+
+
+def test_data_dir_that_cannot_be_created(tmp_path):
+    # Root may write anywhere on disk, but nobody can create directories in /proc.
+    result = run_cli(["--data-dir", "/proc/toru-cannot-exist/data"])
+    assert_one_line_error(result, "cannot create data directory")
+
+
+def test_port_already_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(["--port", str(port), "--data-dir", str(tmp_path)])
+    assert_one_line_error(result, f"port {port}", "already in use")
+
+
+def test_corrupt_database_is_refused_and_left_untouched(tmp_path):
+    db = tmp_path / "toru.db"
+    garbage = b"this is not a database\n" * 100
+    db.write_bytes(garbage)
+    result = run_cli(["--data-dir", str(tmp_path)])
+    assert_one_line_error(result, str(db), "not a usable SQLite database", "left untouched")
+    assert db.read_bytes() == garbage
+    assert not (tmp_path / "toru.db-wal").exists()
+
+
+def test_database_from_a_newer_toru_is_refused(tmp_path):
+    db = tmp_path / "toru.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)")
+    conn.execute("INSERT INTO schema_migrations VALUES(9999, 'future', 0)")
+    conn.commit()
+    conn.close()
+    result = run_cli(["--data-dir", str(tmp_path)])
+    assert_one_line_error(result, "newer than this Toru knows")
+
+
+@pytest.mark.parametrize("args", [["--metadata-check"], ["license"]])
+def test_slots_for_later_features_say_they_are_not_available(args, tmp_path):
+    result = run_cli(["--data-dir", str(tmp_path)] + args)
+    assert_one_line_error(result, "not available in this build yet")

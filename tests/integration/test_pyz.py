@@ -1,0 +1,132 @@
+"""The built artifact: dist/toru.pyz copied anywhere and started from any
+directory serves the UI and API from inside itself; the universal build
+carries the compiled modules of every supported Python and CPU."""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, ServerProcess, request, run_cli
+
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+MACHINES = ("x86_64", "aarch64")
+
+
+@pytest.fixture(scope="module")
+def pyz():
+    path = os.environ.get("TORU_PYZ")
+    if not path:
+        pytest.fail("TORU_PYZ is not set: run the suite with ./build.sh test, which builds dist/toru.pyz first")
+    return Path(path)
+
+
+@pytest.fixture
+def shiv_root(tmp_path):
+    # A fresh unpack directory per test: proves the pyz brings everything.
+    return {"SHIV_ROOT": str(tmp_path / "shiv")}
+
+
+def test_pyz_copied_elsewhere_runs_from_any_directory(pyz, tmp_path, shiv_root):
+    elsewhere = tmp_path / "x"
+    elsewhere.mkdir()
+    copy = elsewhere / "toru.pyz"
+    shutil.copy(pyz, copy)
+    proc = ServerProcess(tmp_path / "d", pyz=copy, cwd="/", env=dict(shiv_root, PYTHONDONTWRITEBYTECODE="1"))
+    proc.start(timeout=60)
+    try:
+        status, headers, body = request(proc.url, "GET", "/")
+        assert status == 200 and b'src="/static/js/app.js"' in body
+        status, headers, body = request(proc.url, "GET", "/static/js/app.js")
+        assert status == 200 and headers["content-type"].startswith("text/javascript")
+        assert body == (ROOT / "static/js/app.js").read_bytes()
+        status, _, body = request(proc.url, "GET", "/api/health")
+        assert status == 200 and b'"ok"' in body
+        assert "listening on " + proc.url in proc.console()
+    finally:
+        assert proc.stop() == 0
+    # The served files came from the unpacked pyz, not from this checkout.
+    assert list(Path(shiv_root["SHIV_ROOT"]).glob("*/site-packages/toru/static/index.html"))
+    assert (tmp_path / "d" / "toru.db").exists()
+
+
+def test_pyz_and_checkout_share_one_cli(pyz, tmp_path, shiv_root):
+    from_pyz = run_cli(["--help"], pyz=pyz, env=shiv_root)
+    from_checkout = run_cli(["--help"])
+    assert from_pyz.returncode == from_checkout.returncode == 0
+    assert from_pyz.stdout == from_checkout.stdout
+    assert run_cli(["--version"], pyz=pyz, env=shiv_root).stdout == run_cli(["--version"]).stdout
+
+
+def test_pyz_records_what_it_runs_on(pyz):
+    import json
+    with zipfile.ZipFile(pyz) as z:
+        info = json.loads(z.read("site-packages/toru/_build.json"))
+    assert info["pythons"] == ["%d.%d" % sys.version_info[:2]]
+
+
+def other_pythons():
+    """Interpreters other than this one that happen to be installed here."""
+    found = {}
+    roots = [os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))]
+    for version in PYTHONS:
+        candidates = [shutil.which(f"python{version}")] + sorted(
+            glob.glob(f"{roots[0]}/versions/{version}.*/bin/python{version}"))
+        for exe in candidates:
+            if exe and "shims" not in exe and os.access(exe, os.X_OK):
+                found[version] = exe
+                break
+    return found
+
+
+def test_pyz_refuses_an_interpreter_it_was_not_built_for(pyz, shiv_root):
+    running = "%d.%d" % sys.version_info[:2]
+    others = {v: exe for v, exe in other_pythons().items() if v != running}
+    if not others:
+        pytest.skip("no other CPython 3.10-3.13 installed here")
+    version, exe = sorted(others.items())[0]
+    result = subprocess.run([exe, str(pyz), "--version"], capture_output=True, text=True,
+                            env=dict(os.environ, **shiv_root), timeout=60)
+    assert result.returncode == 2
+    assert f"built for CPython {running}" in result.stderr and f"this is Python {version}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def universal_pyz(tmp_path_factory):
+    out = tmp_path_factory.mktemp("universal") / "toru.pyz"
+    result = subprocess.run([str(ROOT / "build.sh"), "--universal", "--output", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_universal_pyz_carries_every_python_and_cpu(universal_pyz):
+    with zipfile.ZipFile(universal_pyz) as z:
+        names = set(z.namelist())
+    for version in PYTHONS:
+        for machine in MACHINES:
+            tag = f"cpython-{version.replace('.', '')}-{machine}-linux-gnu.so"
+            for module in ("greenlet/_greenlet", "gevent/_gevent_cgreenlet", "gevent/libev/corecext",
+                           "psutil/_psutil_linux", "_argon2_cffi_bindings/_ffi", "_cffi_backend"):
+                assert f"site-packages/{module}.{tag}" in names, (module, tag)
+    assert not [n for n in names if n.endswith(".abi3.so")], "abi3 modules would clash between CPUs"
+
+
+def test_universal_pyz_starts_on_each_installed_python(universal_pyz, tmp_path):
+    pythons = other_pythons()
+    pythons["%d.%d" % sys.version_info[:2]] = sys.executable
+    for version, exe in sorted(pythons.items()):
+        proc = ServerProcess(tmp_path / f"d{version}", pyz=universal_pyz, python=exe, cwd="/",
+                             env={"SHIV_ROOT": str(tmp_path / "shiv")})
+        proc.start(timeout=60)
+        try:
+            status, _, body = request(proc.url, "GET", "/api/health")
+            assert status == 200, (version, body)
+        finally:
+            assert proc.stop() == 0, f"Python {version}: {proc.console()}"
