@@ -119,6 +119,10 @@ class ServerProcess:
                 self.proc.wait()
                 raise AssertionError(f"server ignored signal {sig} for {timeout}s")
         self._out.close()
+        # CI runs with GEVENT_MONITOR_THREAD_ENABLE=1: anything that blocked
+        # the hub is a bug, so it fails the test that caused it.
+        if "appears to be blocked" in self.console():
+            raise AssertionError(f"gevent hub was blocked:\n{self.console()}")
         return self.proc.returncode
 
     def client(self):
