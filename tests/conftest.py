@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import ServerProcess  # noqa: E402
+from helpers import ADMIN_PASSWORD, ServerProcess  # noqa: E402
 
 CHROMIUM = os.environ.get("TORU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,6 +49,32 @@ def fresh_server(tmp_path):
 @pytest.fixture
 def client(server):
     return server.client()
+
+
+@pytest.fixture
+def admin(server):
+    """A client signed in as the env admin."""
+    c = server.client()
+    res = c.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert res.status == 200, res
+    return c
+
+
+@pytest.fixture
+def make_user(server, admin):
+    """Create a DB user through the API; returns (client signed in as it, user)."""
+    import secrets
+    made = []
+
+    def make(role="client", password="correct horse battery staple"):
+        username = f"u{secrets.token_hex(4)}"
+        res = admin.post("/api/users", json={"username": username, "password": password, "role": role})
+        assert res.status == 201, res
+        c = server.client()
+        assert c.post("/api/auth/login", json={"username": username, "password": password}).status == 200
+        made.append(res.json["user"])
+        return c, res.json["user"]
+    return make
 
 
 @pytest.fixture

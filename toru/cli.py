@@ -36,6 +36,10 @@ def build_parser():
     parser.add_argument("--json", action="store_true", help="machine-readable output for --metadata-check")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("license", help="make and check plugin licence keys")
+    reset = commands.add_parser("reset-admin-password",
+                                help="generate a new password for the admin account and print it")
+    # SUPPRESS keeps the subcommand from overwriting a --data-dir given before it.
+    reset.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     return parser
 
 
@@ -48,6 +52,8 @@ def main(argv=None, environ=None):
         if args.print_systemd_unit:
             print(systemd_unit(config), end="")
             return 0
+        if args.command == "reset-admin-password":
+            return reset_admin_password(config)
         if args.metadata_check is not None or args.command == "license":
             what = "--metadata-check" if args.metadata_check is not None else "license"
             raise ConfigError(f"{what} is not available in this build yet (it arrives with the plugin runtime)")
@@ -64,9 +70,31 @@ def run_server(config):
 
     prepare_dir(config.data_dir, "data directory")
     prepare_dir(config.log_dir, "log directory")
+    listener = server.listen(config.host, config.port)
     logs.setup(config)
     app = create_app(config)
-    return server.serve(app)
+    return server.serve(app, listener)
+
+
+def reset_admin_password(config):
+    from toru.accounts import Accounts
+    from toru.sessions import Sessions
+    from toru.store import Store
+
+    if not config.db_path.exists():
+        raise ConfigError(f"no Toru database in {config.data_dir}; start Toru there first (or pass --data-dir)")
+    store = Store(config.db_path)
+    try:
+        accounts = Accounts(store, config)
+        password = accounts.reset_generated_admin_password()
+        Sessions(store).delete_for_user(accounts.env_admin())
+    finally:
+        store.close()
+    print(f"New password for '{config.admin_username}': {password}")
+    print("Existing admin sessions were signed out.")
+    if config.admin_password:
+        print("Note: ADMIN_PASSWORD is set in this environment and wins over this password while it is set.")
+    return 0
 
 
 def program_path():

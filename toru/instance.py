@@ -1,4 +1,4 @@
-"""What this instance is and whether it is up: `/api/health`."""
+"""What this instance is and whether it is up: `/api/health`, `/api/instance`."""
 
 import time
 
@@ -10,3 +10,8 @@ def register(app, services):
     def health():
         return {"status": "ok", "version": __version__,
                 "uptime_s": round(time.time() - services.started_at, 3)}
+
+    @app.get("/api/instance", role="admin")
+    def instance():
+        return {"instance_id": services.instance_id, "version": __version__,
+                "started_at": services.started_at, "data_dir": str(services.config.data_dir)}

@@ -6,14 +6,17 @@ import errno
 import logging
 import signal
 import socket
+import sys
+from pathlib import Path
 
 import gevent
 import gevent.event
 import gevent.pool
+import gevent.socket
 from gevent import pywsgi
 from geventwebsocket.handler import WebSocketHandler
 
-from toru import __version__
+from toru import __version__, ws
 from toru.errors import ConfigError
 
 log = logging.getLogger("toru.server")
@@ -36,20 +39,33 @@ class QuietLog:
         log.debug(line.rstrip())
 
 
-def make_server(app, host, port):
-    server = WSGIServer((host, port), app, handler_class=WebSocketHandler,
-                        spawn=gevent.pool.Pool(None), log=QuietLog(), error_log=log)
+def listen(host, port, backlog=1024):
+    """Bind the listening socket first, before any other start-up work, so a
+    taken port is reported at once and nothing else is touched."""
     try:
-        server.init_socket()
+        family, _, _, _, address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise ConfigError(f"cannot listen on {host!r}: {e.strerror}") from None
+    sock = gevent.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
     except OSError as e:
+        sock.close()
         if e.errno == errno.EADDRINUSE:
             raise ConfigError(f"port {port} on {host} is already in use; stop the other process "
                               "or choose another with --port") from None
         if e.errno == errno.EADDRNOTAVAIL:
             raise ConfigError(f"cannot listen on {host}: no such address on this machine") from None
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-    except socket.gaierror as e:
-        raise ConfigError(f"cannot listen on {host!r}: {e.strerror}") from None
+    return sock
+
+
+def make_server(app, listener):
+    server = WSGIServer(listener, app, handler_class=WebSocketHandler,
+                        spawn=gevent.pool.Pool(None), log=QuietLog(), error_log=log)
+    server.pre_start_hook = ws.handshake_hook(app.services)  # refuse bad upgrades before handshaking
     return server
 
 
@@ -60,11 +76,31 @@ def url_for(host, port):
     return f"http://{shown}:{port}"
 
 
-def serve(app, announce=print):
+def announce_admin(services, announce):
+    """Tell the operator how to sign in. A generated password goes to the
+    console once, never to a log file."""
+    config = services.config
+    if config.admin_password:
+        return
+    if services.generated_admin_password:
+        announce(f"\n  Sign in as '{config.admin_username}' with this generated password "
+                 f"(shown once, only here):\n\n      {services.generated_admin_password}\n\n"
+                 f"  Set ADMIN_PASSWORD to choose your own, or reset it with:\n"
+                 f"      {reset_command(config)}\n", flush=True)
+    else:
+        announce(f"Admin '{config.admin_username}' uses the password generated on first start; "
+                 f"forgot it? {reset_command(config)}", flush=True)
+
+
+def reset_command(config):
+    return f"python3 {Path(sys.argv[0]).name} reset-admin-password --data-dir {config.data_dir}"
+
+
+def serve(app, listener, announce=print):
     """Run until SIGTERM/SIGINT; then stop accepting, give in-flight requests
     STOP_TIMEOUT seconds, stop background work and return 0."""
     config, services = app.services.config, app.services
-    server = make_server(app, config.host, config.port)
+    server = make_server(app, listener)
     stopping = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
@@ -74,6 +110,7 @@ def serve(app, announce=print):
     log.info("listening", extra={"url": url_for(host, port), "version": __version__,
                                  "data_dir": str(config.data_dir)})
     announce(f"Toru {__version__} listening on {url_for(host, port)}  (data: {config.data_dir})", flush=True)
+    announce_admin(services, announce)
     try:
         stopping.wait()
         log.info("shutting down")

@@ -107,11 +107,15 @@ class Store:
         for version, name, sql in migrations:
             if version <= current:
                 continue
-            with self.transaction():
-                for statement in split_sql(sql):
-                    self.execute(statement)
-                self.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, ?)",
-                             (version, name, time.time()))
+            try:
+                with self.transaction():
+                    for statement in split_sql(sql):
+                        self.execute(statement)
+                    self.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, ?)",
+                                 (version, name, time.time()))
+            except sqlite3.Error as e:
+                raise StoreError(f"migration {version} ({name}) of {self.path} failed: {e}; "
+                                 f"the database was left at version {self.schema_version()}") from None
             log.info("migration applied", extra={"version": version, "migration": name})
 
 

@@ -1,0 +1,257 @@
+"""User accounts: the env admin (from ADMIN_USERNAME / ADMIN_PASSWORD, or a
+generated password whose hash lives in settings) and client or admin users
+stored in SQLite with argon2id hashes.
+
+A user is handed around as a plain dict: {id, username, display_name, role,
+source}; `id` is 0 and `source` "env" for the env admin.
+"""
+
+import logging
+import re
+import sqlite3
+import time
+
+import bottle
+
+from toru import passwords
+from toru.auth import current_user
+from toru.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from toru.web import json_body
+
+log = logging.getLogger("toru.accounts")
+audit = logging.getLogger("toru.audit")
+
+ENV_ADMIN_ID = 0
+ROLES = ("admin", "client")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+MAX_DISPLAY_NAME = 100
+ADMIN_HASH_SETTING = "admin_password_hash"
+
+
+class Accounts:
+    def __init__(self, store, config):
+        self.store = store
+        self.config = config
+        self.env_admin_hash = None  # set by setup_admin when ADMIN_PASSWORD is given
+        # Verified against when the username is unknown, so that costs the
+        # same argon2 time as a wrong password (no enumeration by timing).
+        self.dummy_hash = passwords.hash_password(passwords.generate())
+
+    # --- env admin -----------------------------------------------------------
+    def setup_admin(self):
+        """Prepare the env admin's password. Returns the generated password on
+        the very first start without ADMIN_PASSWORD (to print once), else None."""
+        if self.config.admin_password:
+            self.env_admin_hash = passwords.hash_password(self.config.admin_password)
+            return None
+        if self.store.get_setting(ADMIN_HASH_SETTING):
+            return None
+        password = passwords.generate()
+        self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(password))
+        log.info("admin password generated", extra={"username": self.config.admin_username})
+        return password
+
+    def reset_generated_admin_password(self):
+        password = passwords.generate()
+        self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(password))
+        return password
+
+    def admin_hash(self):
+        return self.env_admin_hash or self.store.get_setting(ADMIN_HASH_SETTING)
+
+    def env_admin(self):
+        return {"id": ENV_ADMIN_ID, "username": self.config.admin_username,
+                "display_name": self.config.admin_display_name, "role": "admin", "source": "env"}
+
+    def is_env_admin_name(self, username):
+        return username.lower() == self.config.admin_username.lower()
+
+    # --- authentication ------------------------------------------------------
+    def authenticate(self, username, password):
+        """(user, None) on success, else (None, reason). Every path verifies
+        one argon2 hash, so all failures cost the same time."""
+        if self.is_env_admin_name(username):
+            ok = passwords.verify(self.admin_hash() or self.dummy_hash, password)
+            return (self.env_admin(), None) if ok else (None, "bad_password")
+        row = self.store.one("SELECT * FROM users WHERE username = ?", (username,))
+        if row is None:
+            passwords.verify(self.dummy_hash, password)
+            return None, "unknown_user"
+        if not passwords.verify(row["password_hash"], password):
+            return None, "bad_password"
+        if not row["active"]:
+            return None, "inactive"
+        if passwords.needs_rehash(row["password_hash"]):
+            self._set_hash(row["id"], passwords.hash_password(password))
+        return user_dict(row), None
+
+    def user_for_session(self, user_id, username):
+        """The live user behind a session, or None if it may no longer sign in."""
+        if user_id is None:
+            return self.env_admin() if self.is_env_admin_name(username) else None
+        row = self.store.one("SELECT * FROM users WHERE id = ? AND active = 1", (user_id,))
+        return user_dict(row) if row else None
+
+    # --- users (admin API) ---------------------------------------------------
+    def list_users(self):
+        rows = self.store.all("SELECT * FROM users ORDER BY username COLLATE NOCASE")
+        env = dict(self.env_admin(), active=True, editable=False, created_at=None)
+        return [env] + [public_user(r) for r in rows]
+
+    def get(self, user_id):
+        row = self.store.one("SELECT * FROM users WHERE id = ?", (user_id,))
+        if row is None:
+            if user_id == ENV_ADMIN_ID:
+                raise Forbidden("The environment admin is configured by ADMIN_USERNAME/ADMIN_PASSWORD and cannot be changed here")
+            raise NotFound("User not found")
+        return row
+
+    def create_user(self, data):
+        username = check_username(data.get("username"))
+        if self.is_env_admin_name(username):
+            raise Conflict("That username belongs to the environment admin")
+        display_name = check_display_name(data.get("display_name", username) or username)
+        role = check_role(data.get("role", "client"))
+        password = data.get("password")
+        passwords.check_policy(password, username)
+        password_hash = passwords.hash_password(password)
+        now = time.time()
+        try:
+            cur = self.store.execute(
+                "INSERT INTO users(username, display_name, role, password_hash, active, created_at, updated_at) "
+                "VALUES(?, ?, ?, ?, 1, ?, ?)", (username, display_name, role, password_hash, now, now))
+        except sqlite3.IntegrityError:
+            raise Conflict("A user with that username already exists") from None
+        return public_user(self.get(cur.lastrowid))
+
+    def update_user(self, user_id, data):
+        row = self.get(user_id)
+        changes = {}
+        if "display_name" in data:
+            changes["display_name"] = check_display_name(data["display_name"])
+        if "role" in data:
+            changes["role"] = check_role(data["role"])
+        if "active" in data:
+            if not isinstance(data["active"], bool):
+                raise Invalid("active must be true or false")
+            changes["active"] = int(data["active"])
+        unknown = set(data) - {"display_name", "role", "active"}
+        if unknown:
+            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        if not changes:
+            raise Invalid("Nothing to change: send display_name, role or active")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        self.store.execute(f"UPDATE users SET {sets}, updated_at = ? WHERE id = ?",
+                           (*changes.values(), time.time(), row["id"]))
+        return public_user(self.get(user_id))
+
+    def set_password(self, user_id, password):
+        row = self.get(user_id)
+        passwords.check_policy(password, row["username"])
+        self._set_hash(row["id"], passwords.hash_password(password))
+
+    def delete_user(self, user_id):
+        row = self.get(user_id)
+        self.store.execute("DELETE FROM users WHERE id = ?", (row["id"],))
+        return row["username"]
+
+    def change_own_password(self, user, current, new):
+        if not isinstance(current, str) or not isinstance(new, str):
+            raise Invalid("current_password and new_password are required")
+        if user["source"] == "env":
+            if self.config.admin_password:
+                raise Conflict("The admin password is set by ADMIN_PASSWORD; change it there and restart")
+            if not passwords.verify(self.admin_hash(), current):
+                raise Unauthorized("Current password is wrong")
+            passwords.check_policy(new, user["username"])
+            self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(new))
+            return
+        row = self.get(user["id"])
+        if not passwords.verify(row["password_hash"], current):
+            raise Unauthorized("Current password is wrong")
+        self.set_password(user["id"], new)
+
+    def _set_hash(self, user_id, password_hash):
+        self.store.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                           (password_hash, time.time(), user_id))
+
+
+def user_dict(row):
+    return {"id": row["id"], "username": row["username"], "display_name": row["display_name"],
+            "role": row["role"], "source": "db"}
+
+
+def public_user(row):
+    return dict(user_dict(row), active=bool(row["active"]), editable=True, created_at=row["created_at"])
+
+
+def check_username(value):
+    if not isinstance(value, str) or not USERNAME_RE.match(value):
+        raise Invalid("Username must be 1-64 characters: letters, digits and . _ @ - (starting with a letter or digit)")
+    return value
+
+
+def check_display_name(value):
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("Display name must be a non-empty string")
+    value = value.strip()
+    if len(value) > MAX_DISPLAY_NAME:
+        raise Invalid(f"Display name must be at most {MAX_DISPLAY_NAME} characters")
+    if any(ord(c) < 32 for c in value):
+        raise Invalid("Display name must not contain control characters")
+    return value
+
+
+def check_role(value):
+    if value not in ROLES:
+        raise Invalid("Role must be 'admin' or 'client'")
+    return value
+
+
+def register(app, services):
+    accounts, sessions = services.accounts, services.sessions
+
+    def actor():
+        return current_user()["username"]
+
+    def not_yourself(user_id, what):
+        if current_user()["id"] == user_id:
+            raise Conflict(f"You cannot {what} your own account")
+
+    @app.get("/api/users", role="admin")
+    def list_users():
+        return {"users": accounts.list_users()}
+
+    @app.post("/api/users", role="admin")
+    def create_user():
+        user = accounts.create_user(json_body())
+        audit.info("user created", extra={"actor": actor(), "target": user["username"], "role": user["role"]})
+        bottle.response.status = 201
+        return {"user": user}
+
+    @app.patch("/api/users/<user_id:int>", role="admin")
+    def update_user(user_id):
+        data = json_body()
+        if data.get("active") is False or "role" in data:
+            not_yourself(user_id, "deactivate or change the role of")
+        user = accounts.update_user(user_id, data)
+        if not user["active"]:
+            sessions.delete_for_user(user)
+        audit.info("user updated", extra={"actor": actor(), "target": user["username"], "changes": sorted(data)})
+        return {"user": user}
+
+    @app.post("/api/users/<user_id:int>/password", role="admin")
+    def reset_password(user_id):
+        password = json_body().get("password")
+        accounts.set_password(user_id, password)
+        row = accounts.get(user_id)
+        sessions.delete_for_user(user_dict(row))
+        audit.info("password reset", extra={"actor": actor(), "target": row["username"]})
+        return {"success": True}
+
+    @app.delete("/api/users/<user_id:int>", role="admin")
+    def delete_user(user_id):
+        not_yourself(user_id, "delete")
+        username = accounts.delete_user(user_id)  # sessions go with it (ON DELETE CASCADE)
+        audit.info("user deleted", extra={"actor": actor(), "target": username})
+        return {"success": True}

@@ -1,0 +1,163 @@
+"""Signing in and out, and who may call what.
+
+Every route declares `role=` — "public", "user" (any signed-in user) or
+"admin" — and `AccessPlugin` enforces it; `create_app` refuses to start with
+a route that declares none, so no later route can forget.
+"""
+
+import logging
+
+import bottle
+
+from toru import sessions as sessions_mod
+from toru.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from toru.login_limits import parse_paging
+from toru.security import client_ip
+from toru.web import json_body
+
+log = logging.getLogger("toru.auth")
+audit = logging.getLogger("toru.audit")
+
+# What a route may declare, and what each user role reaches.
+ROLE_LEVELS = {"public": 0, "user": 1, "admin": 2}
+USER_LEVELS = {"client": 1, "admin": 2}
+BAD_LOGIN = "Invalid username or password"
+MAX_CREDENTIAL = 4096  # longer input is refused before argon2 sees it
+
+
+class Auth:
+    def __init__(self, config, accounts, sessions, limiter):
+        self.config = config
+        self.accounts = accounts
+        self.sessions = sessions
+        self.limiter = limiter
+
+    def login(self, username, password, ip, user_agent):
+        """(user, token) or raise Unauthorized / RateLimited."""
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise Invalid("username and password are required strings")
+        if len(username) > 256 or len(password) > MAX_CREDENTIAL:
+            raise Invalid("username or password is too long")
+        try:
+            with self.limiter.attempt(username, ip):
+                user, reason = self.accounts.authenticate(username, password)
+        except RateLimited:
+            self.limiter.record(username, ip, user_agent, False, "locked")
+            audit.info("login locked", extra={"username": username, "ip": ip})
+            raise
+        if user is None:
+            self.limiter.record(username, ip, user_agent, False, reason)
+            audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
+            raise Unauthorized(BAD_LOGIN)
+        self.limiter.record(username, ip, user_agent, True, "ok")
+        token = self.sessions.create(user, ip, user_agent)
+        audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"]})
+        return user, token
+
+    def user_for_token(self, token):
+        row = self.sessions.lookup(token)
+        if row is None:
+            return None
+        return self.accounts.user_for_session(row["user_id"], row["username"])
+
+    def cleanup(self):
+        expired = self.sessions.cleanup()
+        old = self.limiter.cleanup()
+        log.info("cleanup", extra={"expired_sessions": expired, "old_login_attempts": old})
+
+
+def current_user():
+    """The signed-in user of this request (set by AccessPlugin)."""
+    return bottle.request.environ.get("toru.user")
+
+
+def session_token():
+    return bottle.request.get_cookie(sessions_mod.COOKIE)
+
+
+class AccessPlugin:
+    name = "toru_access"
+    api = 2
+
+    def __init__(self, auth):
+        self.auth = auth
+
+    def apply(self, callback, route):
+        needed = ROLE_LEVELS[route.config["role"]]
+        if needed == 0:
+            return callback
+
+        def wrapper(*args, **kwargs):
+            user = self.auth.user_for_token(session_token())
+            if user is None:
+                raise Unauthorized("Sign in first")
+            if USER_LEVELS[user["role"]] < needed:
+                raise Forbidden("Admins only")
+            bottle.request.environ["toru.user"] = user
+            return callback(*args, **kwargs)
+        return wrapper
+
+
+def check_routes(app):
+    """Every route must declare who may call it."""
+    missing = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("role") not in ROLE_LEVELS]
+    if missing:
+        raise RuntimeError(f"routes without a valid role=: {', '.join(missing)}")
+
+
+def set_session_cookie(config, token):
+    bottle.response.set_cookie(sessions_mod.COOKIE, token, path="/", httponly=True, samesite="strict",
+                               secure=config.secure_cookies, max_age=sessions_mod.LIFETIME)
+
+
+def register(app, services):
+    auth, config = services.auth, services.config
+
+    @app.post("/api/auth/login", role="public")
+    def login():
+        data = json_body()
+        env = bottle.request.environ
+        user, token = auth.login(data.get("username"), data.get("password"), client_ip(env, config),
+                                 env.get("HTTP_USER_AGENT", ""))
+        set_session_cookie(config, token)
+        return {"success": True, "user": public_fields(user)}
+
+    @app.post("/api/auth/logout", role="public")
+    def logout():
+        token = session_token()
+        if token:
+            user = auth.user_for_token(token)
+            auth.sessions.delete(token)
+            if user:
+                audit.info("logout", extra={"username": user["username"]})
+        bottle.response.delete_cookie(sessions_mod.COOKIE, path="/", httponly=True, samesite="strict",
+                                      secure=config.secure_cookies)
+        return {"success": True}
+
+    @app.get("/api/auth/me", role="user")
+    def me():
+        return {"user": public_fields(current_user())}
+
+    @app.get("/api/auth/login-history", role="admin")
+    def login_history():
+        query = bottle.request.query
+        page, size = parse_paging(query)
+        success = query.get("success")
+        if success not in (None, "", "true", "false"):
+            raise Invalid("success must be true or false")
+        return auth.limiter.history(page, size, query.get("username") or None,
+                                    None if not success else success == "true")
+
+    @app.put("/api/me/password", role="user")
+    def change_own_password():
+        data = json_body()
+        user = current_user()
+        auth.accounts.change_own_password(user, data.get("current_password"), data.get("new_password"))
+        auth.sessions.delete_for_user(user, keep_token=session_token())
+        audit.info("password changed", extra={"username": user["username"]})
+        return {"success": True}
+
+
+def public_fields(user):
+    return {"id": user["id"], "username": user["username"], "display_name": user["display_name"],
+            "role": user["role"]}

@@ -1,0 +1,167 @@
+"""The WebSocket endpoint `/api/ws`: one connection per browser tab.
+
+The handshake is checked before the upgrade (same-origin `Origin` and a live
+session, else 403), and the session is checked again every REVALIDATE_EVERY
+seconds so a signed-out or deactivated user's socket closes. Messages are
+JSON objects with a `type`; `services.ws_handlers` maps each type to a
+function(connection, message) — later features register theirs there.
+Producers never touch the socket: they `send()` into a bounded queue that
+one writer greenlet drains.
+"""
+
+import json
+import logging
+
+import bottle
+import gevent
+import gevent.queue
+from geventwebsocket.exceptions import WebSocketError
+
+from toru import sessions as sessions_mod
+from toru.auth import current_user, session_token
+from toru.errors import Forbidden
+from toru.security import host_problem, origin_problem
+from toru.web import SECURITY_HEADERS
+
+log = logging.getLogger("toru.ws")
+PATH = "/api/ws"
+REVALIDATE_EVERY = 30
+QUEUE_SIZE = 1000
+MAX_MESSAGE = 64 * 1024
+
+
+class Connection:
+    def __init__(self, websocket, user):
+        self.websocket = websocket
+        self.user = user
+        self.outbox = gevent.queue.Queue(maxsize=QUEUE_SIZE)
+        self.closed = False
+
+    def send(self, message):
+        """Queue a message; a client too slow to drain its queue is dropped."""
+        if self.closed:
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except gevent.queue.Full:
+            log.warning("closing slow websocket client", extra={"username": self.user["username"]})
+            self.close()
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.outbox.put(None)
+
+    def write_loop(self):
+        try:
+            for message in self.outbox:
+                if message is None:
+                    break
+                self.websocket.send(json.dumps(message))
+        except WebSocketError:
+            pass
+        finally:
+            self.closed = True
+            self.websocket.close()
+
+
+def handshake_refusal(environ, services):
+    """Why an upgrade to /api/ws must be refused, or None."""
+    config = services.config
+    problem = host_problem(environ, config) or origin_problem(environ, config)
+    if problem:
+        return problem
+    cookie = environ.get("HTTP_COOKIE", "")
+    token = None
+    for part in cookie.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == sessions_mod.COOKIE:
+            token = value
+    if services.auth.user_for_token(token) is None:
+        return "Sign in first: WebSocket needs a valid session"
+    return None
+
+
+def handshake_hook(services):
+    """geventwebsocket's pre_start_hook: answer a refused upgrade with 403
+    before any WebSocket handshake is sent."""
+    def hook(handler):
+        environ = handler.environ
+        if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            return False
+        problem = handshake_refusal(environ, services)
+        if problem is None:
+            return False
+        body = json.dumps({"error": problem}).encode()
+
+        def refuse(environ, start_response):
+            start_response("403 Forbidden", [("Content-Type", "application/json"),
+                                             ("Content-Length", str(len(body)))] + SECURITY_HEADERS)
+            return [body]
+        handler.application = refuse
+        handler.close_connection = True
+        log.info("websocket refused", extra={"reason": problem, "ip": environ.get("REMOTE_ADDR")})
+        return True  # handled as plain HTTP: no upgrade
+    return hook
+
+
+def register(app, services):
+    handlers = services.ws_handlers
+    handlers["ping"] = lambda conn, message: conn.send({"type": "pong"})
+
+    @app.get(PATH, role="user")
+    def websocket():
+        ws = bottle.request.environ.get("wsgi.websocket")
+        if ws is None:
+            raise Forbidden("WebSocket upgrade required")
+        conn = Connection(ws, current_user())
+        token = session_token()
+        writer = gevent.spawn(conn.write_loop)
+        watcher = gevent.spawn(revalidate, services, conn, token)
+        try:
+            read_loop(ws, conn, handlers)
+        finally:
+            conn.close()
+            watcher.kill(block=False)
+            writer.join(timeout=5)
+        return ""
+
+
+def read_loop(ws, conn, handlers):
+    while not conn.closed:
+        try:
+            raw = ws.receive()
+        except WebSocketError:
+            return
+        if raw is None:
+            return
+        if len(raw) > MAX_MESSAGE:
+            conn.send({"type": "error", "data": f"Message larger than {MAX_MESSAGE} bytes"})
+            continue
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            conn.send({"type": "error", "data": "Message must be a JSON object"})
+            continue
+        if not isinstance(message, dict):
+            conn.send({"type": "error", "data": "Message must be a JSON object"})
+            continue
+        handler = handlers.get(message.get("type"))
+        if handler is None:
+            conn.send({"type": "error", "data": f"Unknown message type: {message.get('type')!r}"})
+            continue
+        try:
+            handler(conn, message)
+        except Exception as e:  # one bad message must not end the connection
+            status = getattr(e, "status", None)
+            if status is None:
+                log.exception("websocket handler failed", extra={"type": message.get("type")})
+            conn.send({"type": "error", "data": getattr(e, "message", "Internal error")})
+
+
+def revalidate(services, conn, token):
+    while not conn.closed:
+        gevent.sleep(REVALIDATE_EVERY)
+        if services.auth.user_for_token(token) is None:
+            conn.send({"type": "error", "data": "Session ended; sign in again"})
+            conn.close()
