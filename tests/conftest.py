@@ -1,6 +1,6 @@
 """Shared fixtures: real servers, clients and a real browser.
 
-- `server`: one Toru process per test module (read-mostly tests).
+- `server`: one Toru process per test module, shared by its tests.
 - `fresh_server`: a factory for tests that restart, crash or reconfigure.
 - `client`: a cookie-keeping HTTP client for `server`.
 - `app`: an in-process app from `create_app` on a temp data dir.
@@ -27,7 +27,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc = ServerProcess(tmp_path_factory.mktemp("data") / "data").start()
+    # TRUST_PROXY lets each client() speak from its own address (see
+    # ServerProcess.client); rate-limit and proxy tests use fresh_server.
+    proc = ServerProcess(tmp_path_factory.mktemp("data") / "data", env={"TRUST_PROXY": "1"}).start()
     yield proc
     proc.stop()
 

@@ -59,6 +59,8 @@ def base_env():
 class ServerProcess:
     """A real `toru` process on a free loopback port with its own data dir."""
 
+    clients_made = 0
+
     def __init__(self, data_dir, env=None, args=(), pyz=None, cwd=None, port=None, port_via_env=False,
                  python=None):
         self.data_dir = Path(data_dir)
@@ -126,6 +128,12 @@ class ServerProcess:
         return self.proc.returncode
 
     def client(self):
+        """A new client; behind TRUST_PROXY each one comes from its own
+        address, so one test's failed logins never lock out another's."""
+        if self.env.get("TRUST_PROXY") == "1":
+            ServerProcess.clients_made += 1
+            n = ServerProcess.clients_made
+            return Client(self.url, ip=f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}")
         return Client(self.url)
 
 
@@ -171,13 +179,14 @@ class Client:
     """HTTP client for one browser-like user: keeps cookies, sends a
     same-origin Origin on state-changing requests and JSON bodies."""
 
-    def __init__(self, base_url, origin=True):
+    def __init__(self, base_url, origin=True, ip=None):
         self.base_url = base_url
         self.cookies = {}
         self.origin = base_url if origin is True else origin
+        self.ip = ip  # sent as CF-Connecting-IP (honoured only under TRUST_PROXY)
 
     def request(self, method, path, json_body=None, data=None, headers=None, timeout=10):
-        hdrs = {}
+        hdrs = {"CF-Connecting-IP": self.ip} if self.ip else {}
         if self.origin and method in ("POST", "PUT", "PATCH", "DELETE"):
             hdrs["Origin"] = self.origin
         if json_body is not None:

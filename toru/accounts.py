@@ -215,6 +215,7 @@ def register(app, services):
         return current_user()["username"]
 
     def not_yourself(user_id, what):
+        accounts.get(user_id)  # 404 / env admin's 403 come first
         if current_user()["id"] == user_id:
             raise Conflict(f"You cannot {what} your own account")
 

@@ -1,8 +1,9 @@
 """Login rate limiting and the `login_attempts` audit table.
 
-Failures in the last hour, counted per username and per client IP, lock
+Failures within an hour, counted per username and per client IP, lock
 further attempts: 3 → 1 min, 6 → 3 min, 9 → 10 min, 12 → 30 min after the
-latest failure. A success resets the username's count (not the IP's).
+latest failure (counting the hour up to that failure). A success resets the
+username's count (not the IP's).
 
 Attempts whose password is still being verified count as failures while in
 flight: argon2 runs in the threadpool, so without that 50 concurrent guesses
@@ -36,22 +37,29 @@ class LoginLimiter:
         self.in_flight = Counter()  # ("user"|"ip", key) → attempts being verified
 
     def _failures(self, where, value, since):
-        """(count, time of the latest) of failures matching `where` since `since`.
-        Refusals while locked are audited but do not count."""
-        row = self.store.one(
-            f"SELECT count(*) AS n, max(created_at) AS last FROM login_attempts "
-            f"WHERE {where} AND created_at > ? AND success = 0 AND reason != 'locked'", (value, since))
-        return row["n"], row["last"]
+        """(count, time) of the latest failure matching `where` after `since`,
+        counting the failures in the hour up to it: the lock it started runs
+        its full length even as older failures age out. Refusals while locked
+        are audited but do not count."""
+        counted = f"{where} AND success = 0 AND reason != 'locked'"
+        last = self.store.one(f"SELECT max(created_at) AS t FROM login_attempts "
+                              f"WHERE {counted} AND created_at > ?", (value, since))["t"]
+        if last is None:
+            return 0, None
+        n = self.store.one(f"SELECT count(*) AS n FROM login_attempts WHERE {counted} "
+                           f"AND created_at > ? AND created_at <= ?", (value, max(since, last - WINDOW), last))["n"]
+        return n, last
 
     def locked_until(self, username, ip):
         """Unix time until which this login is locked, or 0 when it may proceed."""
         now = self.clock()
+        horizon = now - WINDOW - TIERS[0][1]  # older failures can no longer lock anything
         last_success = self.store.one("SELECT max(created_at) AS t FROM login_attempts "
                                       "WHERE username = ? COLLATE NOCASE AND success = 1", (username,))["t"]
         counts = {
             ("user", username.lower()): self._failures("username = ? COLLATE NOCASE", username,
-                                                       max(now - WINDOW, last_success or 0)),
-            ("ip", ip): self._failures("ip = ?", ip, now - WINDOW),
+                                                       max(horizon, last_success or 0)),
+            ("ip", ip): self._failures("ip = ?", ip, horizon),
         }
         until = 0
         for key, (failures, last) in counts.items():

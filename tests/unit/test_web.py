@@ -29,7 +29,7 @@ def echo_app(app):
 
 
 def post(app, body, content_type="application/json", headers=None):
-    hdrs = {"Content-Type": content_type}
+    hdrs = {"Content-Type": content_type, "Origin": "http://127.0.0.1"}
     hdrs.update(headers or {})
     return call_wsgi(app, "POST", "/api/test/echo", body, hdrs)
 
