@@ -66,7 +66,7 @@ def test_instance_id_is_a_uuid4_kept_across_restarts(fresh_server, tmp_path):
 def test_failed_migration_rolls_back_and_keeps_the_old_version(tmp_path):
     db = tmp_path / "toru.db"
     Store(db, migrations=MIGRATIONS[:1]).close()
-    broken = MIGRATIONS[:1] + [(MIGRATIONS[-1][0] + 1, "broken", "CREATE TABLE half(x);\nTHIS IS NOT SQL;")]
+    broken = MIGRATIONS[:1] + [(2, "broken", "CREATE TABLE half(x);\nTHIS IS NOT SQL;")]
     with pytest.raises(StoreError, match="migration 2 \\(broken\\).*left at version 1"):
         Store(db, migrations=broken)
     assert rows(db, "SELECT max(version) FROM schema_migrations")[0][0] == 1
