@@ -1,6 +1,7 @@
 // The one fetch wrapper. JSON in and out, same-origin cookies; every failure
 // becomes an ApiError(status, message) for the caller to show in a toast.
 import { navigate } from './router.js';
+import { setUser } from './session.js';
 
 export const NETWORK_ERROR = 'Cannot reach the server — check that Toru is running';
 
@@ -14,7 +15,9 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body, { signal } = {}) {
+// options: {signal}; {authRedirect: false} for calls whose 401 means
+// something else (a wrong current password), shown by the caller.
+async function request(method, path, body, { signal, authRedirect = true } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', signal };
   if (body !== undefined) {
@@ -38,7 +41,7 @@ async function request(method, path, body, { signal } = {}) {
     const error = new ApiError(response.status, message, data);
     // An expired session: send the user to sign in and back. Calls to
     // /api/auth/* (the login form itself) show their own 401 instead.
-    if (response.status === 401 && !isAuthPath(path)) error.handled = redirectToLogin();
+    if (response.status === 401 && authRedirect && !isAuthPath(path)) error.handled = redirectToLogin();
     throw error;
   }
   return data;
@@ -63,6 +66,7 @@ function isAuthPath(path) {
 }
 
 function redirectToLogin() {
+  setUser(null); // the session is gone; the login page must not bounce back
   if (window.location.pathname === '/login') return false;
   const next = window.location.pathname + window.location.search;
   navigate(`/login?next=${encodeURIComponent(next)}`);

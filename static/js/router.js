@@ -1,20 +1,27 @@
 // A small History API router. Each page module exports mount(root, ctx) and
 // unmount(root); the previous page is unmounted before the next one mounts.
 import { closeDrawer, markActiveNav, setChrome } from './ui/layout.js';
+import { closeAllDialogs } from './ui/dialog.js';
 import { showToast } from './ui/toast.js';
+import { getUser } from './session.js';
 
 // `chrome: false` pages render without the sidebar. Patterns may hold
-// `:name` segments, passed to the page as ctx.params.name.
+// `:name` segments, passed to the page as ctx.params.name. Every page needs
+// a signed-in user unless `guest: true`; `admin: true` pages show a "not
+// available" page to other roles (the server refuses their API calls anyway).
+const settings = () => import('./pages/settings.js');
 const routes = [
   { path: '/', title: 'Dashboard', load: () => import('./pages/dashboard.js') },
   { path: '/monitor', title: 'System Monitor', load: () => import('./pages/monitor.js') },
-  { path: '/scripts', title: 'Scripts', load: () => import('./pages/scripts.js') },
-  { path: '/history', title: 'History', load: () => import('./pages/history.js') },
+  { path: '/scripts', title: 'Scripts', admin: true, load: () => import('./pages/scripts.js') },
+  { path: '/history', title: 'History', admin: true, load: () => import('./pages/history.js') },
   { path: '/plugins', title: 'Plugins', load: () => import('./pages/plugins.js') },
-  { path: '/settings', title: 'Settings', load: () => import('./pages/settings.js') },
-  { path: '/login', title: 'Sign in', chrome: false, load: () => import('./pages/login.js') },
+  { path: '/settings', title: 'Settings', load: settings },
+  { path: '/settings/:section', title: 'Settings', load: settings },
+  { path: '/login', title: 'Sign in', chrome: false, guest: true, load: () => import('./pages/login.js') },
 ];
 const notFound = { title: 'Not found', load: () => import('./pages/notfound.js') };
+const forbidden = { title: 'Not available', load: () => import('./pages/forbidden.js') };
 
 let root = null;
 let current = null;  // {module, controller} of the mounted page
@@ -88,11 +95,52 @@ function onLinkClick(event) {
   navigate(url.pathname + url.search + url.hash);
 }
 
+/** The address to sign in at and come back to `path` afterwards. */
+export function loginPath(path) {
+  return `/login?next=${encodeURIComponent(path)}`;
+}
+
+/** `next` of the login page when it is a path on this site, else "/": it
+ *  comes from the address bar, and an absolute or protocol-relative URL
+ *  there would be an open redirect. */
+export function safeNext(next) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  let url;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== window.location.origin || url.pathname === '/login') return '/';
+  return url.pathname + url.search + url.hash;
+}
+
+// Which page the current address shows to the current user. Rewrites the
+// address on the way: signed out → /login?next=…, signed in on /login → next.
+function resolve() {
+  for (let hop = 0; ; hop += 1) {
+    const url = new URL(window.location.href);
+    const { route, params } = matchRoute(url.pathname);
+    const user = getUser();
+    if (hop < 2 && !user && !route.guest) {
+      history.replaceState(null, '', loginPath(url.pathname + url.search + url.hash));
+      continue;
+    }
+    if (hop < 2 && user && route.guest) {
+      history.replaceState(null, '', safeNext(url.searchParams.get('next')));
+      continue;
+    }
+    if (route.admin && (!user || user.role !== 'admin')) return { url, route: forbidden, params: {}, nav: null };
+    const nav = route === notFound || route.chrome === false ? null : url.pathname;
+    return { url, route, params, nav };
+  }
+}
+
 async function render({ focus }) {
   const seq = ++renderSeq;
-  const url = new URL(window.location.href);
-  const { route, params } = matchRoute(url.pathname);
+  const { url, route, params, nav } = resolve();
   closeDrawer();
+  closeAllDialogs();
   root.setAttribute('aria-busy', 'true');
 
   let module;
@@ -109,7 +157,7 @@ async function render({ focus }) {
 
   unmountCurrent();
   setChrome(route.chrome !== false);
-  markActiveNav(route === notFound || route.chrome === false ? null : url.pathname);
+  markActiveNav(nav);
   setTitle(route.title);
 
   const controller = new AbortController();

@@ -1,13 +1,18 @@
 """The web UI shell in a real browser against a real server: sidebar and
 router on desktop, the drawer on a phone, the CSP, the login page, and how
 API failures reach the user. Fixtures `server` and `browser` come from
-tests/conftest.py."""
+tests/conftest.py; every test but the login page's signs in as the env
+admin first (through the API: the login form has its own tests)."""
 
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import expect
+
+from helpers import ADMIN_PASSWORD
+
+from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, SIGNED_OUT_CHECK, api_sign_in, form_sign_in, heading,
+                         main_nav, open_page, unexpected, url)
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 
@@ -19,62 +24,11 @@ NAV = [
     ("/plugins", "Plugins"),
     ("/settings", "Settings"),
 ]
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 3}
-
-# Injected through the DevTools protocol, so the page's CSP does not apply to
-# it; it records violations the console might word differently.
-RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI}`);
-});
-"""
-
-# The browser logs every 4xx/5xx fetch as a console error; tests that provoke
-# one on purpose allow exactly this message.
-FAILED_RESOURCE = re.compile(r"^console: Failed to load resource: the server responded with a status of 4\d\d")
-
-
-def url(server, path):
-    return server.url.rstrip("/") + path
-
-
-@contextmanager
-def open_page(browser, options):
-    """A page in a fresh context, with everything worth failing on recorded:
-    console errors, uncaught exceptions, CSP messages, 4xx/5xx responses."""
-    context = browser.new_context(**options)
-    try:
-        context.add_init_script(RECORD_CSP_VIOLATIONS)
-        page = context.new_page()
-        seen = {"errors": [], "csp": [], "bad_responses": []}
-
-        def on_console(message):
-            if "content security policy" in message.text.lower():
-                seen["csp"].append(message.text)
-            if message.type == "error":
-                seen["errors"].append(f"console: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: seen["errors"].append(f"pageerror: {exc}"))
-        page.on("response", lambda r: r.status >= 400 and seen["bad_responses"].append(f"{r.status} {r.url}"))
-        yield page, seen
-    finally:
-        context.close()
-
-
-def heading(page):
-    return page.locator("main h1")
-
-
-def main_nav(page):
-    return page.get_by_role("navigation", name="Main")
 
 
 def test_desktop_sidebar_router_history_and_deep_links(server, browser):
     with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
         page.goto(url(server, "/"))
         sidebar = page.locator("#sidebar")
         expect(sidebar).to_be_visible()
@@ -135,6 +89,7 @@ def test_desktop_sidebar_router_history_and_deep_links(server, browser):
 
 def test_phone_drawer_navigation_and_touch_targets(server, browser):
     with open_page(browser, PHONE) as (page, seen):
+        api_sign_in(page, server)
         page.goto(url(server, "/"))
         expect(heading(page)).to_have_text("Dashboard")
         sidebar = page.locator("#sidebar")
@@ -187,10 +142,13 @@ def test_phone_drawer_navigation_and_touch_targets(server, browser):
 
 def test_csp_blocks_nothing(server, browser):
     with open_page(browser, DESKTOP) as (page, seen):
-        response = page.goto(url(server, "/"))
+        # Signed out first: the login page, then signing in through its form.
+        response = page.goto(url(server, "/login"))
         # Without the header this test could not fail, so insist on it.
         csp = response.headers.get("content-security-policy", "")
         assert "default-src 'self'" in csp and "script-src 'self'" in csp, csp
+        expect(heading(page)).to_have_text("Sign in")
+        form_sign_in(page, "admin", ADMIN_PASSWORD)
         expect(heading(page)).to_have_text("Dashboard")
         # The stylesheets applied (the sidebar is fixed only through app.css).
         assert page.locator("#sidebar").evaluate("el => getComputedStyle(el).position") == "fixed"
@@ -199,15 +157,19 @@ def test_csp_blocks_nothing(server, browser):
         for path, title in NAV:
             page.goto(url(server, path))
             expect(heading(page)).to_have_text(title)
-        page.goto(url(server, "/login"))
-        expect(heading(page)).to_have_text("Sign in")
+        # Menus and dialogs are built at run time too.
+        page.locator("#sidebar .user-button").click()
+        page.get_by_role("menuitem", name="Change password").click()
+        expect(page.get_by_role("dialog", name="Change password")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
         # A toast exercises dynamically built DOM and its CSS animation.
         page.evaluate("import('/static/js/ui/toast.js').then((m) => m.showToast('CSP check', 'success'))")
         expect(page.locator(".toast", has_text="CSP check")).to_be_visible()
 
         assert page.evaluate("window.__cspViolations") == []
         assert seen["csp"] == []
-        assert seen["errors"] == []
+        assert unexpected(seen, SIGNED_OUT_CHECK) == []
 
 
 def test_login_page_has_no_sidebar_and_shows_server_error(server, browser):
@@ -232,12 +194,12 @@ def test_login_page_has_no_sidebar_and_shows_server_error(server, browser):
         expect(page).to_have_url(url(server, "/login?next=/settings"))
         expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
 
-        unexpected = [e for e in seen["errors"] if not FAILED_RESOURCE.match(e)]
-        assert unexpected == []
+        assert unexpected(seen, FAILED_RESOURCE) == []
 
 
 def test_api_failures_become_toasts_and_401_goes_to_login(server, browser):
     with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
         # The server cannot be made to fail on demand, so the browser fakes
         # the answers of /api/health that the dashboard asks for.
         page.route("**/api/health", lambda route: route.fulfill(
@@ -263,10 +225,8 @@ def test_api_failures_become_toasts_and_401_goes_to_login(server, browser):
         # The redirect is the answer; no error toast on top of it.
         expect(page.locator(".toast-error")).to_have_count(0)
 
-        unexpected = [e for e in seen["errors"]
-                      if not FAILED_RESOURCE.match(e) and "net::ERR_CONNECTION_REFUSED" not in e
-                      and "status of 503" not in e]
-        assert unexpected == []
+        assert unexpected(seen, FAILED_RESOURCE, re.compile("net::ERR_CONNECTION_REFUSED"),
+                          re.compile("status of 503")) == []
 
 
 def test_static_sources_follow_the_csp_and_colour_rules():

@@ -1,9 +1,15 @@
 import { h } from '../ui/dom.js';
-import { brandMark } from '../ui/icons.js';
-import { api } from '../api.js';
+import { brandMark, icon } from '../ui/icons.js';
+import { formatCountdown } from '../ui/format.js';
+import { signIn } from '../auth.js';
+import { safeNext } from '../router.js';
+
+let ticker = null;
 
 export function mount(root, ctx) {
-  const error = h('p', { class: 'form-error', role: 'alert', id: 'login-error', hidden: true });
+  const message = h('span', { class: 'form-error-text' });
+  const error = h('div', { class: 'form-error', role: 'alert', id: 'login-error', hidden: true },
+    icon('error', 'form-error-icon'), message);
   const username = h('input', {
     id: 'login-username', name: 'username', type: 'text', class: 'input', required: true,
     autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false',
@@ -14,7 +20,7 @@ export function mount(root, ctx) {
   });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in');
 
-  const form = h('form', { class: 'form', onSubmit: onSubmit },
+  const form = h('form', { class: 'form', onSubmit },
     h('div', { class: 'field' }, h('label', { for: 'login-username' }, 'Username'), username),
     h('div', { class: 'field' }, h('label', { for: 'login-password' }, 'Password'), password),
     error,
@@ -25,20 +31,62 @@ export function mount(root, ctx) {
       h('div', { class: 'auth-brand' }, brandMark('brand-mark-lg')),
       h('h1', { class: 'auth-title' }, 'Sign in'),
       h('p', { class: 'auth-lead' }, 'to the Toru control panel of this server'),
-      form)));
+      form),
+    h('p', { class: 'auth-foot' }, 'Forgot your password? Ask an admin of this server to reset it.')));
   username.focus();
+
+  function showError(text) {
+    error.setAttribute('role', 'alert');
+    message.textContent = text;
+    error.classList.remove('form-error-wait');
+    error.hidden = false;
+  }
+
+  // 429: count down the seconds the server gave and keep the button
+  // disabled until they are over.
+  function lockFor(seconds) {
+    stopTicker();
+    const until = Date.now() + Math.max(1, Number(seconds) || 60) * 1000;
+    submit.disabled = true;
+    error.classList.add('form-error-wait');
+    error.setAttribute('role', 'alert');
+    error.hidden = false;
+    let first = true;
+    const tick = () => {
+      // Announced once; the ticking seconds would be read out every second.
+      if (!first) error.removeAttribute('role');
+      first = false;
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        stopTicker();
+        error.setAttribute('role', 'status');
+        message.textContent = 'You can try again now.';
+        submit.disabled = false;
+        submit.textContent = 'Sign in';
+        return;
+      }
+      message.textContent = `Too many attempts. Try again in ${formatCountdown(left)}`;
+      submit.textContent = `Wait ${formatCountdown(left)}`;
+    };
+    tick();
+    ticker = setInterval(tick, 1000);
+  }
 
   async function onSubmit(event) {
     event.preventDefault();
+    if (ticker) return;
     error.hidden = true;
     submit.disabled = true;
     submit.textContent = 'Signing in…';
     try {
-      await api.post('/api/auth/login', { username: username.value, password: password.value }, { signal: ctx.signal });
+      await signIn(username.value, password.value, { signal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) return;
-      error.textContent = err.message;
-      error.hidden = false;
+      if (err.status === 429) {
+        lockFor(err.data && err.data.retry_after);
+        return;
+      }
+      showError(err.message);
       submit.disabled = false;
       submit.textContent = 'Sign in';
       password.select();
@@ -48,13 +96,11 @@ export function mount(root, ctx) {
   }
 }
 
-export function unmount() {}
+export function unmount() {
+  stopTicker();
+}
 
-// Only a path on this site: `next` comes from the address bar, and an
-// absolute or protocol-relative URL there would be an open redirect.
-function safeNext(next) {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  const url = new URL(next, window.location.origin);
-  if (url.origin !== window.location.origin || url.pathname === '/login') return '/';
-  return url.pathname + url.search + url.hash;
+function stopTicker() {
+  clearInterval(ticker);
+  ticker = null;
 }

@@ -1,9 +1,54 @@
-import { page, pageHeader, upcoming } from '../ui/page.js';
+// Settings: one section at a time, each with its own address
+// (/settings/users, …) so reloads and links keep the place. Clients have
+// only "My account"; the other sections call admin-only APIs.
+import { h } from '../ui/dom.js';
+import { icon } from '../ui/icons.js';
+import { page, pageHeader } from '../ui/page.js';
+import { getUser } from '../session.js';
+import * as users from './settings/users.js';
+import * as loginHistory from './settings/login-history.js';
+import * as instance from './settings/instance.js';
+import * as account from './settings/account.js';
 
-export function mount(root) {
+const SECTIONS = [
+  { id: 'users', label: 'Users', icon: 'users', admin: true, module: users },
+  { id: 'login-history', label: 'Login history', icon: 'history', admin: true, module: loginHistory },
+  { id: 'instance', label: 'Instance', icon: 'server', admin: true, module: instance },
+  { id: 'account', label: 'My account', icon: 'user', admin: false, module: account },
+];
+
+let cleanup = null;
+
+export function mount(root, ctx) {
+  const user = getUser();
+  const admin = user.role === 'admin';
+  const available = SECTIONS.filter((s) => admin || !s.admin);
+  const wanted = ctx.params.section || available[0].id;
+  const section = available.find((s) => s.id === wanted);
+
+  const body = h('div', { class: 'settings-body' });
   root.append(page(
-    pageHeader('Settings', 'Configure this Toru instance.'),
-    upcoming('The scripts directory, quick actions, users, login history, your password and the instance id arrive with their features.')));
+    pageHeader('Settings', admin ? 'Users, sign-in activity, this instance and your own account.' : 'Your account on this server.'),
+    available.length > 1 ? h('nav', { class: 'tabs', 'aria-label': 'Settings sections' },
+      available.map((s) => h('a', {
+        class: 'tab', href: `/settings/${s.id}`, 'aria-current': s === section ? 'page' : null,
+      }, icon(s.icon), h('span', null, s.label)))) : null,
+    body));
+
+  if (!section) {
+    const known = SECTIONS.some((s) => s.id === wanted);
+    body.append(h('section', { class: 'card card-narrow' },
+      h('p', null, known
+        ? 'This section is for admins only.'
+        : ['There is no settings section called ', h('code', { class: 'path' }, wanted), '.']),
+      h('p', { class: 'card-actions' }, h('a', { class: 'btn btn-primary', href: '/settings' }, 'Back to settings'))));
+    return;
+  }
+  if (section.id !== available[0].id || ctx.params.section) ctx.setTitle(`${section.label} · Settings`);
+  cleanup = section.module.render(body, ctx) || null;
 }
 
-export function unmount() {}
+export function unmount() {
+  if (cleanup) cleanup();
+  cleanup = null;
+}

@@ -10,3 +10,52 @@ export function formatDuration(totalSeconds) {
   if (hours < 24) return `${hours} h ${minutes % 60} min`;
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
+
+/** 59 → "0:59", 185 → "3:05": a countdown as minutes and seconds. */
+export function formatCountdown(totalSeconds) {
+  const s = Math.max(0, Math.ceil(Number(totalSeconds) || 0));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+/** Unix seconds → "12 Mar 2025, 14:03:22" in the browser's locale. */
+export function formatDateTime(unixSeconds) {
+  return dateTime.format(new Date(Number(unixSeconds) * 1000));
+}
+
+/** Unix seconds → "12 Mar 2025". */
+export function formatDate(unixSeconds) {
+  return dateOnly.format(new Date(Number(unixSeconds) * 1000));
+}
+
+/** Unix seconds → "just now", "5 min ago", "3 h ago", "2 d ago". */
+export function formatAgo(unixSeconds, now = Date.now()) {
+  const s = Math.floor(now / 1000 - Number(unixSeconds));
+  if (s < 45) return 'just now';
+  return `${formatDuration(s).replace(/ \d+ (min|h)$/, '')} ago`;
+}
+
+/** Unix seconds → ISO 8601, for <time datetime>. */
+export function isoTime(unixSeconds) {
+  return new Date(Number(unixSeconds) * 1000).toISOString();
+}
+
+/** A short "Firefox on Linux" for a User-Agent string ("" when unknown). */
+export function describeUserAgent(ua) {
+  const text = String(ua || '');
+  if (!text) return '';
+  const browsers = [
+    [/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrom(e|ium)\//, 'Chrome'],
+    [/Safari\//, 'Safari'], [/^curl\//, 'curl'], [/python-requests|Python-urllib|aiohttp|httpx/i, 'Python'],
+  ];
+  const systems = [
+    [/Android/, 'Android'], [/iPhone|iPad|iPod/, 'iOS'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'],
+    [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
+  ];
+  const browser = (browsers.find(([re]) => re.test(text)) || [])[1];
+  const system = (systems.find(([re]) => re.test(text)) || [])[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser || system || (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}

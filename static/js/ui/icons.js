@@ -43,6 +43,55 @@ const SHAPES = {
     ['rect', { x: 3, y: 13, width: 18, height: 7, rx: 2 }],
     ['path', { d: 'M7 7.5h.01M7 16.5h.01' }],
   ],
+  user: [
+    ['circle', { cx: 12, cy: 8, r: 4 }],
+    ['path', { d: 'M4 21a8 8 0 0 1 16 0' }],
+  ],
+  users: [
+    ['circle', { cx: 9, cy: 8, r: 3.5 }],
+    ['path', { d: 'M2.5 20a6.5 6.5 0 0 1 13 0M16 4.5a3.5 3.5 0 0 1 0 7M18 14.2a6.5 6.5 0 0 1 3.5 5.8' }],
+  ],
+  plus: [['path', { d: 'M12 5v14M5 12h14' }]],
+  key: [
+    ['circle', { cx: 8, cy: 15, r: 4 }],
+    ['path', { d: 'M10.8 12.2 20 3M16 7l3 3M14 9l2 2' }],
+  ],
+  logout: [['path', { d: 'M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3M10 17l-5-5 5-5M5 12h11' }]],
+  chevron: [['path', { d: 'M8 10l4 4 4-4' }]],
+  chevronUpDown: [['path', { d: 'M8 9l4-4 4 4M8 15l4 4 4-4' }]],
+  prev: [['path', { d: 'M14 6l-6 6 6 6' }]],
+  next: [['path', { d: 'M10 6l6 6-6 6' }]],
+  copy: [
+    ['rect', { x: 9, y: 9, width: 11, height: 11, rx: 2 }],
+    ['path', { d: 'M5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1' }],
+  ],
+  check: [['path', { d: 'M5 12.5l4.5 4.5L19 7.5' }]],
+  dot: [['circle', { cx: 12, cy: 12, r: 2.5, class: 'icon-solid' }]],
+  more: [
+    ['circle', { cx: 5, cy: 12, r: 1.6, class: 'icon-solid' }],
+    ['circle', { cx: 12, cy: 12, r: 1.6, class: 'icon-solid' }],
+    ['circle', { cx: 19, cy: 12, r: 1.6, class: 'icon-solid' }],
+  ],
+  eye: [
+    ['path', { d: 'M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12z' }],
+    ['circle', { cx: 12, cy: 12, r: 3 }],
+  ],
+  eyeOff: [['path', { d: 'M3 3l18 18M10.6 5.1A10.8 10.8 0 0 1 12 5c6.4 0 10 7 10 7a17 17 0 0 1-3.2 4.1M6.6 6.6A17.4 17.4 0 0 0 2 12s3.6 7 10 7a9.8 9.8 0 0 0 5.4-1.6M9.9 9.9a3 3 0 0 0 4.2 4.2' }]],
+  shield: [['path', { d: 'M12 3l8 3v6c0 4.5-3.4 8.3-8 9-4.6-.7-8-4.5-8-9V6z' }]],
+  lock: [
+    ['rect', { x: 4, y: 10, width: 16, height: 11, rx: 2 }],
+    ['path', { d: 'M8 10V7a4 4 0 0 1 8 0v3' }],
+  ],
+  trash: [['path', { d: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3' }]],
+  pause: [
+    ['circle', { cx: 12, cy: 12, r: 9 }],
+    ['path', { d: 'M10 9v6M14 9v6' }],
+  ],
+  play: [
+    ['circle', { cx: 12, cy: 12, r: 9 }],
+    ['path', { d: 'M10 8.5v7l5.5-3.5z' }],
+  ],
+  fingerprint: [['path', { d: 'M12 11v3a8 8 0 0 1-1.5 4.7M8 8.5A5 5 0 0 1 17 11v2.5M6.2 15.5A11 11 0 0 0 7 11a5 5 0 0 1 .2-1.4M16.6 17.5a13 13 0 0 0 .4-2M4 9a9 9 0 0 1 16 2v1M12 11a1 1 0 0 0-1 1' }]],
   upcoming: [['path', { d: 'M12 3v3M12 18v3M3 12h3M18 12h3M5.6 5.6l2.1 2.1M16.3 16.3l2.1 2.1M5.6 18.4l2.1-2.1M16.3 7.7l2.1-2.1' }]],
 };
 

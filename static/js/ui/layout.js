@@ -1,15 +1,24 @@
 // The app shell: top bar (phones), sidebar / off-canvas drawer, main region.
 import { h } from './dom.js';
 import { icon, brandMark } from './icons.js';
+import { menuButton } from './menu.js';
+import { openChangePasswordDialog } from './password.js';
+import { showError, showToast } from './toast.js';
+import { getUser, onUserChange } from '../session.js';
+import { signOut } from '../auth.js';
+import { navigate } from '../router.js';
 
+// `admin: true` links are hidden from clients (the server refuses them).
 export const NAV_ITEMS = [
   { href: '/', label: 'Dashboard', icon: 'dashboard' },
   { href: '/monitor', label: 'System Monitor', icon: 'monitor' },
-  { href: '/scripts', label: 'Scripts', icon: 'scripts' },
-  { href: '/history', label: 'History', icon: 'history' },
+  { href: '/scripts', label: 'Scripts', icon: 'scripts', admin: true },
+  { href: '/history', label: 'History', icon: 'history', admin: true },
   { href: '/plugins', label: 'Plugins', icon: 'plugins' },
   { href: '/settings', label: 'Settings', icon: 'settings' },
 ];
+
+export const ROLE_LABELS = { admin: 'Admin', client: 'Client' };
 
 // Keep in step with the breakpoint in app.css.
 const desktop = window.matchMedia('(min-width: 900px)');
@@ -27,7 +36,8 @@ export function buildLayout(container) {
     onClick: () => closeDrawer({ restoreFocus: true }),
   }, icon('close'));
 
-  const topbar = h('header', { class: 'topbar' }, menuButton, brandLink());
+  const topbar = h('header', { class: 'topbar' }, menuButton, brandLink(),
+    h('div', { class: 'topbar-end' }, userMenu('topbar')));
   const sidebar = h('aside', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Sidebar' },
     h('div', { class: 'sidebar-head' }, brandLink(), closeButton),
     h('nav', { class: 'sidebar-nav', 'aria-label': 'Main' },
@@ -35,7 +45,8 @@ export function buildLayout(container) {
       h('h2', { class: 'nav-heading', id: 'nav-plugins-heading' }, 'Plugins'),
       // Filled with the enabled plugins (and their health) by the plugin UI.
       h('ul', { class: 'nav-list', id: 'nav-plugins', 'aria-labelledby': 'nav-plugins-heading' },
-        h('li', { class: 'nav-empty' }, 'Enabled plugins will be listed here.'))));
+        h('li', { class: 'nav-empty' }, 'Enabled plugins will be listed here.'))),
+    h('div', { class: 'sidebar-foot' }, userMenu('sidebar')));
   const backdrop = h('div', { class: 'backdrop', onClick: () => closeDrawer({ restoreFocus: true }) });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
 
@@ -50,7 +61,91 @@ export function buildLayout(container) {
   // A drawer left open while the window grows past the breakpoint would
   // leave the main region inert on desktop.
   desktop.addEventListener('change', () => closeDrawer());
+  // Nothing shows until the router knows which page (and whether the user
+  // is signed in): no flash of the sidebar before the login page.
+  setChrome(false);
+  onUserChange(showUser);
+  showUser(getUser());
   return { main };
+}
+
+// Role-based links and the user menus follow the signed-in user.
+function showUser(user) {
+  if (!ui) return;
+  const admin = Boolean(user && user.role === 'admin');
+  for (const item of ui.sidebar.querySelectorAll('li[data-admin-only]')) item.hidden = !admin;
+  for (const el of document.querySelectorAll('[data-user-menu]')) {
+    el.hidden = !user;
+    if (!user) continue;
+    const fill = (selector, text) => {
+      for (const node of el.querySelectorAll(selector)) node.textContent = text;
+    };
+    fill('[data-user-name]', user.display_name);
+    fill('[data-user-role]', ROLE_LABELS[user.role] || user.role);
+    fill('[data-user-initials]', initials(user.display_name || user.username));
+    const button = el.querySelector('button[aria-haspopup]');
+    if (el.dataset.userMenu === 'topbar') button.setAttribute('aria-label', `Account menu (${user.display_name})`);
+  }
+}
+
+/** "Ada Lovelace" → "AL", "root" → "R". */
+export function initials(name) {
+  const words = String(name).trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[words.length - 1]] : words;
+  return letters.map((w) => [...w][0] || '').join('').toUpperCase() || '?';
+}
+
+/** An avatar circle with the initials of `name` (text, never markup). */
+export function avatar(name, extra = {}) {
+  return h('span', { class: 'avatar', 'aria-hidden': 'true', ...extra }, initials(name));
+}
+
+// The account menu: in the sidebar (desktop, and the phone's drawer) and as
+// an avatar button in the phone's top bar.
+function userMenu(where) {
+  const inTopbar = where === 'topbar';
+  const menu = menuButton({
+    button: inTopbar
+      ? { class: 'icon-button user-avatar-button', 'aria-label': 'Account menu' }
+      : { class: 'user-button' },
+    content: inTopbar
+      ? [h('span', { class: 'avatar', 'aria-hidden': 'true', dataset: { userInitials: '' } })]
+      : [
+        h('span', { class: 'avatar', 'aria-hidden': 'true', dataset: { userInitials: '' } }),
+        h('span', { class: 'user-text' },
+          h('span', { class: 'user-name', dataset: { userName: '' } }),
+          h('span', { class: 'user-role', dataset: { userRole: '' } })),
+        icon('chevronUpDown', 'user-chevron'),
+      ],
+    header: () => {
+      const user = getUser();
+      return user ? h('div', { class: 'menu-header' },
+        h('span', { class: 'menu-header-name' }, user.display_name),
+        h('span', { class: 'menu-header-sub' }, `${user.username} · ${ROLE_LABELS[user.role] || user.role}`)) : null;
+    },
+    items: () => [
+      { label: 'My account', icon: 'user', href: '/settings/account' },
+      { label: 'Change password', icon: 'key', onSelect: () => openChangePasswordDialog() },
+      { label: 'Sign out', icon: 'logout', onSelect: onSignOut },
+    ],
+    placement: inTopbar ? 'down' : 'up',
+    align: inTopbar ? 'end' : 'start',
+  });
+  menu.classList.add(inTopbar ? 'user-menu-topbar' : 'user-menu');
+  menu.dataset.userMenu = where;
+  menu.hidden = true;
+  return menu;
+}
+
+async function onSignOut() {
+  try {
+    await signOut();
+  } catch (err) {
+    showError(err, 'Signing out failed');
+    return;
+  }
+  await navigate('/login');
+  showToast('You are signed out.', 'info');
 }
 
 function brandLink() {
@@ -58,7 +153,7 @@ function brandLink() {
 }
 
 function navItem(item) {
-  return h('li', null,
+  return h('li', { dataset: { adminOnly: item.admin ? '' : null }, hidden: Boolean(item.admin) },
     h('a', { class: 'nav-link', href: item.href, dataset: { nav: '' } },
       icon(item.icon), h('span', { class: 'nav-label' }, item.label)));
 }

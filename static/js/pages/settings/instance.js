@@ -1,0 +1,61 @@
+// Settings → Instance (admin): what identifies this installation.
+import { h } from '../../ui/dom.js';
+import { icon } from '../../ui/icons.js';
+import { api } from '../../api.js';
+import { showError, showToast } from '../../ui/toast.js';
+import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
+import { errorNote } from './users.js';
+
+export function render(container, ctx) {
+  const body = h('div', { class: 'card-body', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
+  container.append(h('section', { class: 'card card-flush card-narrow-lg', 'aria-labelledby': 'instance-title' },
+    h('div', { class: 'card-head' },
+      h('div', { class: 'card-head-text' },
+        h('h2', { class: 'card-title', id: 'instance-title' }, icon('server'), 'Instance'),
+        h('p', { class: 'card-lead' }, 'The instance ID identifies this installation, for example to plugins and in support requests.'))),
+    body));
+
+  async function load() {
+    let data;
+    try {
+      data = await api.get('/api/instance', { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      body.removeAttribute('aria-busy');
+      body.replaceChildren(errorNote(`The instance details could not be loaded: ${err.message}`, load));
+      showError(err, 'Instance');
+      return;
+    }
+    body.removeAttribute('aria-busy');
+    const id = h('code', { class: 'copy-value', id: 'instance-id' }, data.instance_id);
+    body.replaceChildren(h('dl', { class: 'kv kv-wide' },
+      h('dt', null, 'Instance ID'),
+      h('dd', { class: 'copy-row' }, id,
+        h('button', { type: 'button', class: 'btn btn-sm', onClick: () => copyText(id) }, icon('copy'), 'Copy')),
+      h('dt', null, 'Version'), h('dd', { dataset: { instance: 'version' } }, data.version),
+      h('dt', null, 'Data directory'), h('dd', null, h('code', { class: 'path' }, data.data_dir)),
+      h('dt', null, 'Started'),
+      h('dd', null, h('time', { datetime: isoTime(data.started_at) }, formatDateTime(data.started_at)),
+        h('span', { class: 'muted' }, ` (${formatAgo(data.started_at)})`))));
+  }
+  load();
+  return null;
+}
+
+/** Copies the text of `element`; without clipboard access it selects the
+ *  text so the user can copy it themselves. */
+async function copyText(element) {
+  const text = element.textContent;
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
+    await navigator.clipboard.writeText(text);
+    showToast('Copied', 'success');
+  } catch {
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    selection.addRange(range);
+    showToast('Selected. Press Ctrl+C (⌘C on a Mac) to copy.', 'info');
+  }
+}

@@ -1,0 +1,152 @@
+// Settings → Login history (admin): every sign-in attempt of the last 30
+// days, newest first, filtered by username and result, a page at a time.
+import { h } from '../../ui/dom.js';
+import { icon } from '../../ui/icons.js';
+import { api } from '../../api.js';
+import { showError } from '../../ui/toast.js';
+import { describeUserAgent, formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
+import { errorNote } from './users.js';
+
+export const PAGE_SIZE = 25;
+const FILTER_DELAY_MS = 300;
+
+export const REASONS = {
+  ok: 'Signed in',
+  bad_password: 'Wrong password',
+  unknown_user: 'Unknown username',
+  inactive: 'Account deactivated',
+  locked: 'Locked out (too many failures)',
+};
+
+export function render(container, ctx) {
+  const state = { page: 0, username: '', success: '' };
+  let timer = null;
+  let inflight = null;
+
+  const username = h('input', {
+    id: 'history-username', type: 'search', class: 'input', placeholder: 'Any user', autocomplete: 'off',
+    autocapitalize: 'none', spellcheck: 'false',
+    onInput: () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => applyFilters(), FILTER_DELAY_MS);
+    },
+    onKeydown: (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        applyFilters();
+      }
+    },
+  });
+  const result = h('select', { id: 'history-result', class: 'input select', onChange: () => applyFilters() },
+    h('option', { value: '' }, 'All results'),
+    h('option', { value: 'true' }, 'Successful'),
+    h('option', { value: 'false' }, 'Failed'));
+
+  const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
+    h('p', { class: 'table-note' }, 'Loading sign-in attempts…'));
+  const summary = h('p', { class: 'pager-summary' });
+  const pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
+  const prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page - 1) },
+    icon('prev'), h('span', null, 'Previous'));
+  const next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page + 1) },
+    h('span', null, 'Next'), icon('next'));
+
+  container.append(h('section', { class: 'card card-flush', 'aria-labelledby': 'history-title' },
+    h('div', { class: 'card-head' },
+      h('div', { class: 'card-head-text' },
+        h('h2', { class: 'card-title', id: 'history-title' }, icon('history'), 'Login history'),
+        h('p', { class: 'card-lead' }, 'Every sign-in attempt of the last 30 days, newest first.'))),
+    h('div', { class: 'filters', role: 'search', 'aria-label': 'Filter sign-in attempts' },
+      h('div', { class: 'field' }, h('label', { for: 'history-username' }, 'Username'), username),
+      h('div', { class: 'field' }, h('label', { for: 'history-result' }, 'Result'), result)),
+    list,
+    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, pageLabel, next))));
+
+  function applyFilters() {
+    clearTimeout(timer);
+    const changed = state.username !== username.value.trim() || state.success !== result.value;
+    state.username = username.value.trim();
+    state.success = result.value;
+    if (changed) go(0);
+  }
+
+  function go(page) {
+    state.page = Math.max(0, page);
+    load();
+  }
+
+  async function load() {
+    if (inflight) inflight.abort();
+    const controller = new AbortController();
+    inflight = controller;
+    const stop = () => controller.abort();
+    ctx.signal.addEventListener('abort', stop, { once: true });
+    const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
+    if (state.username) query.set('username', state.username);
+    if (state.success) query.set('success', state.success);
+    list.setAttribute('aria-busy', 'true');
+    let data;
+    try {
+      data = await api.get(`/api/auth/login-history?${query}`, { signal: controller.signal });
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      list.removeAttribute('aria-busy');
+      list.replaceChildren(errorNote(`The login history could not be loaded: ${err.message}`, load));
+      showError(err, 'Login history');
+      return;
+    } finally {
+      ctx.signal.removeEventListener('abort', stop);
+      if (inflight === controller) inflight = null;
+    }
+    list.removeAttribute('aria-busy');
+    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    if (state.page >= pages && data.total > 0) {
+      go(pages - 1); // the list shrank under us
+      return;
+    }
+    list.replaceChildren(data.attempts.length ? attemptsTable(data.attempts)
+      : h('p', { class: 'table-note' }, state.username || state.success
+        ? 'No sign-in attempts match these filters.' : 'No sign-in attempts in the last 30 days.'));
+    summary.textContent = `${data.total} ${data.total === 1 ? 'attempt' : 'attempts'}`;
+    pageLabel.textContent = `Page ${state.page + 1} of ${pages}`;
+    prev.disabled = state.page === 0;
+    next.disabled = state.page + 1 >= pages;
+  }
+
+  load();
+  return () => {
+    clearTimeout(timer);
+    if (inflight) inflight.abort();
+  };
+}
+
+function attemptsTable(attempts) {
+  return h('table', { class: 'table table-cards history-table' },
+    h('caption', { class: 'visually-hidden' }, 'Sign-in attempts, newest first'),
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col' }, 'Time'),
+      h('th', { scope: 'col' }, 'Username'),
+      h('th', { scope: 'col' }, 'Result'),
+      h('th', { scope: 'col' }, 'IP address'),
+      h('th', { scope: 'col' }, 'Browser'))),
+    h('tbody', null, attempts.map(attemptRow)));
+}
+
+function attemptRow(attempt) {
+  const browser = describeUserAgent(attempt.user_agent);
+  return h('tr', { dataset: { result: attempt.success ? 'success' : 'failure', reason: attempt.reason } },
+    h('td', { class: 'cell-primary' },
+      h('time', { class: 'time-cell', datetime: isoTime(attempt.created_at) },
+        h('span', null, formatDateTime(attempt.created_at)),
+        h('span', { class: 'time-ago' }, formatAgo(attempt.created_at)))),
+    h('td', { dataset: { label: 'Username' } }, h('span', { class: 'mono-soft' }, attempt.username)),
+    h('td', { dataset: { label: 'Result' } },
+      h('span', { class: 'result-cell' },
+        attempt.success
+          ? h('span', { class: 'badge badge-success' }, icon('check', 'badge-icon'), 'Success')
+          : h('span', { class: 'badge badge-danger' }, icon('close', 'badge-icon'), 'Failed'),
+        h('span', { class: 'result-reason' }, REASONS[attempt.reason] || attempt.reason))),
+    h('td', { dataset: { label: 'IP address' } }, h('code', { class: 'mono-soft' }, attempt.ip)),
+    h('td', { dataset: { label: 'Browser' } },
+      browser ? h('span', { title: attempt.user_agent }, browser) : h('span', { class: 'muted' }, 'Unknown')));
+}

@@ -1,0 +1,308 @@
+// Settings → Users (admin): list, add, reset password, change role,
+// activate/deactivate, delete. The env admin (id 0) is listed but is
+// configured by ADMIN_USERNAME/ADMIN_PASSWORD, so it has no actions.
+import { h } from '../../ui/dom.js';
+import { icon } from '../../ui/icons.js';
+import { api } from '../../api.js';
+import { getUser } from '../../session.js';
+import { confirmDialog, modal } from '../../ui/dialog.js';
+import { menuButton } from '../../ui/menu.js';
+import { showError, showToast } from '../../ui/toast.js';
+import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
+import { ROLE_LABELS, avatar } from '../../ui/layout.js';
+import {
+  busy, formError, lengthProblem, openChangePasswordDialog, passwordHints, passwordInput, uid,
+} from '../../ui/password.js';
+
+const ROLE_HELP = {
+  client: 'Dashboard, System Monitor, quick actions, plugins and their own account.',
+  admin: 'Everything, including scripts, history, users and settings.',
+};
+
+export function render(container, ctx) {
+  const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' }, loadingNote('Loading users…'));
+  const count = h('span', { class: 'card-count' });
+  container.append(h('section', { class: 'card card-flush', 'aria-labelledby': 'users-title' },
+    h('div', { class: 'card-head' },
+      h('div', { class: 'card-head-text' },
+        h('h2', { class: 'card-title', id: 'users-title' }, icon('users'), 'Users', count),
+        h('p', { class: 'card-lead' }, 'People who can sign in to this server. Clients see the dashboard, monitor, quick actions and plugins; admins see everything.')),
+      h('button', { type: 'button', class: 'btn btn-primary', onClick: () => openAddUser(reload) }, icon('plus'), 'Add user')),
+    list));
+
+  let loadSeq = 0;
+  async function reload() {
+    const seq = ++loadSeq;
+    list.setAttribute('aria-busy', 'true');
+    let data;
+    try {
+      data = await api.get('/api/users', { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted || seq !== loadSeq) return;
+      list.removeAttribute('aria-busy');
+      list.replaceChildren(errorNote(`The users could not be loaded: ${err.message}`, reload));
+      showError(err, 'Users');
+      return;
+    }
+    if (seq !== loadSeq) return;
+    list.removeAttribute('aria-busy');
+    count.textContent = String(data.users.length);
+    list.replaceChildren(usersTable(data.users, reload));
+  }
+  reload();
+  return null;
+}
+
+function usersTable(users, reload) {
+  const me = getUser();
+  return h('table', { class: 'table table-cards users-table' },
+    h('caption', { class: 'visually-hidden' }, 'Users'),
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col' }, 'User'),
+      h('th', { scope: 'col' }, 'Role'),
+      h('th', { scope: 'col' }, 'Status'),
+      h('th', { scope: 'col' }, 'Created'),
+      h('th', { scope: 'col', class: 'cell-actions' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+    h('tbody', null, users.map((user) => userRow(user, me, reload))));
+}
+
+function userRow(user, me, reload) {
+  const self = me && me.id === user.id && me.username === user.username;
+  return h('tr', { dataset: { username: user.username }, class: user.active ? null : 'row-muted' },
+    h('td', { class: 'cell-primary' },
+      h('div', { class: 'user-cell' },
+        avatar(user.display_name || user.username),
+        h('div', { class: 'user-cell-text' },
+          h('span', { class: 'user-cell-name', dataset: { displayName: '' } }, user.display_name,
+            self ? h('span', { class: 'badge badge-neutral badge-sm' }, 'You') : null),
+          h('span', { class: 'user-cell-sub' }, user.username)))),
+    h('td', { dataset: { label: 'Role' } }, roleBadge(user.role)),
+    h('td', { dataset: { label: 'Status' } }, user.active
+      ? h('span', { class: 'badge badge-success' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Active')
+      : h('span', { class: 'badge badge-neutral' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Inactive')),
+    h('td', { dataset: { label: 'Created' } }, user.source === 'env'
+      ? h('span', { class: 'muted' }, 'Set by environment')
+      : h('time', { datetime: isoTime(user.created_at), title: formatDateTime(user.created_at) }, formatDate(user.created_at))),
+    h('td', { class: 'cell-actions' }, actions(user, self, reload)));
+}
+
+export function roleBadge(role) {
+  return role === 'admin'
+    ? h('span', { class: 'badge badge-primary' }, icon('shield', 'badge-icon'), ROLE_LABELS.admin)
+    : h('span', { class: 'badge badge-neutral' }, ROLE_LABELS[role] || role);
+}
+
+function actions(user, self, reload) {
+  if (!user.editable) {
+    const note = 'Set by ADMIN_USERNAME and ADMIN_PASSWORD on the server; it cannot be changed here.';
+    return h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
+  }
+  const items = () => {
+    if (self) return [{ label: 'Change my password', icon: 'key', onSelect: () => openChangePasswordDialog() }];
+    return [
+      { label: 'Reset password', icon: 'key', onSelect: () => openResetPassword(user, reload) },
+      user.role === 'admin'
+        ? { label: 'Make client', icon: 'user', onSelect: () => changeRole(user, 'client', reload) }
+        : { label: 'Make admin', icon: 'shield', onSelect: () => changeRole(user, 'admin', reload) },
+      user.active
+        ? { label: 'Deactivate', icon: 'pause', onSelect: () => setActive(user, false, reload) }
+        : { label: 'Activate', icon: 'play', onSelect: () => setActive(user, true, reload) },
+      { label: 'Delete user', icon: 'trash', danger: true, onSelect: () => deleteUser(user, reload) },
+    ];
+  };
+  return menuButton({
+    button: { class: 'icon-button row-menu-button', 'aria-label': `Actions for ${user.username}` },
+    content: [icon('more')],
+    items,
+    placement: 'down',
+    align: 'end',
+  });
+}
+
+function who(user) {
+  return user.display_name === user.username ? user.username : `${user.display_name} (${user.username})`;
+}
+
+async function changeRole(user, role, reload) {
+  const message = role === 'admin'
+    ? `Make ${who(user)} an admin? Admins can run scripts, manage users and change every setting.`
+    : `Make ${who(user)} a client? They keep the dashboard, monitor, quick actions and plugins, and lose everything else at once.`;
+  const ok = await confirmDialog(message, {
+    title: role === 'admin' ? 'Make admin' : 'Make client', confirmLabel: role === 'admin' ? 'Make admin' : 'Make client',
+  });
+  if (!ok) return;
+  await update(user, { role }, `${who(user)} is now ${role === 'admin' ? 'an admin' : 'a client'}.`, reload);
+}
+
+async function setActive(user, active, reload) {
+  if (!active) {
+    const ok = await confirmDialog(
+      `Deactivate ${who(user)}? They are signed out at once and cannot sign in until an admin activates the account again.`,
+      { title: 'Deactivate user', confirmLabel: 'Deactivate', danger: true });
+    if (!ok) return;
+  }
+  await update(user, { active }, `${who(user)} is ${active ? 'active again' : 'deactivated'}.`, reload);
+}
+
+async function update(user, changes, success, reload) {
+  try {
+    await api.patch(`/api/users/${user.id}`, changes);
+  } catch (err) {
+    showError(err, `Changing ${user.username} failed`);
+    return;
+  }
+  showToast(success, 'success');
+  reload();
+}
+
+async function deleteUser(user, reload) {
+  const ok = await confirmDialog(
+    `Delete ${who(user)}? Their account and sessions are removed for good; this cannot be undone.`,
+    { title: 'Delete user', confirmLabel: 'Delete user', danger: true });
+  if (!ok) return;
+  try {
+    await api.del(`/api/users/${user.id}`);
+  } catch (err) {
+    showError(err, `Deleting ${user.username} failed`);
+    return;
+  }
+  showToast(`${who(user)} was deleted.`, 'success');
+  reload();
+}
+
+function openResetPassword(user, reload) {
+  return modal({
+    title: 'Reset password',
+    description: `Set a new password for ${who(user)}. They are signed out everywhere and sign in again with it.`,
+  }, (close) => {
+    const ids = { password: uid('reset-password'), hints: uid('reset-hints') };
+    const error = formError();
+    const hints = passwordHints(ids.hints, { who: 'their username' });
+    const password = passwordInput({ id: ids.password, name: 'password', autocomplete: 'new-password', describedBy: ids.hints, autofocus: true });
+    password.input.addEventListener('input', () => {
+      hints.update(password.input.value);
+      password.input.removeAttribute('aria-invalid');
+    });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Set password');
+    return h('form', {
+      class: 'form', noValidate: true,
+      onSubmit: async (event) => {
+        event.preventDefault();
+        error.clear();
+        const problem = lengthProblem(password.input.value);
+        if (problem) {
+          password.input.setAttribute('aria-invalid', 'true');
+          error.show(problem);
+          password.input.focus();
+          return;
+        }
+        const done = busy(submit, 'Saving…');
+        try {
+          await api.post(`/api/users/${user.id}/password`, { password: password.input.value });
+        } catch (err) {
+          done();
+          if (err.handled) return;
+          error.show(err.message);
+          password.input.focus();
+          return;
+        }
+        close(true);
+        showToast(`New password set for ${who(user)}.`, 'success');
+        reload();
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: ids.password }, 'New password'), password.field, hints.element),
+    error.element,
+    h('div', { class: 'form-actions' },
+      h('button', { type: 'button', class: 'btn', onClick: () => close(false) }, 'Cancel'),
+      submit));
+  });
+}
+
+function openAddUser(reload) {
+  return modal({ title: 'Add user', description: 'They sign in with this username and password; share the password with them safely.' }, (close) => {
+    const ids = {
+      username: uid('new-username'), display: uid('new-display'), password: uid('new-password'),
+      hints: uid('new-hints'), usernameHelp: uid('new-username-help'),
+    };
+    const error = formError();
+    const username = h('input', {
+      id: ids.username, name: 'username', class: 'input', required: true, autocomplete: 'off',
+      autocapitalize: 'none', spellcheck: 'false', maxlength: '64', 'aria-describedby': ids.usernameHelp, autofocus: true,
+    });
+    const display = h('input', { id: ids.display, name: 'display_name', class: 'input', maxlength: '100', autocomplete: 'off' });
+    const hints = passwordHints(ids.hints, { who: 'the username' });
+    const password = passwordInput({ id: ids.password, name: 'password', autocomplete: 'new-password', describedBy: ids.hints });
+    password.input.addEventListener('input', () => hints.update(password.input.value));
+    const roleName = uid('new-role');
+    const roleOption = (value, checked) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: roleName, value, checked, class: 'choice-input' }),
+      h('span', { class: 'choice-text' },
+        h('span', { class: 'choice-label' }, ROLE_LABELS[value]),
+        h('span', { class: 'choice-help' }, ROLE_HELP[value])));
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Add user');
+    const fields = { username, display_name: display, password: password.input };
+    for (const input of Object.values(fields)) input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
+
+    function invalid(input, message) {
+      input.setAttribute('aria-invalid', 'true');
+      error.show(message);
+      input.focus();
+    }
+
+    return h('form', {
+      class: 'form', noValidate: true,
+      onSubmit: async (event) => {
+        event.preventDefault();
+        error.clear();
+        const name = username.value.trim();
+        if (!name) return invalid(username, 'Enter a username.');
+        const problem = lengthProblem(password.input.value);
+        if (problem) return invalid(password.input, problem);
+        const form = event.currentTarget;
+        const role = form.querySelector(`input[name="${roleName}"]:checked`).value;
+        const body = { username: name, password: password.input.value, role };
+        if (display.value.trim()) body.display_name = display.value.trim();
+        const done = busy(submit, 'Adding…');
+        let created;
+        try {
+          created = (await api.post('/api/users', body)).user;
+        } catch (err) {
+          done();
+          if (err.handled) return;
+          const target = /password/i.test(err.message) ? password.input
+            : /display name/i.test(err.message) ? display : /username|user with/i.test(err.message) ? username : submit;
+          if (target === submit) error.show(err.message);
+          else invalid(target, err.message);
+          return;
+        }
+        close(true);
+        showToast(`Added ${who(created)} as ${created.role === 'admin' ? 'an admin' : 'a client'}.`, 'success');
+        reload();
+      },
+    },
+    h('div', { class: 'field' },
+      h('label', { for: ids.username }, 'Username'), username,
+      h('p', { class: 'field-help', id: ids.usernameHelp }, 'Letters, digits and . _ @ - ; up to 64 characters.')),
+    h('div', { class: 'field' },
+      h('label', { for: ids.display }, 'Display name ', h('span', { class: 'optional' }, '(optional)')), display),
+    h('fieldset', { class: 'field fieldset' },
+      h('legend', null, 'Role'),
+      h('div', { class: 'choices' }, roleOption('client', true), roleOption('admin', false))),
+    h('div', { class: 'field' }, h('label', { for: ids.password }, 'Password'), password.field, hints.element),
+    error.element,
+    h('div', { class: 'form-actions' },
+      h('button', { type: 'button', class: 'btn', onClick: () => close(false) }, 'Cancel'),
+      submit));
+  });
+}
+
+function loadingNote(text) {
+  return h('p', { class: 'table-note' }, text);
+}
+
+export function errorNote(text, retry) {
+  return h('div', { class: 'table-note table-note-error' },
+    h('p', null, text),
+    h('button', { type: 'button', class: 'btn', onClick: retry }, 'Try again'));
+}

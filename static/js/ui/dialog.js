@@ -1,0 +1,79 @@
+// Modal dialogs on the native <dialog> element: the browser traps focus,
+// makes the rest of the page inert and closes on Escape.
+import { h } from './dom.js';
+import { icon } from './icons.js';
+
+const openDialogs = new Set();
+let counter = 0;
+
+/**
+ * Opens a modal dialog and returns a Promise of the value passed to
+ * close(value) (undefined when dismissed by Escape, the close button or
+ * closeAllDialogs). `build(close, titleId)` returns the dialog's body.
+ *
+ *   modal({title: 'Delete user', size: 'sm'}, (close) => [...])
+ */
+export function modal({ title, description = null, size = 'md', className = null }, build) {
+  counter += 1;
+  const titleId = `dialog-${counter}-title`;
+  const descriptionId = description ? `dialog-${counter}-desc` : null;
+  const opener = document.activeElement;
+  let result;
+
+  const dialog = h('dialog', {
+    class: ['dialog', `dialog-${size}`, className],
+    'aria-labelledby': titleId,
+    'aria-describedby': descriptionId,
+  });
+  const close = (value) => {
+    result = value;
+    if (dialog.open) dialog.close();
+  };
+  dialog.append(
+    h('div', { class: 'dialog-head' },
+      h('h2', { class: 'dialog-title', id: titleId }, title),
+      h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onClick: () => close(undefined) },
+        icon('close'))),
+    description ? h('p', { class: 'dialog-description', id: descriptionId }, description) : null,
+    h('div', { class: 'dialog-body' }, build(close, titleId)));
+
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      openDialogs.delete(dialog);
+      dialog.remove();
+      // Give focus back to whatever opened the dialog, if it is still there.
+      if (opener instanceof HTMLElement && opener.isConnected && !opener.closest('[hidden]')) {
+        opener.focus({ preventScroll: true });
+      }
+      resolve(result);
+    }, { once: true });
+    dialog.closeDialog = close;
+    openDialogs.add(dialog);
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** Closes every open dialog (the router calls this on navigation). */
+export function closeAllDialogs() {
+  for (const dialog of [...openDialogs]) dialog.closeDialog(undefined);
+}
+
+/**
+ * Asks a yes/no question; resolves to true only when confirmed. For a
+ * destructive action pass {danger: true}: the button turns red and focus
+ * starts on Cancel, so a stray Enter does no harm.
+ */
+export function confirmDialog(message, {
+  title = 'Are you sure?', confirmLabel = 'Confirm', cancelLabel = 'Cancel', danger = false,
+} = {}) {
+  return modal({ title, size: 'sm', className: 'dialog-confirm' }, (close) => [
+    h('p', { class: 'dialog-message' }, message),
+    h('div', { class: 'dialog-actions' },
+      h('button', { type: 'button', class: 'btn', autofocus: danger, onClick: () => close(false) }, cancelLabel),
+      h('button', {
+        type: 'button', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], autofocus: !danger,
+        dataset: { confirm: '' }, onClick: () => close(true),
+      }, confirmLabel)),
+  ]).then((value) => value === true);
+}
