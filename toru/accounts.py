@@ -10,12 +10,13 @@ import logging
 import re
 import sqlite3
 import time
+import unicodedata
 
 import bottle
 
 from toru import passwords
 from toru.auth import current_user
-from toru.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from toru.errors import Conflict, Forbidden, Invalid, NotFound
 from toru.web import json_body
 
 log = logging.getLogger("toru.accounts")
@@ -162,13 +163,13 @@ class Accounts:
             if self.config.admin_password:
                 raise Conflict("The admin password is set by ADMIN_PASSWORD; change it there and restart")
             if not passwords.verify(self.admin_hash(), current):
-                raise Unauthorized("Current password is wrong")
+                raise Forbidden("Current password is wrong")
             passwords.check_policy(new, user["username"])
             self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(new))
             return
         row = self.get(user["id"])
         if not passwords.verify(row["password_hash"], current):
-            raise Unauthorized("Current password is wrong")
+            raise Forbidden("Current password is wrong")
         self.set_password(user["id"], new)
 
     def _set_hash(self, user_id, password_hash):
@@ -197,8 +198,9 @@ def check_display_name(value):
     value = value.strip()
     if len(value) > MAX_DISPLAY_NAME:
         raise Invalid(f"Display name must be at most {MAX_DISPLAY_NAME} characters")
-    if any(ord(c) < 32 for c in value):
-        raise Invalid("Display name must not contain control characters")
+    # Control and format characters (U+202E, zero-width…) let one name pose as another.
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise Invalid("Display name must not contain control or invisible formatting characters")
     return value
 
 
@@ -243,6 +245,7 @@ def register(app, services):
 
     @app.post("/api/users/<user_id:int>/password", role="admin")
     def reset_password(user_id):
+        not_yourself(user_id, "reset the password of (use PUT /api/me/password for)")
         password = json_body().get("password")
         accounts.set_password(user_id, password)
         row = accounts.get(user_id)

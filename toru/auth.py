@@ -48,7 +48,7 @@ class Auth:
         if user is None:
             self.limiter.record(username, ip, user_agent, False, reason)
             audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
-            raise Unauthorized(BAD_LOGIN)
+            raise Unauthorized(BAD_LOGIN, **self.limiter.lock_fields(username, ip))
         self.limiter.record(username, ip, user_agent, True, "ok")
         token = self.sessions.create(user, ip, user_agent)
         audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"]})
@@ -136,7 +136,10 @@ def register(app, services):
 
     @app.get("/api/auth/me", role="user")
     def me():
-        return {"user": public_fields(current_user())}
+        user = current_user()
+        # The UI explains instead of offering a form that cannot succeed.
+        from_env = user["source"] == "env" and bool(config.admin_password)
+        return {"user": dict(public_fields(user), password_from_env=from_env)}
 
     @app.get("/api/auth/login-history", role="admin")
     def login_history():

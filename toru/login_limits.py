@@ -71,16 +71,22 @@ class LoginLimiter:
                 until = max(until, last + lock)
         return until
 
+    def lock_fields(self, username, ip):
+        """{"locked_until", "retry_after"} when locked, else {} (so the
+        failure that starts a lock can say so at once)."""
+        until = self.locked_until(username, ip)
+        if not until:
+            return {}
+        return {"locked_until": int(math.ceil(until)), "retry_after": max(1, math.ceil(until - self.clock()))}
+
     @contextmanager
     def attempt(self, username, ip):
         """Admit one login attempt or raise RateLimited; while the block runs,
         the attempt counts against both keys."""
-        until = self.locked_until(username, ip)
-        if until:
-            retry = max(1, math.ceil(until - self.clock()))
+        lock = self.lock_fields(username, ip)
+        if lock:
             raise RateLimited("Too many failed sign-in attempts; try again later",
-                              headers={"Retry-After": retry}, locked_until=int(math.ceil(until)),
-                              retry_after=retry)
+                              headers={"Retry-After": lock["retry_after"]}, **lock)
         keys = [("user", username.lower()), ("ip", ip)]
         for key in keys:
             self.in_flight[key] += 1

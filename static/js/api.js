@@ -15,9 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-// options: {signal}; {authRedirect: false} for calls whose 401 means
-// something else (a wrong current password), shown by the caller.
-async function request(method, path, body, { signal, authRedirect = true } = {}) {
+// options: {signal} to cancel the request (pages pass ctx.signal).
+async function request(method, path, body, { signal } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', signal };
   if (body !== undefined) {
@@ -41,7 +40,7 @@ async function request(method, path, body, { signal, authRedirect = true } = {})
     const error = new ApiError(response.status, message, data);
     // An expired session: send the user to sign in and back. Calls to
     // /api/auth/* (the login form itself) show their own 401 instead.
-    if (response.status === 401 && authRedirect && !isAuthPath(path)) error.handled = redirectToLogin();
+    if (response.status === 401 && !isAuthPath(path)) error.handled = redirectToLogin();
     throw error;
   }
   return data;

@@ -94,8 +94,8 @@ def test_wrong_unknown_and_inactive_all_say_the_same(fresh_server):
     for username, password in [("admin", "wrong password!"), ("nobody", "a long enough secret"),
                                ("sleepy", "a long enough secret")]:
         res = proc.client().post(LOGIN, json={"username": username, "password": password})
-        answers.append((res.status, res.json))
-    assert answers == [(401, {"error": "Invalid username or password"})] * 3
+        answers.append((res.status, res.json["error"]))
+    assert answers == [(401, "Invalid username or password")] * 3
     reasons = [r for (r,) in db_rows(proc.data_dir, "SELECT reason FROM login_attempts WHERE success = 0 ORDER BY id")]
     assert reasons == ["bad_password", "unknown_user", "inactive"]
 
@@ -216,7 +216,7 @@ def test_change_own_password_ends_other_sessions_keeps_this_one(server, make_use
 
 
 @pytest.mark.parametrize("body,status,fragment", [
-    ({"current_password": "not my password!", "new_password": "second password here"}, 401, "Current password"),
+    ({"current_password": "not my password!", "new_password": "second password here"}, 403, "Current password"),
     ({"current_password": "first password here", "new_password": "short"}, 400, "at least 12"),
     ({"current_password": "first password here", "new_password": "x" * 257}, 400, "at most 256"),
     ({"current_password": "first password here"}, 400, "required"),
@@ -227,6 +227,12 @@ def test_change_own_password_refusals_change_nothing(server, make_user, body, st
     assert res.status == status and fragment in res.json["error"]
     assert server.client().post(LOGIN, json={"username": user["username"],
                                              "password": "first password here"}).status == 200
+
+
+def test_me_says_whether_the_password_comes_from_the_environment(admin, make_user):
+    assert admin.get("/api/auth/me").json["user"]["password_from_env"] is True
+    client, _ = make_user()
+    assert client.get("/api/auth/me").json["user"]["password_from_env"] is False
 
 
 def test_env_admin_with_admin_password_cannot_change_it_here(admin):

@@ -17,8 +17,13 @@ def attempt(proc, username, password, headers=None):
 
 def test_three_failures_lock_for_a_minute_even_the_right_password(fresh_server):
     proc = fresh_server().start()
-    for _ in range(3):
-        assert attempt(proc, "admin", "wrong password!!").status == 401
+    for _ in range(2):
+        res = attempt(proc, "admin", "wrong password!!")
+        assert res.status == 401 and "retry_after" not in res.json
+    res = attempt(proc, "admin", "wrong password!!")
+    # The failure that starts the lock says so at once.
+    assert res.status == 401 and res.json["error"] == "Invalid username or password"
+    assert 55 <= res.json["retry_after"] <= 60
     res = attempt(proc, "admin", ADMIN_PASSWORD)
     assert res.status == 429
     body = res.json

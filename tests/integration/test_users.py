@@ -76,6 +76,7 @@ def test_admin_cannot_delete_or_demote_themselves(server, admin, make_user):
     assert me.delete(f"/api/users/{user['id']}").status == 409
     assert me.patch(f"/api/users/{user['id']}", json={"active": False}).status == 409
     assert me.patch(f"/api/users/{user['id']}", json={"role": "client"}).status == 409
+    assert me.post(f"/api/users/{user['id']}/password", json={"password": "another long secret"}).status == 409
     assert me.get("/api/users").status == 200
 
 
@@ -94,6 +95,8 @@ def test_admin_cannot_delete_or_demote_themselves(server, admin, make_user):
     ({"username": "bob", "password": GOOD, "role": "root"}, 400, "Role"),
     ({"username": "bob", "password": GOOD, "display_name": "x" * 101}, 400, "at most 100"),
     ({"username": "bob", "password": GOOD, "display_name": "a\x00b"}, 400, "control"),
+    ({"username": "bob", "password": GOOD, "display_name": "admin\u202egnp.exe"}, 400, "invisible"),
+    ({"username": "bob", "password": GOOD, "display_name": "ad\u200bmin"}, 400, "invisible"),
     ({"username": "admin", "password": GOOD}, 409, "environment admin"),
     ({"username": "ADMIN", "password": GOOD}, 409, "environment admin"),
 ])

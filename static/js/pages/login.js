@@ -82,7 +82,8 @@ export function mount(root, ctx) {
       await signIn(username.value, password.value, { signal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) return;
-      if (err.status === 429) {
+      // 429: locked; a 401 with retry_after: this failure started a lock.
+      if (err.status === 429 || (err.data && err.data.retry_after)) {
         lockFor(err.data && err.data.retry_after);
         return;
       }

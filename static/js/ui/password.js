@@ -103,6 +103,14 @@ export function busy(button, label) {
  * `onDone()` runs after a success; `onCancel` adds a Cancel button.
  */
 export function changePasswordForm({ onDone = null, onCancel = null, autofocus = false } = {}) {
+  if (getUser() && getUser().password_from_env) {
+    // The server would refuse (409): say where the password lives instead.
+    return h('div', { class: 'form' },
+      h('p', { class: 'muted' }, 'Your password is set by ADMIN_PASSWORD in the server\'s environment. ',
+        'Change it there and restart Toru.'),
+      onCancel ? h('div', { class: 'form-actions' },
+        h('button', { type: 'button', class: 'btn', onClick: onCancel }, 'Close')) : null);
+  }
   const ids = { current: uid('pw-current'), next: uid('pw-new'), confirm: uid('pw-confirm'), hints: uid('pw-hints') };
   const error = formError();
   const hints = passwordHints(ids.hints);
@@ -142,13 +150,12 @@ export function changePasswordForm({ onDone = null, onCancel = null, autofocus =
     if (next.input.value !== confirm.input.value) return invalid(confirm.input, 'The new passwords do not match.');
     const done = busy(submit, 'Changing…');
     try {
-      // 401 here means a wrong current password, not a lapsed session.
-      await api.put('/api/me/password', { current_password: current.input.value, new_password: next.input.value },
-        { authRedirect: false });
+      await api.put('/api/me/password', { current_password: current.input.value, new_password: next.input.value });
     } catch (err) {
       done();
       if (err.handled) return;
-      const target = err.status === 401 ? current.input : err.status === 400 ? next.input : submit;
+      // 403: wrong current password; 400: the new one breaks the policy.
+      const target = err.status === 403 ? current.input : err.status === 400 ? next.input : submit;
       if (target !== submit) target.setAttribute('aria-invalid', 'true');
       error.show(err.message);
       target.focus();
