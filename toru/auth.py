@@ -41,15 +41,15 @@ class Auth:
         try:
             with self.limiter.attempt(username, ip):
                 user, reason = self.accounts.authenticate(username, password)
+                # Recorded inside the attempt, before waiting attempts re-check.
+                self.limiter.record(username, ip, user_agent, user is not None, reason or "ok")
         except RateLimited:
             self.limiter.record(username, ip, user_agent, False, "locked")
             audit.info("login locked", extra={"username": username, "ip": ip})
             raise
         if user is None:
-            self.limiter.record(username, ip, user_agent, False, reason)
             audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
             raise Unauthorized(BAD_LOGIN, **self.limiter.lock_fields(username, ip))
-        self.limiter.record(username, ip, user_agent, True, "ok")
         token = self.sessions.create(user, ip, user_agent)
         audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"]})
         return user, token

@@ -5,9 +5,11 @@ further attempts: 3 → 1 min, 6 → 3 min, 9 → 10 min, 12 → 30 min after th
 latest failure (counting the hour up to that failure). A success resets the
 username's count (not the IP's).
 
-Attempts whose password is still being verified count as failures while in
-flight: argon2 runs in the threadpool, so without that 50 concurrent guesses
-would all pass the check before the first failure is written.
+Verifying a password takes a while in the threadpool, so attempts are
+tracked while in flight: a new attempt that the ones in flight could lock
+out by failing waits for them first. Fifty concurrent guesses therefore get
+exactly the tier's three verifications, while concurrent honest logins (many
+users behind one proxy address) only queue, never get refused.
 """
 
 import math
@@ -15,12 +17,15 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
+import gevent.event
+
 from toru.errors import Invalid, RateLimited
 
 WINDOW = 3600
 RETENTION = 30 * 24 * 3600
 TIERS = [(12, 1800), (9, 600), (6, 180), (3, 60)]  # failures → lockout seconds
 MAX_PAGE_SIZE = 200
+MAX_WAIT = 30  # seconds an attempt may wait for those in flight before giving up
 
 
 def lockout_for(failures):
@@ -35,6 +40,7 @@ class LoginLimiter:
         self.store = store
         self.clock = clock
         self.in_flight = Counter()  # ("user"|"ip", key) → attempts being verified
+        self._settled = gevent.event.Event()  # set (and replaced) when one finishes
 
     def _failures(self, where, value, since):
         """(count, time) of the latest failure matching `where` after `since`,
@@ -50,22 +56,22 @@ class LoginLimiter:
                            f"AND created_at > ? AND created_at <= ?", (value, max(since, last - WINDOW), last))["n"]
         return n, last
 
-    def locked_until(self, username, ip):
-        """Unix time until which this login is locked, or 0 when it may proceed."""
-        now = self.clock()
-        horizon = now - WINDOW - TIERS[0][1]  # older failures can no longer lock anything
+    def _counts(self, username, ip):
+        """{key: (failures, time of the latest)} for the username and the IP."""
+        horizon = self.clock() - WINDOW - TIERS[0][1]  # older failures can no longer lock anything
         last_success = self.store.one("SELECT max(created_at) AS t FROM login_attempts "
                                       "WHERE username = ? COLLATE NOCASE AND success = 1", (username,))["t"]
-        counts = {
+        return {
             ("user", username.lower()): self._failures("username = ? COLLATE NOCASE", username,
                                                        max(horizon, last_success or 0)),
             ("ip", ip): self._failures("ip = ?", ip, horizon),
         }
+
+    def locked_until(self, username, ip):
+        """Unix time until which this login is locked, or 0 when it may proceed."""
+        now = self.clock()
         until = 0
-        for key, (failures, last) in counts.items():
-            if self.in_flight[key]:
-                # Count in-flight attempts as failures happening now.
-                failures, last = failures + self.in_flight[key], now
+        for failures, last in self._counts(username, ip).values():
             lock = lockout_for(failures)
             if lock and last + lock > now:
                 until = max(until, last + lock)
@@ -79,15 +85,28 @@ class LoginLimiter:
             return {}
         return {"locked_until": int(math.ceil(until)), "retry_after": max(1, math.ceil(until - self.clock()))}
 
+    def _must_wait(self, username, ip):
+        """True while attempts in flight could, by failing, lock this one."""
+        return any(self.in_flight[key] and lockout_for(failures + self.in_flight[key])
+                   for key, (failures, _) in self._counts(username, ip).items())
+
     @contextmanager
     def attempt(self, username, ip):
-        """Admit one login attempt or raise RateLimited; while the block runs,
-        the attempt counts against both keys."""
-        lock = self.lock_fields(username, ip)
-        if lock:
-            raise RateLimited("Too many failed sign-in attempts; try again later",
-                              headers={"Retry-After": lock["retry_after"]}, **lock)
+        """Admit one login attempt or raise RateLimited; the attempt is in
+        flight while the block runs."""
         keys = [("user", username.lower()), ("ip", ip)]
+        deadline = time.monotonic() + MAX_WAIT
+        while True:
+            lock = self.lock_fields(username, ip)
+            if lock:
+                raise RateLimited("Too many failed sign-in attempts; try again later",
+                                  headers={"Retry-After": lock["retry_after"]}, **lock)
+            if not self._must_wait(username, ip):
+                break
+            if time.monotonic() > deadline:
+                raise RateLimited("Too many sign-in attempts at once; try again shortly",
+                                  headers={"Retry-After": 5}, retry_after=5, locked_until=int(self.clock()) + 5)
+            self._settled.wait(timeout=1)
         for key in keys:
             self.in_flight[key] += 1
         try:
@@ -97,6 +116,8 @@ class LoginLimiter:
                 self.in_flight[key] -= 1
                 if not self.in_flight[key]:
                     del self.in_flight[key]
+            settled, self._settled = self._settled, gevent.event.Event()
+            settled.set()  # wake the attempts waiting on this one
 
     def record(self, username, ip, user_agent, success, reason):
         self.store.execute(

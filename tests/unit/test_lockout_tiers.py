@@ -58,14 +58,61 @@ def test_failures_older_than_an_hour_do_not_count(limiter):
     assert limiter.locked_until("bob", "192.0.2.1") == 0
 
 
-def test_in_flight_attempts_count(limiter):
+def race(limiter, first_succeeds):
+    """Attempt A is in flight with 2 failures recorded; B arrives meanwhile.
+    Returns (B's outcome, seconds B waited)."""
+    import time
+
+    import gevent
     for _ in range(2):
         fail(limiter)
-    with limiter.attempt("bob", "192.0.2.1"):
-        with pytest.raises(RateLimited):
+    entered = gevent.event.Event()
+
+    def first():
+        with limiter.attempt("bob", "192.0.2.1"):
+            entered.set()
+            gevent.sleep(0.2)  # verifying the password
+            limiter.record("bob", "192.0.2.1", "t", first_succeeds, "ok" if first_succeeds else "bad_password")
+
+    def second():
+        entered.wait()
+        started = time.monotonic()
+        try:
             with limiter.attempt("bob", "192.0.2.2"):
-                pass
+                return "admitted", time.monotonic() - started
+        except RateLimited:
+            return "locked", time.monotonic() - started
+
+    a, b = gevent.spawn(first), gevent.spawn(second)
+    gevent.joinall([a, b], timeout=5, raise_error=True)
     assert not limiter.in_flight
+    return b.value
+
+
+def test_an_attempt_that_could_be_locked_waits_for_those_in_flight(limiter):
+    outcome, waited = race(limiter, first_succeeds=False)
+    assert outcome == "locked" and waited >= 0.15
+
+
+def test_a_waiting_attempt_proceeds_when_the_one_in_flight_succeeds(limiter):
+    outcome, waited = race(limiter, first_succeeds=True)
+    assert outcome == "admitted" and waited >= 0.15
+
+
+def test_attempts_far_from_a_lock_do_not_wait(limiter):
+    import gevent
+    results = []
+
+    def one(i):
+        with limiter.attempt(f"user{i}", "192.0.2.1" if i < 2 else f"192.0.2.{i}"):
+            results.append(i)
+            gevent.sleep(0.1)
+
+    import time
+    started = time.monotonic()
+    gevent.joinall([gevent.spawn(one, i) for i in range(2)], timeout=5, raise_error=True)
+    assert sorted(results) == [0, 1]
+    assert time.monotonic() - started < 0.19, "the second attempt waited for the first"
 
 
 def test_history_is_kept_30_days(limiter):
