@@ -6,6 +6,8 @@ A user is handed around as a plain dict: {id, username, display_name, role,
 source}; `id` is 0 and `source` "env" for the env admin.
 """
 
+import hashlib
+import hmac
 import logging
 import re
 import sqlite3
@@ -33,19 +35,12 @@ class Accounts:
     def __init__(self, store, config):
         self.store = store
         self.config = config
-        self.env_admin_hash = None  # set by setup_admin when ADMIN_PASSWORD is given
-        # Verified against when the username is unknown, so that costs the
-        # same argon2 time as a wrong password (no enumeration by timing).
-        self.dummy_hash = passwords.hash_password(passwords.generate())
 
     # --- env admin -----------------------------------------------------------
     def setup_admin(self):
         """Prepare the env admin's password. Returns the generated password on
         the very first start without ADMIN_PASSWORD (to print once), else None."""
-        if self.config.admin_password:
-            self.env_admin_hash = passwords.hash_password(self.config.admin_password)
-            return None
-        if self.store.get_setting(ADMIN_HASH_SETTING):
+        if self.config.admin_password or self.store.get_setting(ADMIN_HASH_SETTING):
             return None
         password = passwords.generate()
         self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(password))
@@ -58,7 +53,17 @@ class Accounts:
         return password
 
     def admin_hash(self):
-        return self.env_admin_hash or self.store.get_setting(ADMIN_HASH_SETTING)
+        """The generated (or since changed) admin password's hash."""
+        return self.store.get_setting(ADMIN_HASH_SETTING)
+
+    def check_admin_password(self, password):
+        """Constant time either way: ADMIN_PASSWORD is compared by digest
+        after an argon2 verification of the same cost as any login."""
+        if self.config.admin_password:
+            passwords.verify(passwords.dummy_hash(), password)
+            return hmac.compare_digest(hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest(),
+                                       hashlib.sha256(self.config.admin_password.encode()).digest())
+        return passwords.verify(self.admin_hash() or passwords.dummy_hash(), password)
 
     def env_admin(self):
         return {"id": ENV_ADMIN_ID, "username": self.config.admin_username,
@@ -72,11 +77,11 @@ class Accounts:
         """(user, None) on success, else (None, reason). Every path verifies
         one argon2 hash, so all failures cost the same time."""
         if self.is_env_admin_name(username):
-            ok = passwords.verify(self.admin_hash() or self.dummy_hash, password)
+            ok = self.check_admin_password(password)
             return (self.env_admin(), None) if ok else (None, "bad_password")
         row = self.store.one("SELECT * FROM users WHERE username = ?", (username,))
         if row is None:
-            passwords.verify(self.dummy_hash, password)
+            passwords.verify(passwords.dummy_hash(), password)
             return None, "unknown_user"
         if not passwords.verify(row["password_hash"], password):
             return None, "bad_password"
