@@ -1,0 +1,61 @@
+"""The baseline for bench/http_bench.py: a bare gevent pywsgi hello-world,
+configured as Toru's server is where it costs nothing to match (TCP_NODELAY
+on accepted sockets, an unbounded Pool, no access log) and answering every
+path with a tiny JSON body like /api/health's.
+
+    python3 bench/baseline_server.py --port 8080
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402  (after patch_all, as in every gevent entry point)
+import json  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+import gevent.pool  # noqa: E402
+from gevent import pywsgi  # noqa: E402
+
+STARTED_AT = time.time()
+
+
+class WSGIServer(pywsgi.WSGIServer):
+    def handle(self, sock, address):
+        # Same reason as toru/server.py: without it every keep-alive response
+        # waits for the client's delayed ACK and the baseline measures Nagle.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().handle(sock, address)
+
+
+def app(environ, start_response):
+    body = json.dumps({"status": "ok", "version": "baseline",
+                       "uptime_s": round(time.time() - STARTED_AT, 3)}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server = WSGIServer((args.host, args.port), app, spawn=gevent.pool.Pool(None), log=None)
+    server.start()
+    stopping = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stopping.set)
+    print(f"baseline listening on http://{args.host}:{args.port}", flush=True)
+    try:
+        stopping.wait()
+    finally:
+        server.stop(timeout=1)
+
+
+if __name__ == "__main__":
+    main()
