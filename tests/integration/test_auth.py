@@ -286,3 +286,38 @@ def test_rehash_on_login_when_parameters_change(fresh_server):
     assert proc.client().post(LOGIN, json={"username": "legacy", "password": "an older stored secret"}).status == 200
     (stored,) = db_rows(proc.data_dir, "SELECT password_hash FROM users WHERE id = ?", (uid,))[0]
     assert stored != weak and not argon2.PasswordHasher().check_needs_rehash(stored)
+
+
+def test_audit_lines_name_the_actor_and_never_the_secret(fresh_server):
+    proc = fresh_server().start()
+    admin = proc.client()
+    admin.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD})
+    admin.post("/api/users", json={"username": "audited", "password": "a secret for audit"})
+    proc.client().post(LOGIN, json={"username": "audited", "password": "the wrong secret!"})
+    admin.post("/api/auth/logout")
+    proc.stop()
+    import json as json_mod
+    lines = [json_mod.loads(l) for l in (proc.data_dir / "logs" / "toru.log").read_text().splitlines()]
+    audit = [(l["message"], l.get("username") or l.get("target")) for l in lines if l["logger"] == "toru.audit"]
+    assert ("login", "admin") in audit and ("user created", "audited") in audit
+    assert ("login failed", "audited") in audit and ("logout", "admin") in audit
+    text = (proc.data_dir / "logs" / "toru.log").read_text()
+    for secret in (ADMIN_PASSWORD, "a secret for audit", "the wrong secret!"):
+        assert secret not in text
+
+
+def test_expired_sessions_are_removed_at_start(fresh_server, tmp_path):
+    data = tmp_path / "expiry"
+    first = fresh_server(data_dir=data).start()
+    c = first.client()
+    c.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD})
+    first.stop()
+    conn = sqlite3.connect(data / "toru.db")
+    conn.execute("UPDATE sessions SET expires_at = 1")
+    conn.commit()
+    conn.close()
+    second = fresh_server(data_dir=data).start()
+    from helpers import wait_for
+    wait_for(lambda: db_rows(data, "SELECT count(*) FROM sessions")[0][0] == 0, timeout=10,
+             message="expired sessions cleaned at start")
+    assert second.client().get("/api/auth/me").status == 401
