@@ -58,44 +58,64 @@ def test_failures_older_than_an_hour_do_not_count(limiter):
     assert limiter.locked_until("bob", "192.0.2.1") == 0
 
 
-def race(limiter, first_succeeds):
+RACE = r"""
+import json, sys, time
+import gevent, gevent.event
+sys.path.insert(0, sys.argv[1])
+from toru.errors import RateLimited
+from toru.login_limits import LoginLimiter
+from toru.store import Store
+
+limiter = LoginLimiter(Store(sys.argv[2]))
+first_succeeds = sys.argv[3] == "1"
+for _ in range(2):
+    limiter.record("bob", "192.0.2.1", "t", False, "bad_password")
+entered = gevent.event.Event()
+
+def first():
+    with limiter.attempt("bob", "192.0.2.1"):
+        entered.set()
+        gevent.sleep(0.2)  # verifying the password
+        limiter.record("bob", "192.0.2.1", "t", first_succeeds, "ok" if first_succeeds else "bad_password")
+
+def second():
+    entered.wait()
+    started = time.monotonic()
+    try:
+        with limiter.attempt("bob", "192.0.2.2"):
+            return "admitted", time.monotonic() - started
+    except RateLimited:
+        return "locked", time.monotonic() - started
+
+a, b = gevent.spawn(first), gevent.spawn(second)
+gevent.joinall([a, b], timeout=20, raise_error=True)
+print(json.dumps({"outcome": b.value, "done": a.dead and b.dead, "in_flight": len(limiter.in_flight)}))
+"""
+
+
+def race(tmp_path, first_succeeds):
     """Attempt A is in flight with 2 failures recorded; B arrives meanwhile.
-    Returns (B's outcome, seconds B waited)."""
-    import time
-
-    import gevent
-    for _ in range(2):
-        fail(limiter)
-    entered = gevent.event.Event()
-
-    def first():
-        with limiter.attempt("bob", "192.0.2.1"):
-            entered.set()
-            gevent.sleep(0.2)  # verifying the password
-            limiter.record("bob", "192.0.2.1", "t", first_succeeds, "ok" if first_succeeds else "bad_password")
-
-    def second():
-        entered.wait()
-        started = time.monotonic()
-        try:
-            with limiter.attempt("bob", "192.0.2.2"):
-                return "admitted", time.monotonic() - started
-        except RateLimited:
-            return "locked", time.monotonic() - started
-
-    a, b = gevent.spawn(first), gevent.spawn(second)
-    gevent.joinall([a, b], timeout=5, raise_error=True)
-    assert not limiter.in_flight
-    return b.value
+    Run in a fresh interpreter: its own gevent hub, nothing else in it."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", RACE, root, str(tmp_path / "race.db"), "1" if first_succeeds else "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["done"] and result["in_flight"] == 0, result
+    return result["outcome"]
 
 
-def test_an_attempt_that_could_be_locked_waits_for_those_in_flight(limiter):
-    outcome, waited = race(limiter, first_succeeds=False)
+def test_an_attempt_that_could_be_locked_waits_for_those_in_flight(tmp_path):
+    outcome, waited = race(tmp_path, first_succeeds=False)
     assert outcome == "locked" and waited >= 0.15
 
 
-def test_a_waiting_attempt_proceeds_when_the_one_in_flight_succeeds(limiter):
-    outcome, waited = race(limiter, first_succeeds=True)
+def test_a_waiting_attempt_proceeds_when_the_one_in_flight_succeeds(tmp_path):
+    outcome, waited = race(tmp_path, first_succeeds=True)
     assert outcome == "admitted" and waited >= 0.15
 
 
