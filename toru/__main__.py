@@ -1,8 +1,8 @@
 """Entry point of `toru.pyz`, `python3 toru.py` and `python -m toru`.
 
 Checks the interpreter first (a pyz carries compiled wheels for the Pythons
-it was built for), then patches the standard library for gevent before
-anything else is imported.
+it was built for), keeps a pyz to its own libraries, then patches the
+standard library for gevent before anything else is imported.
 """
 
 import sys
@@ -14,6 +14,7 @@ def main():
     if problem:
         print(f"toru: {problem}", file=sys.stderr)
         return 2
+    platform_check.hide_host_packages()
     from gevent import monkey
     monkey.patch_all()
     from toru import cli

@@ -130,3 +130,32 @@ def test_universal_pyz_starts_on_each_installed_python(universal_pyz, tmp_path):
             assert status == 200, (version, body)
         finally:
             assert proc.stop() == 0, f"Python {version}: {proc.console()}"
+
+
+def test_pyz_ignores_packages_installed_on_the_host(pyz, tmp_path, shiv_root):
+    """A package in the interpreter's site-packages that registers a gevent
+    plugin must not run inside Toru (and must not cost start-up time)."""
+    venv = tmp_path / "hostvenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    marker = tmp_path / "host-plugin-ran"
+    (site / "hostplugin.py").write_text(
+        f"def hook(event):\n    open({str(marker)!r}, 'w').write('ran')\n")
+    dist = site / "hostplugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hostplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[gevent.plugins.monkey.will_patch_all]\nhostplugin = hostplugin:hook\n")
+    # The plugin really is live for that interpreter: gevent calls it there.
+    check = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "from importlib.metadata import entry_points; "
+                            "print([e.name for e in entry_points(group='gevent.plugins.monkey.will_patch_all')])"],
+                           capture_output=True, text=True, timeout=60)
+    assert "hostplugin" in check.stdout, check
+    proc = ServerProcess(tmp_path / "d", pyz=pyz, python=str(venv / "bin" / "python"), env=shiv_root)
+    proc.start(timeout=60)
+    try:
+        assert request(proc.url, "GET", "/api/health")[0] == 200
+    finally:
+        assert proc.stop() == 0
+    assert not marker.exists(), "a host package's gevent plugin ran inside toru.pyz"
