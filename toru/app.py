@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import gevent
 import gevent.pool
 
-from toru import accounts as accounts_mod, auth as auth_mod, instance, ui, ws
+from toru import accounts as accounts_mod, auth as auth_mod, instance, system, ui, ws
 from toru.accounts import Accounts
 from toru.auth import AccessPlugin, Auth
 from toru.config import Config
@@ -18,6 +18,7 @@ from toru.login_limits import LoginLimiter
 from toru.security import SecurityPlugin
 from toru.sessions import Sessions
 from toru.store import Store
+from toru.system import DEFAULT_SKIP_FSTYPES, Monitor
 from toru.web import App, ErrorsPlugin
 
 log = logging.getLogger("toru.app")
@@ -33,10 +34,13 @@ class Services:
     accounts: Accounts
     sessions: Sessions
     auth: Auth
+    monitor: Monitor
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
     # WebSocket message type → handler(connection, message); see toru/ws.py.
     ws_handlers: dict = field(default_factory=dict)
+    # Topic name → the set of connections subscribed to it (ws "subscribe").
+    ws_topics: dict = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     # Long-lived greenlets (samplers, supervisors…) live here so shutdown can
     # kill them all with one bounded call.
@@ -45,6 +49,7 @@ class Services:
     def start(self):
         """Start background work; called by the server, not by create_app."""
         self.greenlets.spawn(self._cleanup_loop)
+        self.greenlets.spawn(self.monitor.run)
 
     def _cleanup_loop(self):
         while True:
@@ -60,7 +65,7 @@ class Services:
 
 
 # Route modules in registration order; the UI's catch-all must come last.
-ROUTE_MODULES = [instance, auth_mod, accounts_mod, ws, ui]
+ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, ui]
 
 
 def build_services(config):
@@ -68,8 +73,10 @@ def build_services(config):
     accounts = Accounts(store, config)
     sessions = Sessions(store)
     auth = Auth(config, accounts, sessions, LoginLimiter(store))
+    monitor = Monitor(config.sample_interval, config.skip_fstypes or DEFAULT_SKIP_FSTYPES,
+                      config.skip_interfaces)
     services = Services(config=config, store=store, instance_id=store.instance_id(),
-                        accounts=accounts, sessions=sessions, auth=auth)
+                        accounts=accounts, sessions=sessions, auth=auth, monitor=monitor)
     services.generated_admin_password = accounts.setup_admin()
     return services
 

@@ -28,6 +28,8 @@ def build_parser():
                                            "(env TORU_DATA_DIR, default the current directory)")
     parser.add_argument("--log-dir", help="log directory (env TORU_LOG_DIR, default DATA_DIR/logs)")
     parser.add_argument("--log-level", help="trace, debug, info, warn or error (env TORU_LOG_LEVEL, default info)")
+    parser.add_argument("--sample-interval", help="seconds between resource samples "
+                                                 "(env TORU_SAMPLE_INTERVAL, default 2)")
     parser.add_argument("--version", action="version", version=f"toru {__version__}")
     parser.add_argument("--print-systemd-unit", action="store_true",
                         help="print a systemd unit that runs this file with these options, then exit")

@@ -33,6 +33,9 @@ class Config:
     trust_proxy: bool = False
     allowed_hosts: tuple = ()
     max_body_bytes: int = DEFAULT_MAX_BODY
+    sample_interval: float = 2.0
+    skip_fstypes: tuple = None      # None: toru.system's defaults
+    skip_interfaces: tuple = ("lo",)
     extra: dict = field(default_factory=dict)  # free slot for tests and later issues
 
     def __post_init__(self):
@@ -64,6 +67,15 @@ class Config:
         level = str(pick("log_level", "TORU_LOG_LEVEL", "info")).lower()
         if level not in LOG_LEVELS:
             raise ConfigError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        interval = pick("sample_interval", "TORU_SAMPLE_INTERVAL", 2.0)
+        try:
+            interval = float(interval)
+        except ValueError:
+            raise ConfigError(f"sample interval {interval!r} is not a number of seconds") from None
+        if not 0.1 <= interval <= 60:
+            raise ConfigError(f"sample interval {interval} is out of range (0.1-60 seconds)")
+        skip_fs = environ.get("TORU_SKIP_FSTYPES")
+        skip_if = environ.get("TORU_SKIP_INTERFACES")
         allowed = tuple(h.strip().lower() for h in environ.get("TORU_ALLOWED_HOSTS", "").split(",") if h.strip())
         return cls(
             data_dir=data_dir,
@@ -77,7 +89,14 @@ class Config:
             secure_cookies=truthy(environ.get("PRODUCTION")) or truthy(environ.get("SECURE_COOKIES")),
             trust_proxy=truthy(environ.get("TRUST_PROXY")),
             allowed_hosts=allowed,
+            sample_interval=interval,
+            skip_fstypes=None if skip_fs is None else split_list(skip_fs),
+            skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
         )
+
+
+def split_list(value):
+    return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
 def parse_port(value):

@@ -19,7 +19,7 @@ from geventwebsocket.exceptions import WebSocketError
 
 from toru import sessions as sessions_mod
 from toru.auth import current_user, session_token
-from toru.errors import Forbidden
+from toru.errors import Forbidden, Invalid
 from toru.security import host_problem, origin_problem
 from toru.web import SECURITY_HEADERS
 
@@ -36,21 +36,32 @@ class Connection:
         self.user = user
         self.outbox = gevent.queue.Queue(maxsize=QUEUE_SIZE)
         self.closed = False
+        self.dropped = 0
 
     def send(self, message):
-        """Queue a message; a client too slow to drain its queue is dropped."""
+        """Queue a message without ever blocking the sender: when a slow
+        client's queue is full, its oldest message is dropped."""
         if self.closed:
             return
-        try:
-            self.outbox.put_nowait(message)
-        except gevent.queue.Full:
-            log.warning("closing slow websocket client", extra={"username": self.user["username"]})
-            self.close()
+        while True:
+            try:
+                self.outbox.put_nowait(message)
+                return
+            except gevent.queue.Full:
+                try:
+                    self.outbox.get_nowait()
+                    self.dropped += 1
+                except gevent.queue.Empty:
+                    pass
 
     def close(self):
         if not self.closed:
             self.closed = True
-            self.outbox.put(None)
+            try:
+                self.outbox.put_nowait(None)
+            except gevent.queue.Full:  # the writer checks `closed` too
+                self.outbox.get_nowait()
+                self.outbox.put_nowait(None)
 
     def write_loop(self):
         try:
@@ -107,7 +118,23 @@ def handshake_hook(services):
 
 def register(app, services):
     handlers = services.ws_handlers
+    topics = services.ws_topics
     handlers["ping"] = lambda conn, message: conn.send({"type": "pong"})
+
+    def subscribe(conn, message):
+        topic = message.get("topic")
+        if topic not in topics:
+            raise Invalid(f"Unknown topic: {topic!r} (known: {', '.join(sorted(topics))})")
+        topics[topic].add(conn)
+
+    def unsubscribe(conn, message):
+        topic = message.get("topic")
+        if topic not in topics:
+            raise Invalid(f"Unknown topic: {topic!r}")
+        topics[topic].discard(conn)
+
+    handlers["subscribe"] = subscribe
+    handlers["unsubscribe"] = unsubscribe
 
     @app.get(PATH, role="user")
     def websocket():
@@ -121,6 +148,8 @@ def register(app, services):
         try:
             read_loop(ws, conn, handlers)
         finally:
+            for subscribers in topics.values():
+                subscribers.discard(conn)
             conn.close()
             watcher.kill(block=False)
             writer.join(timeout=5)

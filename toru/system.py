@@ -1,0 +1,270 @@
+"""System monitoring: one sampler greenlet takes a psutil snapshot every
+`interval_s`, keeps the history, and pushes each snapshot to WebSocket
+subscribers. Requests never sample: they read the latest snapshot.
+
+psutil calls are syscalls; one snapshot takes ~1 ms here, but a hung network
+mount would block `disk_usage` indefinitely, so sampling runs in gevent's
+threadpool and the hub never waits on it. One sample at a time: a stuck one
+delays the next sample, it never piles up threads.
+"""
+
+import logging
+import os
+import platform
+import socket
+import time
+
+import bottle
+import gevent
+import psutil
+from gevent import get_hub
+
+from toru.errors import Invalid
+from toru.history import History, series
+
+log = logging.getLogger("toru.system")
+
+DEFAULT_SKIP_FSTYPES = ("squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "cgroup", "cgroup2",
+                        "devpts", "mqueue", "debugfs", "tracefs", "securityfs", "pstore", "autofs",
+                        "fusectl", "configfs", "bpf", "nsfs", "ramfs", "hugetlbfs", "efivarfs")
+DEFAULT_SKIP_INTERFACES = ("lo",)
+SERIES = ("cpu", "cores", "mem", "swap", "load1", "net", "disk_io", "disk")
+MAX_PROCESSES = 100
+PROCESS_CACHE_S = 2.0
+CMDLINE_MAX = 200
+
+
+def rate(now, before, seconds):
+    """Bytes per second from two counter readings; a counter that wrapped or
+    was reset (it went down) gives 0, never a negative rate."""
+    if before is None or seconds <= 0 or now < before:
+        return 0.0
+    return (now - before) / seconds
+
+
+def host_info():
+    """What does not change while we run: collected once."""
+    uname = platform.uname()
+    os_name = uname.system
+    try:
+        release = platform.freedesktop_os_release()
+        os_name = release.get("PRETTY_NAME", os_name)
+    except (OSError, AttributeError):
+        pass
+    return {"hostname": socket.gethostname(), "os": os_name, "kernel": uname.release,
+            "cpu_model": cpu_model(), "cpu_count": psutil.cpu_count() or 1,
+            "boot_time": psutil.boot_time()}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class Sampler:
+    """Reads the counters; keeps the previous reading to turn them into rates."""
+
+    def __init__(self, skip_fstypes=DEFAULT_SKIP_FSTYPES, skip_interfaces=DEFAULT_SKIP_INTERFACES):
+        self.skip_fstypes = set(skip_fstypes)
+        self.skip_interfaces = set(skip_interfaces)
+        self.previous = None  # (time, disk counters, {iface: counters})
+        psutil.cpu_percent(percpu=True)  # prime: the first real call measures from here
+
+    def sample(self):
+        now = time.time()
+        per_core = psutil.cpu_percent(percpu=True)
+        vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+        disk_io = psutil.disk_io_counters()
+        nets = {name: c for name, c in psutil.net_io_counters(pernic=True).items()
+                if name not in self.skip_interfaces}
+        warming_up = self.previous is None
+        seconds = 0 if warming_up else now - self.previous[0]
+        prev_disk = None if warming_up else self.previous[1]
+        prev_nets = {} if warming_up else self.previous[2]
+        self.previous = (now, disk_io, nets)
+        snapshot = {
+            "timestamp": now,
+            "warming_up": warming_up,
+            "cpu_percent": round(sum(per_core) / len(per_core), 2) if per_core else 0.0,
+            "cpu_per_core": per_core,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "memory_total": vm.total, "memory_available": vm.available, "memory_used": vm.used,
+            "memory_percent": vm.percent,
+            "memory_cached": getattr(vm, "cached", None), "memory_buffers": getattr(vm, "buffers", None),
+            "swap_total": sw.total, "swap_used": sw.used, "swap_percent": sw.percent,
+            "process_count": len(psutil.pids()),
+            "disks": self.disks(),
+            "disk_io": {
+                "read_bytes": disk_io.read_bytes if disk_io else 0,
+                "write_bytes": disk_io.write_bytes if disk_io else 0,
+                "read_bytes_per_s": rate(disk_io.read_bytes, prev_disk and prev_disk.read_bytes, seconds)
+                if disk_io else 0.0,
+                "write_bytes_per_s": rate(disk_io.write_bytes, prev_disk and prev_disk.write_bytes, seconds)
+                if disk_io else 0.0,
+            },
+            "networks": [{
+                "interface": name, "received": c.bytes_recv, "transmitted": c.bytes_sent,
+                "rx_bytes_per_s": rate(c.bytes_recv, prev_nets[name].bytes_recv if name in prev_nets else None, seconds),
+                "tx_bytes_per_s": rate(c.bytes_sent, prev_nets[name].bytes_sent if name in prev_nets else None, seconds),
+            } for name, c in sorted(nets.items())],
+        }
+        return snapshot
+
+    def disks(self):
+        found, seen = [], set()
+        for part in psutil.disk_partitions(all=False):
+            if part.fstype in self.skip_fstypes or part.mountpoint in seen:
+                continue
+            try:
+                usage = psutil.disk_usage(part.mountpoint)
+            except OSError:
+                continue  # vanished or unreadable mount
+            seen.add(part.mountpoint)
+            found.append({"mount_point": part.mountpoint, "device": part.device, "fstype": part.fstype,
+                          "total": usage.total, "used": usage.used, "free": usage.free,
+                          "percent": usage.percent})
+        return found
+
+
+def history_point(snapshot):
+    """The chart values of one snapshot, compact."""
+    return {
+        "cpu": snapshot["cpu_percent"],
+        "cores": snapshot["cpu_per_core"],
+        "mem": snapshot["memory_percent"],
+        "swap": snapshot["swap_percent"],
+        "load1": snapshot["load_average"][0],
+        "net": {n["interface"]: {"rx": n["rx_bytes_per_s"], "tx": n["tx_bytes_per_s"]} for n in snapshot["networks"]},
+        "disk_io": {"read": snapshot["disk_io"]["read_bytes_per_s"], "write": snapshot["disk_io"]["write_bytes_per_s"]},
+        "disk": {d["mount_point"]: d["percent"] for d in snapshot["disks"]},
+    }
+
+
+class Monitor:
+    def __init__(self, interval_s=2.0, skip_fstypes=DEFAULT_SKIP_FSTYPES, skip_interfaces=DEFAULT_SKIP_INTERFACES):
+        self.interval_s = interval_s
+        self.host = host_info()
+        self.sampler = Sampler(skip_fstypes, skip_interfaces)
+        self.history = History(interval_s)
+        self.latest = None
+        self.subscribers = set()  # ws connections subscribed to "resources"
+        self._processes = (0.0, {}, [])  # (taken at, {pid: Process}, rows)
+
+    def _in_thread(self, fn):
+        return get_hub().threadpool.apply(fn)
+
+    def run(self):
+        """The sampler greenlet: sample, record, push; at a steady pace."""
+        next_at = time.monotonic()
+        while True:
+            try:
+                self.record(self._in_thread(self.sampler.sample))
+            except Exception:
+                log.exception("sampling failed")
+            next_at += self.interval_s
+            gevent.sleep(max(0.0, next_at - time.monotonic()))
+
+    def record(self, snapshot):
+        snapshot.update(self.host, interval_s=self.interval_s,
+                        uptime_seconds=round(snapshot["timestamp"] - self.host["boot_time"]))
+        self.latest = snapshot
+        if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts
+            self.history.add(snapshot["timestamp"], history_point(snapshot))
+        message = {"type": "resources", "data": snapshot}
+        for conn in list(self.subscribers):
+            conn.send(message)  # a bounded queue per client: never blocks here
+
+    def snapshot(self):
+        """The latest snapshot; before the first sample, the host facts and
+        `warming_up` (never samples inline)."""
+        if self.latest is None:
+            return dict(self.host, warming_up=True, interval_s=self.interval_s, timestamp=time.time())
+        return self.latest
+
+    def history_series(self, range_name, names):
+        if range_name not in ("1h", "24h"):
+            raise Invalid("range must be 1h or 24h")
+        unknown = [n for n in names if n not in SERIES]
+        if unknown:
+            raise Invalid(f"unknown series: {', '.join(unknown)} (known: {', '.join(SERIES)})")
+        names = list(names) + (["cpu_max"] if range_name == "24h" and "cpu" in names else [])
+        out = series(self.history.points(range_name), names)
+        out.update(range=range_name, step_s=self.interval_s if range_name == "1h" else 60)
+        return out
+
+    def processes(self, sort, limit):
+        if sort not in ("cpu", "mem"):
+            raise Invalid("sort must be cpu or mem")
+        if not 1 <= limit <= MAX_PROCESSES:
+            raise Invalid(f"limit must be between 1 and {MAX_PROCESSES}")
+        taken, known, rows = self._processes
+        if time.monotonic() - taken > PROCESS_CACHE_S:
+            if not known:
+                # cpu_percent measures since the previous reading: take a
+                # first one so the very first answer is not all zeros.
+                self._in_thread(lambda: read_processes(known))
+                gevent.sleep(0.3)
+            rows = self._in_thread(lambda: read_processes(known))
+            self._processes = (time.monotonic(), known, rows)
+        key = "cpu_percent" if sort == "cpu" else "rss"
+        return sorted(rows, key=lambda r: (r[key], r["pid"]), reverse=True)[:limit]
+
+
+def read_processes(known):
+    """One row per process. `known` keeps psutil.Process objects between
+    calls, so cpu_percent measures the time since the previous call."""
+    rows, alive = [], set()
+    for proc in psutil.process_iter():
+        pid = proc.pid
+        proc = known.setdefault(pid, proc)
+        alive.add(pid)
+        try:
+            with proc.oneshot():
+                cmdline = " ".join(proc.cmdline())
+                rows.append({"pid": pid, "name": proc.name(), "user": safe_username(proc),
+                             "cpu_percent": round(proc.cpu_percent(), 1), "rss": proc.memory_info().rss,
+                             "cmdline": cmdline[:CMDLINE_MAX] + ("…" if len(cmdline) > CMDLINE_MAX else ""),
+                             "started": proc.create_time()})
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    for pid in set(known) - alive:
+        del known[pid]
+    return rows
+
+
+def safe_username(proc):
+    try:
+        return proc.username()
+    except (KeyError, psutil.Error):  # a uid with no passwd entry
+        return str(proc.uids().real)
+
+
+def register(app, services):
+    monitor = services.monitor
+    services.ws_topics["resources"] = monitor.subscribers
+
+    @app.get("/api/resources", role="user")
+    def resources():
+        return monitor.snapshot()
+
+    @app.get("/api/resources/history", role="user")
+    def history():
+        query = bottle.request.query
+        names = [n for n in (query.get("series") or ",".join(SERIES)).split(",") if n]
+        return monitor.history_series(query.get("range", "1h"), names)
+
+    @app.get("/api/processes", role="user")
+    def processes():
+        query = bottle.request.query
+        sort = query.get("sort", "cpu")
+        try:
+            limit = int(query.get("limit", 20))
+        except ValueError:
+            raise Invalid("limit must be an integer") from None
+        return {"sort": sort, "limit": limit, "processes": monitor.processes(sort, limit)}
