@@ -141,3 +141,10 @@ def test_database_from_a_newer_toru_is_refused(tmp_path):
 def test_slots_for_later_features_say_they_are_not_available(args, tmp_path):
     result = run_cli(["--data-dir", str(tmp_path)] + args)
     assert_one_line_error(result, "not available in this build yet")
+
+
+@pytest.mark.parametrize("value", ["0", "61", "fast"])
+def test_bad_sample_interval(tmp_path, value):
+    result = run_cli(["--data-dir", str(tmp_path)], env={"TORU_SAMPLE_INTERVAL": value})
+    assert_one_line_error(result, "sample interval")
+    assert not (tmp_path / "toru.db").exists()
