@@ -70,12 +70,21 @@ def average(values):
     return sum(present) / len(present)
 
 
+# The shape of a series before any point has it, so clients always get the
+# same types (a map stays a map when empty).
+EMPTY = {"cores": [], "net": {}, "disk": {}, "disk_io": {"read": [], "write": []}}
+
+
 def series(points, names):
     """{"timestamps": [...], "series": {...}} for the requested series names."""
     out = {"timestamps": [ts for ts, _ in points], "series": {}}
     for name in names:
         values = [p.get(name) for _, p in points]
-        out["series"][name] = align(values)
+        if name in EMPTY and all(v is None for v in values):
+            out["series"][name] = EMPTY[name] if name != "disk_io" else {"read": [None] * len(values),
+                                                                          "write": [None] * len(values)}
+        else:
+            out["series"][name] = align(values)
     return out
 
 

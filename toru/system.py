@@ -132,6 +132,17 @@ class Sampler:
         return found
 
 
+# Every field of a snapshot, unknown yet: the answer before the first sample.
+WARMING_UP = {
+    "warming_up": True, "cpu_percent": None, "cpu_per_core": [], "load_average": [None, None, None],
+    "memory_total": None, "memory_available": None, "memory_used": None, "memory_percent": None,
+    "memory_cached": None, "memory_buffers": None, "swap_total": None, "swap_used": None,
+    "swap_percent": None, "process_count": None, "disks": [],
+    "disk_io": {"read_bytes": None, "write_bytes": None, "read_bytes_per_s": None, "write_bytes_per_s": None},
+    "networks": [],
+}
+
+
 def history_point(snapshot):
     """The chart values of one snapshot, compact."""
     return {
@@ -184,7 +195,8 @@ class Monitor:
         """The latest snapshot; before the first sample, the host facts and
         `warming_up` (never samples inline)."""
         if self.latest is None:
-            return dict(self.host, warming_up=True, interval_s=self.interval_s, timestamp=time.time())
+            return dict(WARMING_UP, **self.host, interval_s=self.interval_s, timestamp=time.time(),
+                        uptime_seconds=round(time.time() - self.host["boot_time"]))
         return self.latest
 
     def history_series(self, range_name, names):

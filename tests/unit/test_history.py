@@ -66,3 +66,19 @@ def test_rates_never_go_negative_when_a_counter_wraps_or_resets():
     assert rate(10, 2**32 - 5, 2.0) == 0.0   # wrapped
     assert rate(0, 123456, 2.0) == 0.0       # reset (interface re-created)
     assert rate(100, None, 2.0) == 0.0       # no previous reading
+
+
+def test_empty_history_keeps_the_shape_of_each_series():
+    out = series([], ["cpu", "cores", "net", "disk", "disk_io"])
+    assert out == {"timestamps": [], "series": {"cpu": [], "cores": [], "net": {}, "disk": {},
+                                                "disk_io": {"read": [], "write": []}}}
+
+
+def test_snapshot_before_the_first_sample_has_every_field(tmp_path):
+    from toru.system import Monitor
+    monitor = Monitor(interval_s=2)
+    early = monitor.snapshot()
+    assert early["warming_up"] is True
+    snap = monitor.sampler.sample()
+    monitor.record(snap)
+    assert set(early) == set(monitor.snapshot()), set(early) ^ set(monitor.snapshot())

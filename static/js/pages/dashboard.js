@@ -1,53 +1,103 @@
+// Dashboard: this server at a glance. The resource cards are filled from
+// GET /api/resources at once, then by every sample the server pushes on the
+// WebSocket's "resources" topic; the Toru card comes from /api/health.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
 import { api } from '../api.js';
+import { subscribe } from '../live.js';
+import { liveStatus } from '../ui/live-status.js';
 import { showError } from '../ui/toast.js';
-import { formatDuration } from '../ui/format.js';
-import { page, pageHeader, upcoming } from '../ui/page.js';
+import { formatDuration, formatTime, isoTime } from '../ui/format.js';
+import { page, pageHeader } from '../ui/page.js';
+import { resourceCards } from './dashboard/cards.js';
 
 let ticker = null;
+let stops = [];
 
 export function mount(root, ctx) {
-  const status = h('dd', { dataset: { health: 'status' } }, 'Checking…');
-  const version = h('dd', { dataset: { health: 'version' } }, '—');
-  const uptime = h('dd', { dataset: { health: 'uptime' } }, '—');
-
+  const resources = resourceCards();
+  const server = serverCard();
+  const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
+    resources.cards, server.el);
+  const notice = h('div', { class: 'notice-slot' });
+  const updated = h('time', { class: 'updated', dataset: { metric: 'updated' } });
+  const live = liveStatus((state) => grid.classList.toggle('is-stale', state === 'reconnecting'));
   root.append(page(
-    pageHeader('Dashboard', 'An overview of this server.'),
-    h('div', { class: 'grid' },
-      h('section', { class: 'card', 'aria-labelledby': 'server-card-title' },
-        h('h2', { class: 'card-title', id: 'server-card-title' }, icon('server'), 'Server'),
-        h('dl', { class: 'kv' },
-          h('dt', null, 'Status'), status,
-          h('dt', null, 'Version'), version,
-          h('dt', null, 'Uptime'), uptime)),
-      upcoming('Resource cards, quick actions, recent tasks and plugin health arrive with their features.'))));
+    pageHeader('Dashboard', 'An overview of this server.', updated, live.el),
+    notice,
+    h('div', { class: 'dashboard' }, grid)));
 
-  loadHealth(ctx.signal, { status, version, uptime });
+  let latest = -Infinity;
+  const show = (snapshot) => {
+    // The GET and the first pushed sample race; never go back in time.
+    if (!snapshot || !(snapshot.timestamp >= latest)) return;
+    latest = snapshot.timestamp;
+    grid.removeAttribute('aria-busy');
+    notice.replaceChildren();
+    resources.update(snapshot);
+    updated.textContent = `Updated ${formatTime(snapshot.timestamp)}`;
+    updated.setAttribute('datetime', isoTime(snapshot.timestamp));
+  };
+  stops = [live.stop, subscribe('resources', show)];
+  loadResources(ctx.signal, show, notice);
+  loadHealth(ctx.signal, server.fields);
 }
 
 export function unmount() {
+  for (const stop of stops) stop();
+  stops = [];
   clearInterval(ticker);
   ticker = null;
 }
 
+async function loadResources(signal, show, notice) {
+  try {
+    show(await api.get('/api/resources', { signal }));
+  } catch (err) {
+    if (signal.aborted || err.handled) return;
+    notice.replaceChildren(h('p', { class: 'notice notice-error', role: 'alert' },
+      icon('error', 'notice-icon'),
+      h('span', null, `System resources could not be loaded: ${err.message}`),
+      h('button', { type: 'button', class: 'btn btn-sm', onClick: () => loadResources(signal, show, notice) }, 'Try again')));
+    showError(err, 'System resources');
+  }
+}
+
+function serverCard() {
+  const fields = {
+    status: h('dd', { dataset: { health: 'status' } }, 'Checking…'),
+    version: h('dd', { dataset: { health: 'version' } }, '—'),
+    uptime: h('dd', { dataset: { health: 'uptime' } }, '—'),
+  };
+  const el = h('section', { class: 'card stat-card', 'aria-labelledby': 'server-card-title', dataset: { card: 'toru' } },
+    h('h2', { class: 'card-title', id: 'server-card-title' }, icon('dashboard'), 'Toru'),
+    h('dl', { class: 'kv kv-compact' },
+      h('dt', null, 'Status'), fields.status,
+      h('dt', null, 'Version'), fields.version,
+      h('dt', null, 'Running for'), fields.uptime));
+  return { el, fields };
+}
+
 async function loadHealth(signal, fields) {
+  const field = (name) => fields[name];
   let health;
   try {
     health = await api.get('/api/health', { signal });
   } catch (err) {
     if (signal.aborted) return;
-    fields.status.replaceChildren(statusBadge('Unavailable', 'danger'));
+    field('status').replaceChildren(statusBadge('Unavailable', 'danger'));
     showError(err, 'Server status');
     return;
   }
+  if (signal.aborted) return;
   const ok = health.status === 'ok';
-  fields.status.replaceChildren(statusBadge(ok ? 'Running' : String(health.status), ok ? 'success' : 'warning'));
-  fields.version.textContent = health.version;
+  field('status').replaceChildren(statusBadge(ok ? 'Running' : String(health.status), ok ? 'success' : 'warning'));
+  field('version').textContent = health.version;
 
-  // Count uptime locally instead of polling the server.
+  // Count Toru's uptime locally instead of polling the server.
+  const uptime = field('uptime');
   const startedAt = Date.now() - Number(health.uptime_s) * 1000;
-  const tick = () => { fields.uptime.textContent = formatDuration((Date.now() - startedAt) / 1000); };
+  const tick = () => { uptime.textContent = formatDuration((Date.now() - startedAt) / 1000); };
   tick();
   clearInterval(ticker);
   ticker = setInterval(tick, 1000);

@@ -59,3 +59,46 @@ export function describeUserAgent(ua) {
   if (browser && system) return `${browser} on ${system}`;
   return browser || system || (text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 512 → "512 B", 1536 → "1.5 KiB", 8.3e9 → "7.7 GiB" (powers of 1024). */
+export function formatBytes(bytes) {
+  let value = Math.max(0, Number(bytes) || 0);
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  // 1023.96 KiB would print as "1024.0 KiB": round first, then step up.
+  if (unit > 0 && Number(value.toFixed(value >= 100 ? 0 : 1)) >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}
+
+/** Bytes per second → "1.2 MiB/s". */
+export function formatRate(bytesPerSecond) {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/** 23.456 → "23.5%", null → "—". */
+export function formatPercent(value, digits = 1) {
+  if (value == null || !Number.isFinite(Number(value))) return '—';
+  return `${Number(value).toFixed(digits)}%`;
+}
+
+/** 0.4567 → "0.46": load averages and other small ratios. */
+export function formatNumber(value, digits = 2) {
+  if (value == null || !Number.isFinite(Number(value))) return '—';
+  return Number(value).toFixed(digits);
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+
+/** Unix seconds → "14:03:22" in the browser's locale. */
+export function formatTime(unixSeconds) {
+  return clock.format(new Date(Number(unixSeconds) * 1000));
+}

@@ -92,6 +92,35 @@ const SHAPES = {
     ['path', { d: 'M10 8.5v7l5.5-3.5z' }],
   ],
   fingerprint: [['path', { d: 'M12 11v3a8 8 0 0 1-1.5 4.7M8 8.5A5 5 0 0 1 17 11v2.5M6.2 15.5A11 11 0 0 0 7 11a5 5 0 0 1 .2-1.4M16.6 17.5a13 13 0 0 0 .4-2M4 9a9 9 0 0 1 16 2v1M12 11a1 1 0 0 0-1 1' }]],
+  cpu: [
+    ['rect', { x: 6, y: 6, width: 12, height: 12, rx: 2 }],
+    ['rect', { x: 9.5, y: 9.5, width: 5, height: 5, rx: 0.5 }],
+    ['path', { d: 'M9 3v3M15 3v3M9 18v3M15 18v3M3 9h3M3 15h3M18 9h3M18 15h3' }],
+  ],
+  memory: [
+    ['rect', { x: 3, y: 7, width: 18, height: 10, rx: 1.5 }],
+    ['path', { d: 'M7 10.5v3M11 10.5v3M15 10.5v3M6 17v3M10 17v3M14 17v3M18 17v3' }],
+  ],
+  swap: [['path', { d: 'M4 8h13l-3-3M20 16H7l3 3' }]],
+  disk: [
+    ['path', { d: 'M5.5 5h13l2.5 8v5a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-5z' }],
+    ['path', { d: 'M3 13h18M17 16.5h.01' }],
+  ],
+  network: [['path', { d: 'M8 20V5M4 9l4-4 4 4M16 4v15M12 15l4 4 4-4' }]],
+  gauge: [
+    ['path', { d: 'M4.9 18a9 9 0 1 1 14.2 0' }],
+    ['path', { d: 'M12 13l4-5' }],
+    ['circle', { cx: 12, cy: 13, r: 1.4, class: 'icon-solid' }],
+  ],
+  cpuCores: [
+    ['rect', { x: 3, y: 3, width: 8, height: 8, rx: 1.5 }],
+    ['rect', { x: 13, y: 3, width: 8, height: 8, rx: 1.5 }],
+    ['rect', { x: 3, y: 13, width: 8, height: 8, rx: 1.5 }],
+    ['rect', { x: 13, y: 13, width: 8, height: 8, rx: 1.5 }],
+  ],
+  list: [['path', { d: 'M9 6h11M9 12h11M9 18h11M4.5 6h.01M4.5 12h.01M4.5 18h.01' }]],
+  arrowDown: [['path', { d: 'M12 5v14M6 13l6 6 6-6' }]],
+  arrowUp: [['path', { d: 'M12 19V5M6 11l6-6 6 6' }]],
   upcoming: [['path', { d: 'M12 3v3M12 18v3M3 12h3M18 12h3M5.6 5.6l2.1 2.1M16.3 16.3l2.1 2.1M5.6 18.4l2.1-2.1M16.3 7.7l2.1-2.1' }]],
 };
 

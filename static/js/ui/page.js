@@ -2,11 +2,15 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 
-/** The page's <h1> and a one-line description. */
-export function pageHeader(title, lead) {
-  return h('header', { class: 'page-header' },
+/** The page's <h1>, a one-line description and optional things shown at
+ *  the end of the header (status badges, page-wide controls). */
+export function pageHeader(title, lead, ...aside) {
+  const text = h('div', { class: 'page-header-text' },
     h('h1', { class: 'page-title' }, title),
     lead ? h('p', { class: 'page-lead' }, lead) : null);
+  const extra = aside.flat().filter(Boolean);
+  return h('header', { class: ['page-header', extra.length ? 'page-header-row' : null] },
+    text, extra.length ? h('div', { class: 'page-header-aside' }, extra) : null);
 }
 
 /** A dashed card naming a part of the page that later work fills in. */

@@ -1,0 +1,213 @@
+// The app's one WebSocket (/api/ws), shared by every page. Pages call
+// subscribe(topic, handler) and the returned function in unmount; this module
+// keeps the socket open while someone is signed in, reconnects with backoff
+// (1, 2, 4, 8, 15 s) and subscribes again to every topic after a reconnect.
+// onConnectionChange() tells pages when to show "Reconnecting…".
+import { api, ApiError } from './api.js';
+import { getUser, onUserChange } from './session.js';
+
+const BACKOFF_S = [1, 2, 4, 8, 15];
+// Proxies (Cloudflare's is 100 s) drop idle sockets, and a dead TCP link
+// can look open for minutes: ping often, give up on a silent socket.
+const PING_EVERY_MS = 25_000;
+const SILENT_LIMIT_MS = 60_000;
+
+const topics = new Map(); // topic → Set of handlers
+const stateListeners = new Set();
+let socket = null;
+let state = 'idle'; // idle | connecting | connected | reconnecting
+let failures = 0;   // connection attempts since the last one that opened
+let retryTimer = null;
+let pingTimer = null;
+let lastHeard = 0;
+let generation = 0; // bumped by close(): late callbacks of an old socket are ignored
+
+/** Calls handler(data, message) for every message of type `topic`; returns
+ *  the function that stops it. Connects on first use. */
+export function subscribe(topic, handler) {
+  let handlers = topics.get(topic);
+  if (!handlers) {
+    handlers = new Set();
+    topics.set(topic, handlers);
+    send({ type: 'subscribe', topic });
+  }
+  handlers.add(handler);
+  connect();
+  return () => {
+    handlers.delete(handler);
+    if (handlers.size === 0 && topics.get(topic) === handlers) {
+      topics.delete(topic);
+      send({ type: 'unsubscribe', topic });
+    }
+  };
+}
+
+/** "idle", "connecting", "connected" or "reconnecting". */
+export function connectionState() {
+  return state;
+}
+
+/** Calls fn(state) now and on every change; returns the function that stops it. */
+export function onConnectionChange(fn) {
+  stateListeners.add(fn);
+  fn(state);
+  return () => stateListeners.delete(fn);
+}
+
+/** Closes the socket and stops reconnecting (sign-out). The next
+ *  subscribe() after a sign-in opens a new one. */
+export function close() {
+  generation += 1;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  stopPing();
+  if (socket) {
+    const old = socket;
+    socket = null;
+    detach(old);
+    old.close(1000, 'Signed out');
+  }
+  failures = 0;
+  setState('idle');
+}
+
+function connect() {
+  if (socket || retryTimer || !getUser()) return;
+  const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws`);
+  socket = ws;
+  if (state !== 'reconnecting') setState('connecting');
+  let opened = false;
+
+  ws.onopen = () => {
+    opened = true;
+    failures = 0;
+    lastHeard = Date.now();
+    for (const topic of topics.keys()) send({ type: 'subscribe', topic });
+    startPing();
+    setState('connected');
+  };
+  ws.onmessage = (event) => {
+    lastHeard = Date.now();
+    dispatch(event.data);
+  };
+  ws.onclose = () => {
+    if (socket !== ws) return;
+    socket = null;
+    stopPing();
+    if (!opened) failures += 1;
+    scheduleReconnect();
+  };
+  // An error is always followed by close, which does the work.
+  ws.onerror = () => {};
+}
+
+function scheduleReconnect() {
+  if (!getUser()) {
+    setState('idle');
+    return;
+  }
+  setState('reconnecting');
+  const delay = BACKOFF_S[Math.min(failures, BACKOFF_S.length - 1)] * 1000;
+  const gen = generation;
+  retryTimer = setTimeout(async () => {
+    // The socket's close code cannot say why an upgrade was refused; a
+    // session that ended shows here as a 401, and api.js then sends the
+    // user to sign in (which calls close() through onUserChange).
+    try {
+      await api.get('/api/auth/me');
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+    } finally {
+      if (gen === generation) retryTimer = null;
+    }
+    if (gen === generation) connect();
+  }, delay);
+}
+
+/** Retries now instead of waiting out the backoff (back online, tab shown). */
+function retrySoon() {
+  if (state !== 'reconnecting' || !retryTimer) return;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  failures = 0;
+  connect();
+}
+
+function dispatch(raw) {
+  let message;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    console.warn('Ignoring a WebSocket message that is not JSON');
+    return;
+  }
+  if (!message || typeof message.type !== 'string') return;
+  if (message.type === 'pong') return;
+  if (message.type === 'error') {
+    console.warn('The server reported a WebSocket error:', message.data);
+    return;
+  }
+  for (const handler of [...(topics.get(message.type) || [])]) {
+    try {
+      handler(message.data, message);
+    } catch (err) {
+      console.error(`A handler for "${message.type}" failed`, err);
+    }
+  }
+}
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function startPing() {
+  stopPing();
+  pingTimer = setInterval(() => {
+    if (!socket) return;
+    if (Date.now() - lastHeard > SILENT_LIMIT_MS) {
+      // close() on a dead link may not fire onclose for a long time.
+      const dead = socket;
+      socket = null;
+      detach(dead);
+      dead.close();
+      stopPing();
+      scheduleReconnect();
+      return;
+    }
+    send({ type: 'ping' });
+  }, PING_EVERY_MS);
+}
+
+function stopPing() {
+  clearInterval(pingTimer);
+  pingTimer = null;
+}
+
+function detach(ws) {
+  ws.onopen = null;
+  ws.onmessage = null;
+  ws.onclose = null;
+  ws.onerror = null;
+}
+
+function setState(next) {
+  if (state === next) return;
+  state = next;
+  for (const fn of [...stateListeners]) {
+    try {
+      fn(state);
+    } catch (err) {
+      console.error('A connection listener failed', err);
+    }
+  }
+}
+
+onUserChange((user) => {
+  if (!user) close();
+  else if (topics.size) connect();
+});
+window.addEventListener('online', retrySoon);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') retrySoon();
+});
