@@ -72,7 +72,7 @@ def current_user():
 
 
 def session_token():
-    return bottle.request.get_cookie(sessions_mod.COOKIE)
+    return sessions_mod.cookie_token(bottle.request.environ)
 
 
 class AccessPlugin:

@@ -12,6 +12,16 @@ LIFETIME = 7 * 24 * 3600
 TOUCH_EVERY = 60  # seconds between last_seen writes: not one write per request
 
 
+def cookie_token(environ):
+    """The session token from the Cookie header. A plain split: Bottle's
+    get_cookie builds a SimpleCookie per request (~20 µs, measured)."""
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return None
+
+
 def token_hash(token):
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 

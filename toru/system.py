@@ -8,6 +8,7 @@ threadpool and the hub never waits on it. One sample at a time: a stuck one
 delays the next sample, it never piles up threads.
 """
 
+import json
 import logging
 import os
 import platform
@@ -164,6 +165,7 @@ class Monitor:
         self.sampler = Sampler(skip_fstypes, skip_interfaces)
         self.history = History(interval_s)
         self.latest = None
+        self.latest_json = None
         self.subscribers = set()  # ws connections subscribed to "resources"
         self._processes = (0.0, {}, [])  # (taken at, {pid: Process}, rows)
 
@@ -185,6 +187,8 @@ class Monitor:
         snapshot.update(self.host, interval_s=self.interval_s,
                         uptime_seconds=round(snapshot["timestamp"] - self.host["boot_time"]))
         self.latest = snapshot
+        # Encoded once per sample, not once per request (~35 µs each, measured).
+        self.latest_json = json.dumps(snapshot)
         if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts
             self.history.add(snapshot["timestamp"], history_point(snapshot))
         message = {"type": "resources", "data": snapshot}
@@ -263,7 +267,8 @@ def register(app, services):
 
     @app.get("/api/resources", role="user")
     def resources():
-        return monitor.snapshot()
+        bottle.response.content_type = "application/json"
+        return monitor.latest_json or json.dumps(monitor.snapshot())
 
     @app.get("/api/resources/history", role="user")
     def history():

@@ -82,13 +82,7 @@ def handshake_refusal(environ, services):
     problem = host_problem(environ, config) or origin_problem(environ, config)
     if problem:
         return problem
-    cookie = environ.get("HTTP_COOKIE", "")
-    token = None
-    for part in cookie.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == sessions_mod.COOKIE:
-            token = value
-    if services.auth.user_for_token(token) is None:
+    if services.auth.user_for_token(sessions_mod.cookie_token(environ)) is None:
         return "Sign in first: WebSocket needs a valid session"
     return None
 
