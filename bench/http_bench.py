@@ -416,19 +416,23 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def run_and_report(name, run, report, args):
+    """The shared tail of every benchmark's main(): run, print, --json."""
     # SIGTERM unwinds like Ctrl-C, through the `finally` that stops our processes.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         result = run(args)
     except (BenchError, LoadError) as e:
-        print(f"http_bench: {e}", file=sys.stderr)
+        print(f"{name}: {e}", file=sys.stderr)
         return 1
     print(report(result), flush=True)
     if args.json:
         print(json.dumps(result), flush=True)
     return 0
+
+
+def main(argv=None):
+    return run_and_report("http_bench", run, report, parse_args(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

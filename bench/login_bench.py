@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from http_bench import (ADMIN_PASSWORD, HOST, PATH, Processes, Setup,  # noqa: E402
-                        free_port, wait_ready)
+                        wait_ready)
 
 GOALS = {"p99_ms": 50.0, "p99_ratio": 10.0}
 

@@ -29,10 +29,8 @@ import gc
 import http.client
 import http.cookies
 import json
-import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_bench import (ADMIN_PASSWORD, MIB, READY_TIMEOUT, ROOT, BenchError,  # noqa: E402
+from http_bench import (ADMIN_PASSWORD, run_and_report, MIB, READY_TIMEOUT, ROOT, BenchError,  # noqa: E402
                         Processes, Setup, clean_env, free_port, machine, own_cpu_seconds,
                         wait_ready)
 from loadgen import HOST, NOISY_PCT, Load, LoadError, busy_cpu_seconds, combine, run_quiet_load  # noqa: E402
@@ -605,17 +603,7 @@ def main(argv=None):
     if args.history_child:
         history_child(json.loads(args.history_child))
         return 0
-    # SIGTERM unwinds like Ctrl-C, through the `finally` that stops our processes.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        result = run(args)
-    except (BenchError, LoadError) as e:
-        print(f"resources_bench: {e}", file=sys.stderr)
-        return 1
-    print(report(result), flush=True)
-    if args.json:
-        print(json.dumps(result), flush=True)
-    return 0
+    return run_and_report("resources_bench", run, report, args)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class Monitor:
         self.latest_json = json.dumps(snapshot)
         if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts
             self.history.add(snapshot["timestamp"], history_point(snapshot))
-        message = {"type": "resources", "data": snapshot}
+        message = '{"type": "resources", "data": ' + self.latest_json + "}"  # encoded once for all
         for conn in list(self.subscribers):
             conn.send(message)  # a bounded queue per client: never blocks here
 

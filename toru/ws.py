@@ -68,7 +68,8 @@ class Connection:
             for message in self.outbox:
                 if message is None:
                     break
-                self.websocket.send(json.dumps(message))
+                # Producers may hand over text already encoded (one encoding for all subscribers).
+                self.websocket.send(message if isinstance(message, str) else json.dumps(message))
         except WebSocketError:
             pass
         finally:
