@@ -242,3 +242,62 @@ def call_wsgi(app, method, path, body=b"", headers=None):
 
     out = b"".join(app(environ, start_response))
     return Response(captured["status"], captured["headers"], out)
+
+
+def ws_connect(server, client, **kw):
+    """A real WebSocket to `server` with `client`'s session cookie."""
+    import websocket
+    cookie = f"toru_session={client.cookies['toru_session']}"
+    kw.setdefault("timeout", 10)
+    return websocket.create_connection(server.url.replace("http", "ws") + "/api/ws", origin=server.url,
+                                       header=[f"Cookie: {cookie}"], **kw)
+
+
+class TaskSocket:
+    """A WebSocket client speaking the task messages (run, subscribe…)."""
+
+    def __init__(self, server, client):
+        self.ws = ws_connect(server, client)
+
+    def send(self, **message):
+        self.ws.send(json.dumps(message))
+
+    def recv(self, timeout=10):
+        self.ws.settimeout(timeout)
+        return json.loads(self.ws.recv())
+
+    def until(self, predicate, timeout=30):
+        """Messages received until (and including) one matching `predicate`."""
+        messages, deadline = [], time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no matching message in {timeout}s; got {messages[-5:]}"
+            message = self.recv(remaining)
+            messages.append(message)
+            if predicate(message):
+                return messages
+
+    def run(self, script=None, **fields):
+        """Start a script (or quick action); returns its `started` message."""
+        if script is not None:
+            fields["script"] = script
+        ref = f"r{time.monotonic_ns()}"
+        self.send(type="run", ref=ref, **fields)
+        reply = self.until(lambda m: m.get("ref") == ref)[-1]
+        assert reply["type"] == "started", reply
+        return reply
+
+    def run_to_end(self, script, timeout=30):
+        """(stdout, stderr, exit message) of one whole run."""
+        task_id = self.run(script)["task_id"]
+        return self.output_until_exit(task_id, timeout)
+
+    def output_until_exit(self, task_id, timeout=30):
+        messages = self.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout)
+        mine = [m for m in messages if m.get("task_id") == task_id]
+        out = "".join(m["data"] for m in mine if m["type"] == "stdout")
+        err = "".join(m["data"] for m in mine if m["type"] == "stderr")
+        return out, err, mine[-1]
+
+    def close(self):
+        self.ws.close()

@@ -6,19 +6,27 @@ happens at import time, so tests build one app per temp data dir.
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gevent
 import gevent.pool
 
-from toru import accounts as accounts_mod, auth as auth_mod, instance, system, ui, ws
+from toru import (accounts as accounts_mod, auth as auth_mod, instance, quick_actions as quick_actions_mod,
+                  scripts as scripts_mod, settings as settings_mod, system, task_history as task_history_mod,
+                  tasks as tasks_mod, ui, ws)
 from toru.accounts import Accounts
 from toru.auth import AccessPlugin, Auth
 from toru.config import Config
 from toru.login_limits import LoginLimiter
+from toru.quick_actions import QuickActions
+from toru.scripts import Scripts
 from toru.security import SecurityPlugin
 from toru.sessions import Sessions
+from toru.settings import Settings
 from toru.store import Store
 from toru.system import DEFAULT_SKIP_FSTYPES, Monitor
+from toru.task_history import TaskHistory
+from toru.tasks import TaskRunner
 from toru.web import App, ErrorsPlugin
 
 log = logging.getLogger("toru.app")
@@ -35,12 +43,21 @@ class Services:
     sessions: Sessions
     auth: Auth
     monitor: Monitor
+    settings: Settings
+    scripts: Scripts
+    task_history: TaskHistory
+    tasks: TaskRunner
+    quick_actions: QuickActions
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
     # WebSocket message type → handler(connection, message); see toru/ws.py.
     ws_handlers: dict = field(default_factory=dict)
     # Topic name → the set of connections subscribed to it (ws "subscribe").
     ws_topics: dict = field(default_factory=dict)
+    # Subscriptions keyed by another field than "topic": key → (subscribe, unsubscribe).
+    ws_subscriptions: dict = field(default_factory=dict)
+    # Called with each WebSocket connection that closes.
+    ws_close_hooks: list = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     # Long-lived greenlets (samplers, supervisors…) live here so shutdown can
     # kill them all with one bounded call.
@@ -50,6 +67,8 @@ class Services:
         """Start background work; called by the server, not by create_app."""
         self.greenlets.spawn(self._cleanup_loop)
         self.greenlets.spawn(self.monitor.run)
+        self.greenlets.spawn(self.tasks.sample_loop)
+        self.greenlets.spawn(self.tasks.prune_loop)
 
     def _cleanup_loop(self):
         while True:
@@ -60,12 +79,14 @@ class Services:
             gevent.sleep(CLEANUP_EVERY)
 
     def stop(self, timeout=5):
+        self.tasks.shutdown(timeout=timeout)
         self.greenlets.kill(timeout=timeout)
         self.store.close()
 
 
 # Route modules in registration order; the UI's catch-all must come last.
-ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, ui]
+ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
+                 task_history_mod, quick_actions_mod, ui]
 
 
 def build_services(config):
@@ -75,8 +96,19 @@ def build_services(config):
     auth = Auth(config, accounts, sessions, LoginLimiter(store))
     monitor = Monitor(config.sample_interval, config.skip_fstypes or DEFAULT_SKIP_FSTYPES,
                       config.skip_interfaces)
+    settings = Settings(store, config.data_dir)
+    scripts = Scripts(settings)
+    scripts.create_default_dir()
+    history = TaskHistory(store)
+    spool_dir = Path(config.data_dir) / "tasks"
+    history.mark_interrupted(spool_dir, settings.get("output_cap_bytes"))
+    greenlets = gevent.pool.Group()
+    quick_actions = QuickActions(store, scripts)
+    runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets)
     services = Services(config=config, store=store, instance_id=store.instance_id(),
-                        accounts=accounts, sessions=sessions, auth=auth, monitor=monitor)
+                        accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
+                        settings=settings, scripts=scripts, task_history=history, tasks=runner,
+                        quick_actions=quick_actions, greenlets=greenlets)
     services.generated_admin_password = accounts.setup_admin()
     return services
 

@@ -48,4 +48,39 @@ MIGRATIONS = [
         CREATE INDEX login_attempts_ip ON login_attempts(ip, created_at);
         CREATE INDEX login_attempts_time ON login_attempts(created_at);
     """),
+    (3, "tasks", """
+        CREATE TABLE quick_actions(
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            script TEXT NOT NULL,
+            icon TEXT,
+            description TEXT,
+            position INTEGER NOT NULL,
+            timeout INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        -- started_by is a username: history outlives the account that ran it.
+        CREATE TABLE task_history(
+            id TEXT PRIMARY KEY,
+            script TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            started_by_id INTEGER,  -- NULL for imported rows; 0 is the env admin
+            trigger TEXT NOT NULL CHECK (trigger IN ('ws', 'quick_action', 'rerun')),
+            quick_action_id TEXT,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL CHECK (status IN
+                ('running', 'success', 'failed', 'cancelled', 'timed_out', 'interrupted')),
+            exit_code INTEGER,
+            output TEXT NOT NULL DEFAULT '',
+            output_truncated INTEGER NOT NULL DEFAULT 0,
+            output_bytes INTEGER NOT NULL DEFAULT 0,
+            peak_rss INTEGER,
+            cpu_seconds REAL
+        );
+        CREATE INDEX task_history_started ON task_history(started_at);
+        CREATE INDEX task_history_user ON task_history(started_by_id, started_at);
+        CREATE INDEX task_history_status ON task_history(status);
+    """),
 ]

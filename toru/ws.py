@@ -11,9 +11,11 @@ one writer greenlet drains.
 
 import json
 import logging
+import time
 
 import bottle
 import gevent
+import gevent.event
 import gevent.queue
 from geventwebsocket.exceptions import WebSocketError
 
@@ -31,12 +33,27 @@ MAX_MESSAGE = 64 * 1024
 
 
 class Connection:
-    def __init__(self, websocket, user):
+    def __init__(self, websocket, user, token=None):
         self.websocket = websocket
         self.user = user
+        self.token = token  # the session behind it, re-checked by handlers that need it
         self.outbox = gevent.queue.Queue(maxsize=QUEUE_SIZE)
+        self.drained = gevent.event.Event()
         self.closed = False
         self.dropped = 0
+
+    def wait_for_room(self, limit, timeout):
+        """Block the calling greenlet until at most `limit` messages wait
+        (False after `timeout` s). Producers that must not lose data — task
+        output — use this; it makes a slow client slow the producer down."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and self.outbox.qsize() > limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.drained.clear()
+            self.drained.wait(min(remaining, 1.0))
+        return True
 
     def send(self, message):
         """Queue a message without ever blocking the sender: when a slow
@@ -70,10 +87,12 @@ class Connection:
                     break
                 # Producers may hand over text already encoded (one encoding for all subscribers).
                 self.websocket.send(message if isinstance(message, str) else json.dumps(message))
+                self.drained.set()
         except WebSocketError:
             pass
         finally:
             self.closed = True
+            self.drained.set()
             self.websocket.close()
 
 
@@ -116,13 +135,22 @@ def register(app, services):
     topics = services.ws_topics
     handlers["ping"] = lambda conn, message: conn.send({"type": "pong"})
 
+    # Other kinds of subscription name their key: {"task_id": (subscribe, unsubscribe)}.
+    kinds = services.ws_subscriptions
+
     def subscribe(conn, message):
+        for key, (start, _) in kinds.items():
+            if key in message:
+                return start(conn, message)
         topic = message.get("topic")
         if topic not in topics:
             raise Invalid(f"Unknown topic: {topic!r} (known: {', '.join(sorted(topics))})")
         topics[topic].add(conn)
 
     def unsubscribe(conn, message):
+        for key, (_, stop) in kinds.items():
+            if key in message:
+                return stop(conn, message)
         topic = message.get("topic")
         if topic not in topics:
             raise Invalid(f"Unknown topic: {topic!r}")
@@ -136,15 +164,16 @@ def register(app, services):
         ws = bottle.request.environ.get("wsgi.websocket")
         if ws is None:
             raise Forbidden("WebSocket upgrade required")
-        conn = Connection(ws, current_user())
-        token = session_token()
+        conn = Connection(ws, current_user(), session_token())
         writer = gevent.spawn(conn.write_loop)
-        watcher = gevent.spawn(revalidate, services, conn, token)
+        watcher = gevent.spawn(revalidate, services, conn)
         try:
             read_loop(ws, conn, handlers)
         finally:
             for subscribers in topics.values():
                 subscribers.discard(conn)
+            for hook in services.ws_close_hooks:
+                hook(conn)
             conn.close()
             watcher.kill(block=False)
             writer.join(timeout=5)
@@ -180,12 +209,19 @@ def read_loop(ws, conn, handlers):
             status = getattr(e, "status", None)
             if status is None:
                 log.exception("websocket handler failed", extra={"type": message.get("type")})
-            conn.send({"type": "error", "data": getattr(e, "message", "Internal error")})
+            reply = {"type": "error", "data": getattr(e, "message", "Internal error")}
+            for key in ("task_id", "ref"):  # say which request failed
+                if isinstance(message.get(key), str):
+                    reply[key] = message[key][:100]
+            conn.send(reply)
 
 
-def revalidate(services, conn, token):
+def revalidate(services, conn):
     while not conn.closed:
         gevent.sleep(REVALIDATE_EVERY)
-        if services.auth.user_for_token(token) is None:
+        user = services.auth.user_for_token(conn.token)
+        if user is None:
             conn.send({"type": "error", "data": "Session ended; sign in again"})
             conn.close()
+        else:
+            conn.user = user  # a changed role counts from now on

@@ -9,7 +9,7 @@ import time
 import pytest
 import websocket
 
-from helpers import ADMIN_PASSWORD, wait_for
+from helpers import ADMIN_PASSWORD, wait_for, ws_connect
 
 INTERVAL = 0.5
 
@@ -141,12 +141,6 @@ def test_processes_sorted_and_capped(user):
     assert all(len(p["cmdline"]) <= 201 for p in by_mem)
     for bad in ("limit=101", "limit=0", "limit=x", "sort=name"):
         assert user.get(f"/api/processes?{bad}").status == 400
-
-
-def ws_connect(monitored, user, **kw):
-    cookie = f"toru_session={user.cookies['toru_session']}"
-    return websocket.create_connection(monitored.url.replace("http", "ws") + "/api/ws", origin=monitored.url,
-                                       header=[f"Cookie: {cookie}"], timeout=10, **kw)
 
 
 def receive_resources(ws, count, deadline=10):

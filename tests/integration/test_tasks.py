@@ -1,0 +1,358 @@
+"""Scripts and tasks through a real server, real subprocesses and a real
+WebSocket client: streaming, cancel, timeout, caps, names, crash recovery."""
+
+import os
+import signal
+import stat
+import time
+
+import psutil
+import pytest
+
+from helpers import ADMIN_PASSWORD, TaskSocket, wait_for
+
+
+def write_script(server, name, body, executable=True):
+    path = server.data_dir / "scripts" / name
+    path.write_text(body)
+    path.chmod(0o755 if executable else 0o644)
+    return path
+
+
+@pytest.fixture
+def sock(server, admin):
+    s = TaskSocket(server, admin)
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def default_settings(admin):
+    yield
+    admin.put("/api/settings", json={"task_timeout_seconds": None, "max_concurrent_tasks": 8,
+                                     "output_cap_bytes": 1024 * 1024})
+
+
+def test_the_sample_script_is_listed_with_its_description(server, admin, client):
+    res = admin.get("/api/scripts")
+    assert res.status == 200
+    hello = next(s for s in res.json["scripts"] if s["name"] == "hello.sh")
+    assert hello["executable"] is True and hello["size"] > 0
+    assert hello["description"].startswith("Says hello")
+    assert res.json["scripts_dir"] == str(server.data_dir / "scripts")
+    assert client.get("/api/scripts").status == 401
+
+
+def test_output_streams_in_order_with_streams_apart_and_exit_codes(server, sock):
+    write_script(server, "mixed.sh", "#!/bin/sh\n# Mixed output\n"
+                 "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done\nexit 3\n")
+    out, err, exit_message = sock.run_to_end("mixed.sh")
+    assert out == "out1\nout2\nout3\n"
+    assert err == "err1\nerr2\nerr3\n"
+    assert exit_message["code"] == 3 and exit_message["status"] == "failed"
+    write_script(server, "ok.sh", "echo fine\n", executable=False)  # not executable: run by /bin/sh
+    out, _, exit_message = sock.run_to_end("ok.sh")
+    assert out == "fine\n" and exit_message["code"] == 0 and exit_message["status"] == "success"
+
+
+def test_task_environment_cwd_and_stdin(server, sock):
+    write_script(server, "env.sh", "#!/bin/sh\necho \"$TORU_TASK_ID $TORU_USER ${ADMIN_PASSWORD:-none}\"\n"
+                 "pwd\ncat; echo \"stdin-eof:$?\"\n")
+    started = sock.run("env.sh")
+    out, _, _ = sock.output_until_exit(started["task_id"])
+    lines = out.splitlines()
+    assert lines[0] == f"{started['task_id']} admin none"  # Toru's own secrets stay out
+    assert lines[1] == str(server.data_dir / "scripts")
+    assert lines[2] == "stdin-eof:0"
+
+
+def test_invalid_utf8_is_replaced_and_the_reader_survives(server, sock):
+    write_script(server, "bytes.sh", "#!/bin/sh\nprintf 'ok \\377\\376 bad\\n'\nprintf 'caf\\303\\251\\n'\n")
+    out, _, exit_message = sock.run_to_end("bytes.sh")
+    assert out == "ok \ufffd\ufffd bad\ncafé\n"
+    assert exit_message["status"] == "success"
+
+
+@pytest.mark.parametrize("name", ["..", "../toru.db", "a/b", "-rf", ".hidden", "x\0y", "", "/etc/passwd"])
+def test_names_that_could_leave_the_directory_are_refused(server, sock, admin, name):
+    sock.send(type="run", script=name, ref="bad")
+    reply = sock.until(lambda m: m.get("ref") == "bad")[-1]
+    assert reply["type"] == "error"
+    assert admin.get("/api/tasks/running").json["tasks"] == []
+
+
+def test_a_symlink_out_of_the_directory_is_refused(server, sock, admin, tmp_path):
+    outside = tmp_path / "outside.sh"
+    outside.write_text("#!/bin/sh\ntouch \"$0.ran\"\n")
+    outside.chmod(0o755)
+    link = server.data_dir / "scripts" / "escape.sh"
+    link.symlink_to(outside)
+    sock.send(type="run", script="escape.sh", ref="esc")
+    reply = sock.until(lambda m: m.get("ref") == "esc")[-1]
+    assert reply["type"] == "error" and "outside the scripts directory" in reply["data"]
+    assert not (tmp_path / "outside.sh.ran").exists()
+    assert "escape.sh" not in [s["name"] for s in admin.get("/api/scripts").json["scripts"]]
+
+
+def test_shell_metacharacters_in_a_name_run_nothing_else(server, sock):
+    scripts = server.data_dir / "scripts"
+    sock.send(type="run", script="a;touch pwned", ref="meta")
+    assert sock.until(lambda m: m.get("ref") == "meta")[-1]["type"] == "error"  # no such script
+    write_script(server, "a;touch pwned", "#!/bin/sh\necho only me\n")
+    out, _, exit_message = sock.run_to_end("a;touch pwned")
+    assert out == "only me\n" and exit_message["status"] == "success"
+    assert not (scripts / "pwned").exists() and not (server.data_dir / "pwned").exists()
+
+
+def test_cancel_kills_the_whole_group_including_a_backgrounded_grandchild(server, sock, admin):
+    pidfile = server.data_dir / "grandchild.pid"
+    write_script(server, "spawner.sh", f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\necho started\nwait\n")
+    task_id = sock.run("spawner.sh")["task_id"]
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), message="grandchild pid")
+    grandchild = int(pidfile.read_text())
+    assert psutil.pid_exists(grandchild)
+    sock.send(type="cancel", task_id=task_id)
+    messages = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id)
+    assert any(m["type"] == "cancelled" for m in messages)
+    assert messages[-1]["status"] == "cancelled"
+    wait_for(lambda: not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == "zombie",
+             timeout=10, message="grandchild gone")
+    row = admin.get(f"/api/history/{task_id}").json["task"]
+    assert row["status"] == "cancelled" and "started" in row["output"]
+
+
+def test_a_script_ignoring_term_is_killed_after_the_grace_period(server, sock):
+    write_script(server, "stubborn.sh", "#!/bin/sh\ntrap '' TERM\necho ready\nwhile :; do sleep 0.1; done\n")
+    task_id = sock.run("stubborn.sh")["task_id"]
+    sock.until(lambda m: m["type"] == "stdout")
+    began = time.monotonic()
+    sock.send(type="cancel", task_id=task_id)
+    exit_message = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=20)[-1]
+    assert exit_message["status"] == "cancelled"
+    assert 4 < time.monotonic() - began < 15
+
+
+def test_leftover_background_processes_end_with_the_task(server, sock):
+    pidfile = server.data_dir / "orphan.pid"
+    write_script(server, "leaver.sh", f"#!/bin/sh\nsleep 300 > /dev/null 2>&1 &\necho $! > {pidfile}\n")
+    _, _, exit_message = sock.run_to_end("leaver.sh")
+    assert exit_message["status"] == "success"
+    orphan = int(pidfile.read_text())
+    wait_for(lambda: not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie",
+             timeout=10, message="left-over process stopped")
+
+
+def test_timeout_ends_the_task_as_timed_out(server, sock, admin):
+    assert admin.put("/api/settings", json={"task_timeout_seconds": 1}).status == 200
+    write_script(server, "slow.sh", "#!/bin/sh\necho begin\nsleep 30\necho never\n")
+    out, _, exit_message = sock.run_to_end("slow.sh", timeout=15)
+    assert out == "begin\n" and exit_message["status"] == "timed_out"
+
+
+def test_concurrency_cap_refuses_one_more(server, sock, admin):
+    assert admin.put("/api/settings", json={"max_concurrent_tasks": 1}).status == 200
+    write_script(server, "wait.sh", "#!/bin/sh\necho waiting\nsleep 30\n")
+    first = sock.run("wait.sh")["task_id"]
+    sock.send(type="run", script="ok2.sh", ref="second")
+    reply = sock.until(lambda m: m.get("ref") == "second")[-1]
+    assert reply["type"] == "error" and "max_concurrent_tasks" in reply["data"]
+    sock.send(type="cancel", task_id=first)
+    sock.until(lambda m: m["type"] == "exit" and m["task_id"] == first, timeout=15)
+
+
+def test_single_instance_scripts_refuse_a_second_run(server, sock):
+    write_script(server, "once.sh", "#!/bin/sh\n# Only one at a time\n# toru: single-instance\nsleep 30\n")
+    first = sock.run("once.sh")["task_id"]
+    sock.send(type="run", script="once.sh", ref="again")
+    reply = sock.until(lambda m: m.get("ref") == "again")[-1]
+    assert reply["type"] == "error" and "single-instance" in reply["data"]
+    sock.send(type="cancel", task_id=first)
+    sock.until(lambda m: m["type"] == "exit" and m["task_id"] == first, timeout=15)
+
+
+def test_output_cap_keeps_head_and_tail(server, sock, admin):
+    assert admin.put("/api/settings", json={"output_cap_bytes": 4096}).status == 200
+    write_script(server, "long.sh", "#!/bin/sh\nseq 1 100000\n")
+    task_id = sock.run("long.sh")["task_id"]
+    out, _, _ = sock.output_until_exit(task_id)
+    assert out == "".join(f"{i}\n" for i in range(1, 100001))  # live: everything
+    task = admin.get(f"/api/history/{task_id}").json["task"]
+    assert task["output_truncated"] is True
+    assert task["output_bytes"] == len(out)
+    output = task["output"]
+    assert output.startswith("1\n2\n3\n") and output.endswith("99999\n100000\n")
+    omitted = len(out) - len(output.split("\n… ")[0]) - len(output.split(" omitted …\n")[1])
+    assert f"… {omitted} bytes omitted …" in output
+    assert len(output.encode()) < 4096 + 100
+
+
+def test_a_million_lines_arrive_complete_and_server_memory_stays_bounded(server, sock):
+    write_script(server, "million.sh", "#!/bin/sh\nseq 1 1000000\n")
+    proc = psutil.Process(server.proc.pid)
+    before = proc.memory_info().rss
+    task_id = sock.run("million.sh")["task_id"]
+    peak, received, messages = before, [], 0
+    while True:
+        message = sock.recv(30)
+        if message.get("task_id") != task_id:
+            continue
+        if message["type"] == "exit":
+            break
+        received.append(message["data"])
+        messages += 1
+        if messages % 20 == 0:
+            peak = max(peak, proc.memory_info().rss)
+    text = "".join(received)
+    assert text == "".join(f"{i}\n" for i in range(1, 1000001))
+    assert all(len(d) <= 64 * 1024 for d in received)
+    assert messages < 1000  # batched, not per line
+    assert peak - before < 50 * 1024 * 1024, f"server RSS grew {(peak - before) >> 20} MiB"
+
+
+def test_a_second_connection_gets_earlier_output_then_live(server, admin, sock):
+    write_script(server, "ticker.sh", "#!/bin/sh\nfor i in $(seq 1 30); do echo tick$i; sleep 0.1; done\n")
+    task_id = sock.run("ticker.sh")["task_id"]
+    sock.until(lambda m: m.get("data", "").find("tick5\n") >= 0)
+    other = TaskSocket(server, admin)
+    try:
+        other.send(type="subscribe", task_id=task_id)
+        first = other.recv()
+        assert first["type"] == "started" and first["replay"] is True and first["task_id"] == task_id
+        out, _, exit_message = other.output_until_exit(task_id)
+    finally:
+        other.close()
+    assert out == "".join(f"tick{i}\n" for i in range(1, 31))
+    assert exit_message["status"] == "success"
+    # A finished task replays its stored output.
+    late = TaskSocket(server, admin)
+    try:
+        late.send(type="subscribe", task_id=task_id)
+        out, _, exit_message = late.output_until_exit(task_id)
+    finally:
+        late.close()
+    assert out == "".join(f"tick{i}\n" for i in range(1, 31)) and exit_message["status"] == "success"
+
+
+def test_malformed_and_unknown_messages_get_errors_and_the_connection_stays(sock):
+    sock.ws.send("not json")
+    assert sock.recv()["type"] == "error"
+    sock.send(type="cancel")
+    assert "task_id" in sock.recv()["data"]
+    sock.send(type="subscribe", task_id="nope")
+    reply = sock.recv()
+    assert reply["type"] == "error" and reply["task_id"] == "nope"
+    sock.send(type="launch")
+    assert sock.recv()["type"] == "error"
+    sock.send(type="ping")
+    assert sock.recv()["type"] == "pong"
+
+
+def test_history_lists_pages_filters_reruns_and_deletes(server, admin, sock):
+    write_script(server, "fail.sh", "#!/bin/sh\necho nope >&2\nexit 2\n")
+    ids = [sock.run_to_end("fail.sh")[2]["task_id"] for _ in range(3)]
+    page = admin.get("/api/history?script=fail.sh&page_size=2").json
+    assert page["total"] == 3 and len(page["tasks"]) == 2 and page["page_size"] == 2
+    assert page["tasks"][0]["id"] == ids[-1]  # newest first
+    assert {t["status"] for t in page["tasks"]} == {"failed"}
+    assert "output" not in page["tasks"][0]
+    assert admin.get("/api/history?status=failed&script=fail.sh&page=1&page_size=2").json["tasks"][0]["id"] == ids[0]
+    assert admin.get("/api/history?status=bogus").status == 400
+    assert admin.get("/api/history?page=-1").status == 400
+    task = admin.get(f"/api/history/{ids[0]}").json["task"]
+    assert task["output"] == "nope\n" and task["exit_code"] == 2 and task["started_by"] == "admin"
+    assert task["trigger"] == "ws" and task["finished_at"] >= task["started_at"]
+    res = admin.post(f"/api/history/{ids[0]}/rerun")
+    assert res.status == 201
+    new_id = res.json["task_id"]
+    wait_for(lambda: admin.get(f"/api/history/{new_id}").json["task"]["status"] == "failed")
+    assert admin.get(f"/api/history/{new_id}").json["task"]["trigger"] == "rerun"
+    assert admin.delete(f"/api/history/{ids[0]}").status == 200
+    assert admin.get(f"/api/history/{ids[0]}").status == 404
+    assert admin.delete(f"/api/history/{ids[0]}").status == 404
+
+
+def test_deleting_a_running_task_is_refused(server, admin, sock):
+    write_script(server, "hold.sh", "#!/bin/sh\nsleep 30\n")
+    task_id = sock.run("hold.sh")["task_id"]
+    running = admin.get("/api/tasks/running").json["tasks"]
+    assert [t["id"] for t in running] == [task_id] and running[0]["status"] == "running"
+    assert admin.delete(f"/api/history/{task_id}").status == 409
+    sock.send(type="cancel", task_id=task_id)
+    sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=15)
+    assert admin.get("/api/tasks/running").json["tasks"] == []
+
+
+def test_usage_of_a_run_is_recorded(server, sock, admin):
+    write_script(server, "busy.sh", "#!/bin/sh\ni=0; end=$(( $(date +%s) + 2 ))\n"
+                 "while [ $(date +%s) -lt $end ]; do i=$((i+1)); done\necho $i\n")
+    task_id = sock.run_to_end("busy.sh")[2]["task_id"]
+    task = admin.get(f"/api/history/{task_id}").json["task"]
+    assert task["peak_rss"] > 100 * 1024
+    assert task["cpu_seconds"] > 0.2
+
+
+def test_settings_are_checked_whole_before_saving(server, admin, tmp_path):
+    before = admin.get("/api/settings").json["settings"]
+    assert before["scripts_dir"] == str(server.data_dir / "scripts")
+    assert before["output_cap_bytes"] == 1024 * 1024 and before["max_concurrent_tasks"] == 8
+    for bad in ({"scripts_dir": str(tmp_path / "missing")}, {"retention_days": 0}, {"output_cap_bytes": "1"},
+                {"max_concurrent_tasks": 1, "retention_days": 99999}, {"nope": 1}, {},
+                {"task_timeout_seconds": True}):
+        res = admin.put("/api/settings", json=bad)
+        assert res.status == 400, bad
+        assert res.json["error"]
+    assert admin.get("/api/settings").json["settings"] == before
+    other = tmp_path / "other-scripts"
+    other.mkdir()
+    (other / "x.sh").write_text("echo x\n")
+    assert admin.put("/api/settings", json={"scripts_dir": str(other)}).json["settings"]["scripts_dir"] == str(other)
+    assert [s["name"] for s in admin.get("/api/scripts").json["scripts"]] == ["x.sh"]
+    assert admin.put("/api/settings", json={"scripts_dir": "scripts"}).json["settings"]["scripts_dir"] == \
+        str(server.data_dir / "scripts")
+
+
+def test_retention_prunes_the_oldest_tasks(server, admin, sock):
+    write_script(server, "tiny.sh", "#!/bin/sh\ntrue\n")
+    for _ in range(12):
+        sock.run_to_end("tiny.sh")
+    assert admin.get("/api/history").json["total"] >= 12
+    newest = admin.get("/api/history?page_size=10").json["tasks"]
+    assert admin.put("/api/settings", json={"retention_max_tasks": 10}).status == 200
+    after = admin.get("/api/history?page_size=100").json
+    assert after["total"] == 10 and [t["id"] for t in after["tasks"]] == [t["id"] for t in newest]
+    admin.put("/api/settings", json={"retention_max_tasks": 10000})
+
+
+def test_kill_9_mid_task_marks_it_interrupted_at_restart(fresh_server):
+    server = fresh_server().start()
+    admin = server.client()
+    admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    sock = TaskSocket(server, admin)
+    write_script(server, "quick.sh", "#!/bin/sh\necho done-quick\n")
+    kept = sock.run_to_end("quick.sh")[2]["task_id"]
+    write_script(server, "forever.sh", "#!/bin/sh\necho first-words\nsleep 300\n")
+    task_id = sock.run("forever.sh")["task_id"]
+    sock.until(lambda m: m["type"] == "stdout" and m["task_id"] == task_id)
+    sock.close()
+    leader = next(p for p in psutil.Process(server.proc.pid).children() if "forever.sh" in " ".join(p.cmdline()))
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    os.killpg(leader.pid, signal.SIGKILL)  # the crash left it running: we started it, we end it
+    server.proc = None
+    server.start()
+    admin = server.client()
+    admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    task = admin.get(f"/api/history/{task_id}").json["task"]
+    assert task["status"] == "interrupted" and task["output"] == "first-words\n"
+    assert admin.get(f"/api/history/{kept}").json["task"]["status"] == "success"
+    assert not any((server.data_dir / "tasks").iterdir())
+
+
+def test_scripts_dir_listing_skips_what_is_not_a_script(server, admin):
+    scripts = server.data_dir / "scripts"
+    (scripts / "subdir").mkdir(exist_ok=True)
+    (scripts / ".secret").write_text("x")
+    names = [s["name"] for s in admin.get("/api/scripts").json["scripts"]]
+    assert "subdir" not in names and ".secret" not in names
+    info = next(s for s in admin.get("/api/scripts").json["scripts"] if s["name"] == "hello.sh")
+    assert info["executable"] == bool((scripts / "hello.sh").stat().st_mode & stat.S_IXUSR)

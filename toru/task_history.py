@@ -1,0 +1,150 @@
+"""Task history: one `task_history` row per run, written when the task starts
+(status `running`) and completed when it ends, so a crash leaves a row to mark
+`interrupted` — never a run without a trace. Routes: `/api/history`.
+"""
+
+import logging
+import time
+
+import bottle
+
+from toru.auth import current_user
+from toru.errors import Conflict, Forbidden, Invalid, NotFound
+from toru.login_limits import parse_paging
+from toru.task_output import recover_spool
+
+log = logging.getLogger("toru.tasks")
+audit = logging.getLogger("toru.audit")
+
+STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted")
+SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at, "
+           "status, exit_code, output_truncated, output_bytes, peak_rss, cpu_seconds")
+
+
+def summary(row):
+    task = {key: row[key] for key in row.keys() if key not in ("output", "started_by_id")}
+    task["output_truncated"] = bool(task["output_truncated"])
+    return task
+
+
+def is_admin(user):
+    return user["role"] == "admin"
+
+
+class TaskHistory:
+    def __init__(self, store):
+        self.store = store
+
+    def create(self, task_id, script, user, trigger, quick_action_id, started_at):
+        self.store.execute(
+            "INSERT INTO task_history(id, script, started_by, started_by_id, trigger, quick_action_id, "
+            "started_at, status) VALUES(?, ?, ?, ?, ?, ?, ?, 'running')",
+            (task_id, script, user["username"], user["id"], trigger, quick_action_id, started_at))
+
+    def finish(self, task_id, status, exit_code, output, truncated, output_bytes, peak_rss, cpu_seconds):
+        self.store.execute(
+            "UPDATE task_history SET finished_at = ?, status = ?, exit_code = ?, output = ?, "
+            "output_truncated = ?, output_bytes = ?, peak_rss = ?, cpu_seconds = ? WHERE id = ?",
+            (time.time(), status, exit_code, output, int(truncated), output_bytes, peak_rss,
+             cpu_seconds, task_id))
+
+    def row(self, task_id):
+        row = self.store.one("SELECT * FROM task_history WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound("No task with that id")
+        return row
+
+    def visible_row(self, task_id, user):
+        """The row if `user` may see it; clients see only the tasks they started."""
+        row = self.row(task_id)
+        if not is_admin(user) and row["started_by_id"] != user["id"]:
+            raise NotFound("No task with that id")  # 404, not 403: ids of others stay secret
+        return row
+
+    def page(self, user, page, size, status=None, script=None):
+        where, params = [], []
+        if not is_admin(user):
+            where.append("started_by_id = ?")
+            params.append(user["id"])
+        if status:
+            if status not in STATUSES:
+                raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+            where.append("status = ?")
+            params.append(status)
+        if script:
+            where.append("instr(lower(script), lower(?)) > 0")
+            params.append(script)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = self.store.one(f"SELECT count(*) AS n FROM task_history {clause}", params)["n"]
+        rows = self.store.all(f"SELECT {SUMMARY} FROM task_history {clause} "
+                              "ORDER BY started_at DESC, id LIMIT ? OFFSET ?", (*params, size, page * size))
+        return {"tasks": [summary(r) for r in rows], "total": total, "page": page, "page_size": size}
+
+    def delete(self, task_id):
+        row = self.row(task_id)
+        if row["status"] == "running":
+            raise Conflict("The task is still running; cancel it first")
+        self.store.execute("DELETE FROM task_history WHERE id = ?", (task_id,))
+        return row
+
+    def prune(self, retention_days, max_tasks, now=None):
+        """Delete finished rows older than the retention or beyond the newest
+        `max_tasks`; returns how many went."""
+        cutoff = (now or time.time()) - retention_days * 86400
+        with self.store.transaction():
+            old = self.store.execute("DELETE FROM task_history WHERE status != 'running' AND started_at < ?",
+                                     (cutoff,)).rowcount
+            extra = self.store.execute(
+                "DELETE FROM task_history WHERE status != 'running' AND id NOT IN "
+                "(SELECT id FROM task_history ORDER BY started_at DESC LIMIT ?)", (max_tasks,)).rowcount
+        if old or extra:
+            log.info("task history pruned", extra={"older": old, "beyond_limit": extra})
+        return old + extra
+
+    def mark_interrupted(self, spool_dir, cap):
+        """At start: tasks a crash left `running` become `interrupted`, with
+        the output their spool file kept."""
+        rows = self.store.all("SELECT id FROM task_history WHERE status = 'running'")
+        for row in rows:
+            spool = spool_dir / f"{row['id']}.out"
+            output, truncated, size = recover_spool(spool, cap)
+            self.store.execute(
+                "UPDATE task_history SET status = 'interrupted', finished_at = ?, output = ?, "
+                "output_truncated = ?, output_bytes = ? WHERE id = ?",
+                (time.time(), output, int(truncated), size, row["id"]))
+            spool.unlink(missing_ok=True)
+            log.warning("task interrupted by a server stop", extra={"task_id": row["id"]})
+        return len(rows)
+
+
+def register(app, services):
+    history, runner = services.task_history, services.tasks
+
+    @app.get("/api/history", role="user")
+    def list_history():
+        query = bottle.request.query
+        page, size = parse_paging(query)
+        return history.page(current_user(), page, size, status=query.get("status") or None,
+                            script=query.get("script") or None)
+
+    @app.get("/api/history/<task_id>", role="user")
+    def get_task(task_id):
+        row = history.visible_row(task_id, current_user())
+        return {"task": dict(summary(row), output=row["output"])}
+
+    @app.post("/api/history/<task_id>/rerun", role="user")
+    def rerun(task_id):
+        user = current_user()
+        row = history.visible_row(task_id, user)
+        if not is_admin(user) and row["quick_action_id"] is None:
+            raise Forbidden("Only an admin can re-run a script")
+        task = runner.rerun(row, user)
+        bottle.response.status = 201
+        return {"task_id": task.id}
+
+    @app.delete("/api/history/<task_id>", role="admin")
+    def delete_task(task_id):
+        row = history.delete(task_id)
+        audit.info("task deleted", extra={"actor": current_user()["username"], "task_id": task_id,
+                                          "script": row["script"]})
+        return {"success": True}

@@ -1,0 +1,467 @@
+"""The task runner: starts scripts in their own process group, streams their
+output to WebSocket subscribers in batches, cancels and times them out, and
+records each run in the history.
+
+One task = one script process group and four greenlets: two pipe readers,
+one pump that batches output to subscribers (at most one message per stream
+every BATCH_INTERVAL, unless BATCH_BYTES are waiting), and one waiter that
+blocks on the process and then finishes the task. The readers hand chunks to
+the pump through a small queue; the pump waits for a subscriber that is
+behind — so a flood of output fills the pipe and slows the script, never the
+server's memory.
+"""
+
+import errno
+import json
+import logging
+import os
+import signal
+import time
+import uuid
+
+import gevent
+import gevent.event
+import gevent.os
+import gevent.queue
+from gevent import subprocess
+
+from toru.auth import current_user
+from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from toru.task_history import is_admin, summary
+from toru.task_output import TaskOutput
+
+log = logging.getLogger("toru.tasks")
+audit = logging.getLogger("toru.audit")
+
+READ_SIZE = 256 * 1024
+BATCH_BYTES = 64 * 1024
+BATCH_INTERVAL = 0.05
+CHUNK_QUEUE = 8            # chunks between the readers and the pump
+SUBSCRIBER_BACKLOG = 16    # messages a subscriber may have queued before the pump waits
+SUBSCRIBER_STALL = 10      # seconds a stuck subscriber is waited for before it is dropped
+KILL_GRACE = 5             # seconds between TERM and KILL
+DRAIN_AFTER_EXIT = 5       # seconds to wait for pipes held open by escaped processes
+SAMPLE_EVERY = 0.5
+PRUNE_EVERY = 3600
+# Secrets of Toru's own environment that scripts never see.
+PRIVATE_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
+
+
+class Task:
+    def __init__(self, task_id, script, user, trigger, quick_action_id, timeout, output):
+        self.id = task_id
+        self.script = script
+        self.user = user
+        self.trigger = trigger
+        self.quick_action_id = quick_action_id
+        self.timeout = timeout
+        self.output = output
+        self.started_at = time.time()
+        self.process = None
+        self.stop_reason = None   # "cancelled" / "timed_out" / "interrupted" once asked to stop
+        self.subscribers = set()
+        self.chunks = gevent.queue.Queue(CHUNK_QUEUE)
+        self.pending_stream, self.pending, self.pending_bytes = None, [], 0
+        self.peak_rss = None
+        self.cpu_by_pid = {}
+        self.done = gevent.event.Event()
+
+    @property
+    def pgid(self):
+        return self.process.pid  # start_new_session: the leader's pid is the group id
+
+    def started_message(self, **extra):
+        return dict({"type": "started", "task_id": self.id, "script": self.script,
+                     "trigger": self.trigger, "started_by": self.user["username"],
+                     "started_at": self.started_at}, **extra)
+
+    def record_usage(self, rss, processes):
+        """One sample of the group: total RSS and {pid: (ppid, cpu seconds
+        incl. reaped children)}. A process that vanished while its parent is
+        still here was reaped by it: its time now counts in the parent's."""
+        self.peak_rss = max(self.peak_rss or 0, rss)
+        for pid, (ppid, _) in list(self.cpu_by_pid.items()):
+            if pid not in processes and ppid in processes:
+                del self.cpu_by_pid[pid]
+        self.cpu_by_pid.update(processes)
+
+    def cpu_seconds(self):
+        return round(sum(cpu for _, cpu in self.cpu_by_pid.values()), 3) if self.cpu_by_pid else None
+
+
+class TaskRunner:
+    def __init__(self, scripts, settings, history, quick_actions, spool_dir, greenlets):
+        self.scripts = scripts
+        self.settings = settings
+        self.history = history
+        self.quick_actions = quick_actions
+        settings.listeners.append(self.settings_changed)
+        self.spool_dir = spool_dir
+        self.greenlets = greenlets
+        self.running = {}  # task id → Task
+
+    # --- starting ---------------------------------------------------------------
+    def start(self, script, user, trigger, quick_action_id=None, timeout=None):
+        limit = self.settings.get("max_concurrent_tasks")
+        if len(self.running) >= limit:
+            raise RateLimited(f"{len(self.running)} tasks are running, the limit (max_concurrent_tasks) is "
+                              f"{limit}: wait for one to finish or raise the limit in Settings")
+        argv, path = self.scripts.command(script)
+        if self.scripts.is_single_instance(script) and any(t.script == script for t in self.running.values()):
+            raise Conflict(f"{script} is single-instance and already running")
+        if timeout is None:
+            timeout = self.settings.get("task_timeout_seconds")
+        task_id = str(uuid.uuid4())
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        output = TaskOutput(self.spool_dir / f"{task_id}.out", self.settings.get("output_cap_bytes"))
+        task = Task(task_id, script, user, trigger, quick_action_id, timeout, output)
+        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+        env.update(TORU_TASK_ID=task_id, TORU_USER=user["username"])
+        # Take the slot before Popen: starting a process yields to other greenlets.
+        self.running[task_id] = task
+        try:
+            task.process = subprocess.Popen(
+                argv, cwd=str(path.parent), env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+        except OSError as e:
+            del self.running[task_id]
+            output.close()
+            raise Invalid(f"Cannot start {script}: {e.strerror or e}") from None
+        self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at)
+        log.info("task started", extra={"task_id": task_id, "script": script, "user": user["username"],
+                                        "trigger": trigger, "pid": task.process.pid})
+        self.greenlets.spawn(self._run, task)
+        return task
+
+    def run_for(self, user, message):
+        """A WebSocket `run`: a raw script (admins) or a quick action (anyone)."""
+        if message.get("quick_action_id") is not None:
+            action = self.quick_actions.get(message["quick_action_id"])
+            return self.start(action["script"], user, "quick_action", action["id"], action["timeout"])
+        if not is_admin(user):
+            raise Forbidden("Only an admin can run scripts; clients run quick actions")
+        return self.start(message.get("script"), user, "ws")
+
+    def rerun(self, row, user):
+        if row["quick_action_id"] is not None:
+            try:
+                action = self.quick_actions.get(row["quick_action_id"])
+            except NotFound:
+                if not is_admin(user):
+                    raise NotFound("That quick action no longer exists") from None
+            else:
+                return self.start(action["script"], user, "rerun", action["id"], action["timeout"])
+        return self.start(row["script"], user, "rerun")
+
+    # --- watching ---------------------------------------------------------------
+    def visible(self, task_id, user):
+        task = self.running.get(task_id)
+        if task is None or not (is_admin(user) or task.user["id"] == user["id"]):
+            return None
+        return task
+
+    def subscribe(self, conn, task_id):
+        """Replay what the task printed so far, then stream it live. Nothing
+        here yields, so no batch can slip between the replay and the live part."""
+        task = self.visible(task_id, conn.user)
+        if task is None:
+            row = self.history.visible_row(task_id, conn.user)  # finished: replay the stored output
+            conn.send({"type": "started", "task_id": row["id"], "script": row["script"], "trigger": row["trigger"],
+                       "started_by": row["started_by"], "started_at": row["started_at"], "replay": True})
+            text = row["output"]
+            for start in range(0, len(text), BATCH_BYTES):
+                conn.send({"type": "stdout", "task_id": row["id"], "data": text[start:start + BATCH_BYTES]})
+            conn.send({"type": "exit", "task_id": row["id"], "code": row["exit_code"], "status": row["status"],
+                       "finished_at": row["finished_at"]})
+            return
+        conn.send(task.started_message(replay=True))
+        for stream, text in task.output.replay():
+            conn.send({"type": stream, "task_id": task.id, "data": text})
+        task.subscribers.add(conn)
+
+    def unsubscribe(self, conn, task_id):
+        task = self.running.get(task_id)
+        if task:
+            task.subscribers.discard(conn)
+
+    def forget(self, conn):
+        for task in self.running.values():
+            task.subscribers.discard(conn)
+
+    def running_tasks(self, user):
+        return [dict(summary(self.history.row(t.id))) for t in self.running.values()
+                if is_admin(user) or t.user["id"] == user["id"]]
+
+    # --- stopping ---------------------------------------------------------------
+    def cancel(self, task_id, user):
+        task = self.visible(task_id, user)
+        if task is None:
+            self.history.visible_row(task_id, user)  # 404 for tasks the user may not see
+            raise Conflict("The task is not running")
+        if task.stop_reason or task.process is None:
+            return task
+        self._stop(task, "cancelled")
+        audit.info("task cancelled", extra={"actor": user["username"], "task_id": task.id, "script": task.script})
+        self._broadcast(task, {"type": "cancelled", "task_id": task.id})
+        return task
+
+    def shutdown(self, timeout=5):
+        """Server stop: end every running task (recorded as interrupted)."""
+        for task in list(self.running.values()):
+            if task.process:
+                self._stop(task, "interrupted", grace=min(timeout, KILL_GRACE))
+        deadline = time.monotonic() + timeout + 1
+        for task in list(self.running.values()):
+            task.done.wait(max(0, deadline - time.monotonic()))
+
+    def _stop(self, task, reason, grace=KILL_GRACE):
+        task.stop_reason = reason
+        signal_group(task.pgid, signal.SIGTERM)
+        self.greenlets.spawn(self._kill_after, task, grace)
+
+    def _kill_after(self, task, grace):
+        if not task.done.wait(grace) and task.process.poll() is None:
+            log.warning("task ignored TERM; killing its process group", extra={"task_id": task.id})
+            signal_group(task.pgid, signal.SIGKILL)
+
+    # --- the life of a task -----------------------------------------------------
+    def _run(self, task):
+        proc = task.process
+        readers = [gevent.spawn(self._read, task, proc.stdout, "stdout"),
+                   gevent.spawn(self._read, task, proc.stderr, "stderr")]
+        pump = gevent.spawn(self._pump, task)
+        timer = gevent.spawn_later(task.timeout, self._expire, task) if task.timeout else None
+        code = None
+        try:
+            code = proc.wait()
+            # Whatever the script left running in its group goes with it.
+            end_group(task.pgid, KILL_GRACE)
+            self._drain(task, readers)
+            task.chunks.put(None)
+            pump.join(timeout=SUBSCRIBER_STALL + 5)
+        finally:
+            if timer:
+                timer.kill(block=False)
+            gevent.killall([pump] + readers, block=False)
+            for pipe in (proc.stdout, proc.stderr):
+                pipe.close()
+            self._finish(task, code)
+
+    def _drain(self, task, readers):
+        """Wait for the pipes' EOF. While the pump is behind (queue full) the
+        output is still moving; otherwise a process that escaped the group
+        (setsid) holds a pipe open, and after DRAIN_AFTER_EXIT we stop reading."""
+        while True:
+            gevent.joinall(readers, timeout=DRAIN_AFTER_EXIT)
+            if all(r.dead for r in readers):
+                return
+            if not task.chunks.full():
+                gevent.killall(readers, timeout=1)
+                log.warning("a process outside the task's group holds its output open; stopped reading",
+                            extra={"task_id": task.id})
+                return
+
+    def _read(self, task, pipe, stream):
+        fd = pipe.fileno()
+        gevent.os.make_nonblocking(fd)
+        while True:
+            try:
+                data = gevent.os.nb_read(fd, READ_SIZE)
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    continue
+                break
+            if not data:
+                break
+            task.chunks.put((stream, data))
+        task.chunks.put((stream, b"", True))  # flush the decoder's last partial character
+
+    def _pump(self, task):
+        last_flush = 0.0
+        while True:
+            item = task.chunks.get()
+            if item is None:
+                break
+            self._take(task, item)
+            while task.pending_bytes < BATCH_BYTES:
+                wait = last_flush + BATCH_INTERVAL - time.monotonic()
+                if wait <= 0:
+                    break
+                try:
+                    item = task.chunks.get(timeout=wait)
+                except gevent.queue.Empty:
+                    break
+                if item is None:
+                    self._flush(task)
+                    return
+                self._take(task, item)
+            self._flush(task)
+            last_flush = time.monotonic()
+        self._flush(task)
+
+    def _take(self, task, item):
+        stream, data = item[0], item[1]
+        text = task.output.decode(stream, data, final=len(item) == 3)
+        if not text:
+            return
+        if task.pending_stream not in (None, stream):
+            self._flush(task)  # keep stdout and stderr in the order they came
+        task.pending_stream = stream
+        task.pending.append(text)
+        task.pending_bytes += len(text)
+
+    def _flush(self, task):
+        if not task.pending:
+            return
+        stream, text = task.pending_stream, "".join(task.pending)
+        task.pending_stream, task.pending, task.pending_bytes = None, [], 0
+        task.output.add(stream, text)
+        for start in range(0, len(text), BATCH_BYTES):  # one read may exceed a message
+            self._broadcast(task, {"type": stream, "task_id": task.id, "data": text[start:start + BATCH_BYTES]},
+                            wait=True)
+
+    def _broadcast(self, task, message, wait=False):
+        encoded = json.dumps(message)  # once for every subscriber
+        for conn in list(task.subscribers):
+            if conn.closed:
+                task.subscribers.discard(conn)
+                continue
+            if wait and not conn.wait_for_room(SUBSCRIBER_BACKLOG, SUBSCRIBER_STALL):
+                task.subscribers.discard(conn)
+                conn.send({"type": "error", "task_id": task.id,
+                           "data": "This connection fell behind the task's output; subscribe again to catch up"})
+                continue
+            conn.send(encoded)
+
+    def _expire(self, task):
+        if task.process.poll() is None and not task.stop_reason:
+            log.info("task timed out", extra={"task_id": task.id, "timeout": task.timeout})
+            self._stop(task, "timed_out")
+
+    def _finish(self, task, code):
+        output = task.output
+        if code is None:  # the waiter itself was killed (server stop)
+            task.stop_reason = task.stop_reason or "interrupted"
+        status = task.stop_reason or ("success" if code == 0 else "failed")
+        try:
+            self.history.finish(task.id, status, code, output.text(), output.omitted > 0, output.total_bytes,
+                                task.peak_rss, task.cpu_seconds())
+        finally:
+            output.close(remove=True)
+            self.running.pop(task.id, None)
+            task.done.set()
+        log.info("task finished", extra={"task_id": task.id, "script": task.script, "status": status,
+                                         "exit_code": code, "output_bytes": output.total_bytes})
+        self._broadcast(task, {"type": "exit", "task_id": task.id, "code": code, "status": status,
+                               "finished_at": time.time()})
+        task.subscribers.clear()
+
+    # --- background work -------------------------------------------------------
+    def sample_loop(self):
+        """Peak RSS and CPU seconds of every running task's process group."""
+        while True:
+            gevent.sleep(SAMPLE_EVERY)
+            if not self.running:
+                continue
+            groups = {t.pgid: t for t in self.running.values() if t.process}
+            try:
+                usage = gevent.get_hub().threadpool.apply(group_usage, (set(groups),))
+            except Exception:
+                log.exception("task usage sampling failed")
+                continue
+            for pgid, (rss, processes) in usage.items():
+                groups[pgid].record_usage(rss, processes)
+
+    def prune(self):
+        return self.history.prune(self.settings.get("retention_days"), self.settings.get("retention_max_tasks"))
+
+    def prune_loop(self):
+        while True:
+            try:
+                self.prune()
+            except Exception:
+                log.exception("task history pruning failed")
+            gevent.sleep(PRUNE_EVERY)
+
+    def settings_changed(self, keys):
+        if keys & {"retention_days", "retention_max_tasks"}:
+            self.prune()
+
+
+def group_usage(pgids):
+    """{pgid: (total rss, {pid: (ppid, cpu seconds)})} for the given process
+    groups; runs in a thread (a /proc scan)."""
+    import psutil
+    usage = {}
+    for proc in psutil.process_iter():
+        try:
+            pgid = os.getpgid(proc.pid)
+            if pgid not in pgids:
+                continue
+            with proc.oneshot():
+                rss = proc.memory_info().rss
+                times = proc.cpu_times()
+                ppid = proc.ppid()
+        except (psutil.Error, OSError):
+            continue
+        total, processes = usage.get(pgid, (0, {}))
+        processes[proc.pid] = (ppid, times.user + times.system + times.children_user + times.children_system)
+        usage[pgid] = (total + rss, processes)
+    return usage
+
+
+def signal_group(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the group id was reused by someone else's process
+        return False
+
+
+def end_group(pgid, grace):
+    """TERM what is left of a process group, KILL it after `grace` seconds."""
+    if not signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        gevent.sleep(0.05)
+        if not signal_group(pgid, 0):
+            return
+    signal_group(pgid, signal.SIGKILL)
+
+
+def register(app, services):
+    runner = services.tasks
+
+    def task_id_of(message):
+        task_id = message.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise Invalid("task_id is required")
+        return task_id
+
+    def ws_run(conn, message):
+        conn.user = services.auth.user_for_token(conn.token)  # re-validated on every run
+        if conn.user is None:
+            conn.send({"type": "error", "data": "Session ended; sign in again"})
+            conn.close()
+            return
+        task = runner.run_for(conn.user, message)
+        task.subscribers.add(conn)
+        reply = task.started_message()
+        if isinstance(message.get("ref"), str):
+            reply["ref"] = message["ref"][:100]
+        conn.send(reply)
+
+    services.ws_handlers["run"] = ws_run
+    services.ws_handlers["cancel"] = lambda conn, message: runner.cancel(task_id_of(message), conn.user)
+    # {"type": "subscribe", "task_id": ...}: see toru/ws.py
+    services.ws_subscriptions["task_id"] = (
+        lambda conn, message: runner.subscribe(conn, task_id_of(message)),
+        lambda conn, message: runner.unsubscribe(conn, task_id_of(message)))
+    services.ws_close_hooks.append(runner.forget)
+
+    @app.get("/api/tasks/running", role="user")
+    def running():
+        return {"tasks": runner.running_tasks(current_user())}
