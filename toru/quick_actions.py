@@ -153,7 +153,7 @@ def register(app, services):
     def delete_action(action_id):
         action = actions.delete(action_id)
         audit.info("quick action deleted", extra={"actor": actor(), "quick_action": action_id,
-                                                  "name": action["name"]})
+                                                  "action_name": action["name"]})
         return {"success": True}
 
     @app.post("/api/quick-actions/<action_id>/execute", role="user")
