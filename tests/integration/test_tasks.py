@@ -356,3 +356,43 @@ def test_scripts_dir_listing_skips_what_is_not_a_script(server, admin):
     assert "subdir" not in names and ".secret" not in names
     info = next(s for s in admin.get("/api/scripts").json["scripts"] if s["name"] == "hello.sh")
     assert info["executable"] == bool((scripts / "hello.sh").stat().st_mode & stat.S_IXUSR)
+
+
+def test_sigterm_stops_running_tasks_and_records_them_interrupted(fresh_server):
+    server = fresh_server().start()
+    admin = server.client()
+    admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    sock = TaskSocket(server, admin)
+    write_script(server, "forever.sh", "#!/bin/sh\necho first-words\nsleep 300\n")
+    task_id = sock.run("forever.sh")["task_id"]
+    sock.until(lambda m: m["type"] == "stdout" and m["task_id"] == task_id)
+    leader = next(p for p in psutil.Process(server.proc.pid).children() if "forever.sh" in " ".join(p.cmdline()))
+    assert server.stop() == 0
+    sock.close()
+    assert not psutil.pid_exists(leader.pid) or leader.status() == "zombie"
+    server.start()
+    admin = server.client()
+    admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    task = admin.get(f"/api/history/{task_id}").json["task"]
+    assert task["status"] == "interrupted" and task["output"] == "first-words\n"
+
+
+def test_a_client_that_stops_reading_is_dropped_and_server_memory_stays_bounded(server, admin):
+    write_script(server, "flood.sh", "#!/bin/sh\nseq 1 10000000\n")
+    proc = psutil.Process(server.proc.pid)
+    before = proc.memory_info().rss
+    sock = TaskSocket(server, admin)
+    try:
+        task_id = sock.run("flood.sh")["task_id"]
+        # Deliberately read nothing for longer than the server waits for a stuck client.
+        peak, deadline = before, time.monotonic() + 12
+        while time.monotonic() < deadline:
+            peak = max(peak, proc.memory_info().rss)
+            time.sleep(0.2)
+        messages = sock.until(lambda m: m["type"] == "error" and m.get("task_id") == task_id, timeout=30)
+        assert "fell behind" in messages[-1]["data"]
+    finally:
+        sock.close()
+    assert peak - before < 50 * 1024 * 1024, f"server RSS grew {(peak - before) >> 20} MiB"
+    wait_for(lambda: admin.get(f"/api/history/{task_id}").json["task"]["status"] == "success", timeout=60)
+    assert admin.get(f"/api/history/{task_id}").json["task"]["output_bytes"] == 78888897

@@ -1,0 +1,389 @@
+"""Quick actions, recent tasks and the scripts settings in a real browser
+against a real server: an admin builds quick actions in Settings (add with
+server-side validation, reorder, edit, delete), a client runs one from the
+dashboard and follows the toast to its History entry, empty states, and
+Settings → Scripts (a refused change changes nothing; a good one persists).
+Scripts are real files in the server's scripts directory. Fixtures
+`server`, `fresh_server` and `browser` come from tests/conftest.py."""
+
+import re
+import secrets
+import stat
+
+from playwright.sync_api import expect
+
+from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
+                         expect_no_horizontal_scroll, heading, open_page, unexpected, url)
+from helpers import wait_for
+
+
+def unique(prefix):
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+def write_script(server, name, body, description="A test script"):
+    """An executable script in the server's scripts directory."""
+    path = server.data_dir / "scripts" / name
+    path.write_text(f"#!/bin/sh\n# {description}\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def quick_actions(page, server):
+    res = api(page, server, "GET", "/api/quick-actions")
+    assert res.status == 200, res.text()
+    return res.json()["quick_actions"]
+
+
+def settings(page, server):
+    res = api(page, server, "GET", "/api/settings")
+    assert res.status == 200, res.text()
+    return res.json()["settings"]
+
+
+def admin_row(page, name):
+    return page.locator(f'.qa-admin-row[data-name="{name}"]')
+
+
+def admin_names(page):
+    return page.locator(".qa-admin-row .qa-admin-name")
+
+
+def toast_said(page, text, kind="success"):
+    """Checks a toast, then dismisses it: toasts sit over the bottom right
+    corner, where row buttons may be."""
+    toast = page.locator(f".toast-{kind}", has_text=text)
+    expect(toast).to_be_visible()
+    toast.get_by_role("button", name="Dismiss notification").click()
+    expect(toast).to_have_count(0)
+
+
+class HeldRequests:
+    """Holds matching requests until release(): lets a test see what the
+    page shows while a request is in flight."""
+
+    def __init__(self, page, pattern):
+        self.page, self.pattern, self.held = page, pattern, []
+        page.route(pattern, lambda route: self.held.append(route))
+
+    def release(self):
+        # Playwright delivers the route while the test waits in a Playwright
+        # call, so wait with one (a time.sleep would never see it).
+        for _ in range(200):
+            if self.held:
+                break
+            self.page.wait_for_timeout(25)
+        assert self.held, "the request was never made"
+        while self.held:
+            self.held.pop().continue_()
+        self.page.unroute(self.pattern)
+
+
+def test_admin_builds_quick_actions_in_settings(server, browser):
+    first, second = unique("backup") + ".sh", unique("cleanup") + ".sh"
+    write_script(server, first, "echo backing up")
+    write_script(server, second, "echo cleaning up")
+    # The module's server is shared: names make this test's rows its own.
+    name_a, name_b = unique("Backup "), unique("Clean ")
+
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, "/settings/quick-actions"))
+        expect(heading(page)).to_have_text("Settings")
+        expect(page.get_by_role("link", name="Quick actions")).to_have_attribute("aria-current", "page")
+        expect(page.get_by_role("heading", name=re.compile("^Quick actions"))).to_be_visible()
+
+        # Add: the script select lists the scripts directory's files.
+        page.get_by_role("button", name="Add quick action").click()
+        dialog = page.get_by_role("dialog", name="Add quick action")
+        script_select = dialog.get_by_label("Script", exact=True)
+        expect(script_select).to_be_enabled()
+        expect(script_select.locator(f'option[value="{first}"]')).to_have_count(1)
+        expect(script_select.locator('option[value="hello.sh"]')).to_have_count(1)
+        dialog.get_by_label("Name", exact=True).fill(name_a)
+        script_select.select_option(first)
+        dialog.get_by_text("Choose an icon").click()
+        dialog.get_by_role("button", name="database", exact=True).click()
+        expect(dialog.get_by_label("Icon")).to_have_value("database")
+        dialog.get_by_label("Description").fill("Copies the data away")
+        dialog.get_by_label("Timeout in seconds").fill("30")
+        with page.expect_request(lambda r: r.url.endswith("/api/quick-actions") and r.method == "POST") as made:
+            dialog.get_by_role("button", name="Add quick action").click()
+        assert made.value.post_data_json == {"name": name_a, "script": first, "icon": "database",
+                                             "description": "Copies the data away", "timeout": 30}
+        expect(dialog).to_have_count(0)
+        toast_said(page, f"Added the quick action {name_a}.")
+        row_a = admin_row(page, name_a)
+        expect(row_a).to_contain_text(first)
+        expect(row_a).to_contain_text("Copies the data away")
+        expect(row_a.locator(".qa-icon svg")).to_have_count(1)
+
+        # The server's validation reaches the form: the script vanished
+        # from disk after the form listed it.
+        page.get_by_role("button", name="Add quick action").click()
+        dialog = page.get_by_role("dialog", name="Add quick action")
+        dialog.get_by_label("Name", exact=True).fill(name_b)
+        expect(dialog.get_by_label("Script", exact=True)).to_be_enabled()
+        dialog.get_by_label("Script", exact=True).select_option(second)
+        dialog.get_by_label("Icon").fill("🧹")
+        gone = server.data_dir / "scripts" / second
+        kept = gone.read_text()
+        gone.unlink()
+        dialog.get_by_role("button", name="Add quick action").click()
+        expect(dialog.locator(".form-error")).to_contain_text(second)
+        expect(dialog.get_by_label("Script", exact=True)).to_have_attribute("aria-invalid", "true")
+        assert [a["name"] for a in quick_actions(page, server)].count(name_b) == 0
+        write_script(server, second, kept.split("\n", 2)[2])
+        dialog.get_by_role("button", name="Add quick action").click()
+        expect(dialog).to_have_count(0)
+        toast_said(page, f"Added the quick action {name_b}.")
+        expect(admin_row(page, name_b).locator(".qa-icon")).to_have_text("🧹")
+
+        # New ones go last; move the second up, with progress while the
+        # server answers.
+        names = [a["name"] for a in quick_actions(page, server)]
+        assert names[-2:] == [name_a, name_b]
+        held = HeldRequests(page, "**/api/quick-actions/reorder")
+        up = page.get_by_role("button", name=f"Move {name_b} up")
+        up.click()
+        expect(up).to_have_attribute("aria-busy", "true")
+        expect(page.get_by_role("button", name=f"Move {name_a} down")).to_be_disabled()
+        held.release()
+        expect(page.locator(".toast-success", has_text=f"Moved {name_b} up.")).to_be_visible()
+        # Focus stays on the moved row, ready to move it again.
+        assert page.evaluate("document.activeElement.closest('.qa-admin-row').dataset.name") == name_b
+        toast_said(page, f"Moved {name_b} up.")
+        names = [a["name"] for a in quick_actions(page, server)]
+        assert names[-2:] == [name_b, name_a]
+        expect(admin_names(page)).to_have_text(names)
+        page.get_by_role("button", name=f"Move {name_b} down").click()
+        toast_said(page, f"Moved {name_b} down.")
+        names = [a["name"] for a in quick_actions(page, server)]
+        assert names[-2:] == [name_a, name_b]
+        expect(admin_names(page)).to_have_text(names)
+        expect(page.get_by_role("button", name=f"Move {name_b} down")).to_be_disabled()
+
+        # Edit sends only what changed; an emptied timeout becomes null.
+        renamed = name_a + " all"
+        page.get_by_role("button", name=f"Edit {name_a}").click()
+        dialog = page.get_by_role("dialog", name="Edit quick action")
+        expect(dialog.get_by_label("Name", exact=True)).to_have_value(name_a)
+        expect(dialog.get_by_label("Script", exact=True)).to_have_value(first)
+        expect(dialog.get_by_label("Timeout in seconds")).to_have_value("30")
+        dialog.get_by_label("Name", exact=True).fill(renamed)
+        dialog.get_by_label("Timeout in seconds").fill("")
+        with page.expect_request(lambda r: "/api/quick-actions/" in r.url and r.method == "PUT") as changed:
+            dialog.get_by_role("button", name="Save changes").click()
+        assert changed.value.post_data_json == {"name": renamed, "timeout": None}
+        expect(dialog).to_have_count(0)
+        toast_said(page, f"Saved {renamed}.")
+        expect(admin_row(page, renamed)).to_be_visible()
+        saved = next(a for a in quick_actions(page, server) if a["name"] == renamed)
+        assert (saved["script"], saved["icon"], saved["timeout"]) == (first, "database", None)
+
+        # Delete, behind a confirmation that can be cancelled.
+        page.get_by_role("button", name=f"Delete {name_b}").click()
+        confirm = page.get_by_role("dialog", name="Delete quick action")
+        expect(confirm).to_contain_text(name_b)
+        expect(confirm).not_to_contain_text("null")  # a dialog without a description once printed one
+        confirm.get_by_role("button", name="Cancel").click()
+        expect(confirm).to_have_count(0)
+        expect(admin_row(page, name_b)).to_be_visible()
+        page.get_by_role("button", name=f"Delete {name_b}").click()
+        page.get_by_role("dialog", name="Delete quick action").get_by_role("button", name="Delete").click()
+        toast_said(page, f"Deleted the quick action {name_b}.")
+        expect(admin_row(page, name_b)).to_have_count(0)
+        assert name_b not in [a["name"] for a in quick_actions(page, server)]
+        expect(admin_row(page, renamed)).to_be_visible()
+
+        assert page.evaluate("window.__cspViolations") == []
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert seen["bad_responses"] == [f"400 {url(server, '/api/quick-actions')}"]
+
+
+def test_client_runs_a_quick_action_from_the_dashboard(server, browser):
+    username = unique("client")
+    script = unique("greet") + ".sh"
+    broken = unique("broken") + ".sh"
+    write_script(server, script, 'echo "hello $TORU_USER"')
+    write_script(server, broken, "echo never")
+    name, broken_name = unique("Greet "), unique("Broken ")
+    with open_page(browser, DESKTOP) as (admin, _):
+        api_sign_in(admin, server)
+        create_user(admin, server, username)
+        for body in ({"name": name, "script": script, "icon": "rocket", "description": "Says hello to you"},
+                     {"name": broken_name, "script": broken, "icon": "🧯"}):
+            res = api(admin, server, "POST", "/api/quick-actions", body)
+            assert res.status == 201, res.text()
+    # The script goes away after the action was made: running it fails.
+    (server.data_dir / "scripts" / broken).unlink()
+
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        page.goto(url(server, "/"))
+        card = page.locator('[data-card="quick-actions"]')
+        button = card.get_by_role("button", name=name, exact=True)
+        expect(button).to_be_visible()
+        expect(button).to_have_attribute("title", "Says hello to you")
+        expect(button).to_contain_text("Says hello to you")
+        expect(button.locator(".qa-icon svg")).to_have_count(1)
+        expect(card.get_by_role("button", name=broken_name, exact=True).locator(".qa-icon")).to_have_text("🧯")
+        # Clients get no link to settings they cannot open.
+        expect(card.get_by_role("link", name="Manage")).to_have_count(0)
+
+        # The button shows progress while the request is in flight.
+        held = HeldRequests(page, "**/api/quick-actions/*/execute")
+        with page.expect_response(lambda r: r.url.endswith("/execute")) as answered:
+            button.click()
+            expect(button).to_have_attribute("aria-busy", "true")
+            expect(button).to_be_disabled()
+            held.release()
+        task_id = answered.value.json()["task_id"]
+        expect(button).not_to_have_attribute("aria-busy", "true")
+        toast = page.locator(".toast-success", has_text=f"{name} started.")
+        link = toast.get_by_role("link", name="View output")
+        expect(link).to_have_attribute("href", f"/history?highlight_task={task_id}")
+        assert unexpected(seen) == []
+        assert page.evaluate("window.__cspViolations") == []
+
+        # The toast's link opens the task's History entry (History has its
+        # own tests: what it logs is not this test's business).
+        link.click()
+        expect(page).to_have_url(url(server, f"/history?highlight_task={task_id}"))
+        expect(toast).to_have_count(0)
+        seen["errors"].clear()
+        seen["bad_responses"].clear()
+
+        # The task is real: the client's own, and it succeeds.
+        def finished():
+            res = api(page, server, "GET", f"/api/history/{task_id}")
+            assert res.status == 200, res.text()
+            task = res.json()["task"]
+            return task if task["status"] != "running" else None
+        task = wait_for(finished, timeout=20, message="the quick action's task to end")
+        assert (task["status"], task["started_by"], task["trigger"]) == ("success", username, "quick_action")
+        assert f"hello {username}" in task["output"]
+
+        # Recent tasks lists it, with its final status and a History link.
+        page.goto(url(server, "/"))
+        recent = page.locator('[data-card="recent-tasks"]')
+        row = recent.locator(f'.task-row[data-task-id="{task_id}"]')
+        expect(row).to_contain_text(script)
+        expect(row.locator(".task-status")).to_have_attribute("data-status", "success", timeout=10000)
+        expect(row.get_by_role("link")).to_have_attribute("href", f"/history?highlight_task={task_id}")
+
+        # A failure says what the server said.
+        with page.expect_response(lambda r: r.url.endswith("/execute")) as failing:
+            card.get_by_role("button", name=broken_name, exact=True).click()
+        assert failing.value.status >= 400
+        error = failing.value.json()["error"]
+        expect(page.locator(".toast-error")).to_contain_text(f"{broken_name} could not start: {error}")
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert page.evaluate("window.__cspViolations") == []
+
+    # On a phone the buttons are full-size targets and nothing overflows.
+    with open_page(browser, PHONE) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        page.goto(url(server, "/"))
+        button = page.locator('[data-card="quick-actions"]').get_by_role("button", name=name, exact=True)
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 200, box
+        expect(page.locator('[data-card="recent-tasks"] .task-row').first).to_be_visible()
+        expect_no_horizontal_scroll(page, 390)
+        assert unexpected(seen) == []
+
+
+def test_empty_states(fresh_server, browser):
+    server = fresh_server(env={"TRUST_PROXY": "1"}).start()
+    username = unique("client")
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        create_user(page, server, username)
+        page.goto(url(server, "/"))
+        card = page.locator('[data-card="quick-actions"]')
+        expect(card).to_contain_text("No quick actions yet.")
+        card.get_by_role("link", name="Settings → Quick actions").click()
+        expect(page).to_have_url(url(server, "/settings/quick-actions"))
+        expect(page.locator(".qa-admin")).to_contain_text("No quick actions yet.")
+        page.goto(url(server, "/"))
+        expect(page.locator('[data-card="recent-tasks"]')).to_contain_text("No tasks yet.")
+        assert unexpected(seen) == []
+
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        page.goto(url(server, "/"))
+        card = page.locator('[data-card="quick-actions"]')
+        expect(card).to_contain_text("No quick actions yet.")
+        expect(card.get_by_role("link")).to_have_count(0)
+        expect(page.locator('[data-card="recent-tasks"]')).to_contain_text("Tasks you start with a quick action")
+        assert seen["bad_responses"] == []
+        assert unexpected(seen) == []
+
+
+def test_scripts_settings_refuse_bad_values_and_keep_good_ones(server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        before = settings(page, server)
+        page.goto(url(server, "/settings/scripts"))
+        expect(page.locator('.tab[href="/settings/scripts"]')).to_have_attribute("aria-current", "page")
+        directory = page.get_by_label("Scripts directory")
+        expect(directory).to_have_value(before["scripts_dir"])
+        expect(page.get_by_label("Stored output per task", exact=True)).to_have_value("1")
+        expect(page.get_by_label("Stored output per task: unit")).to_have_value(str(1024 * 1024))
+        expect(page.get_by_label("Task timeout")).to_have_value("")
+
+        # Nothing changed: nothing is sent.
+        page.get_by_role("button", name="Save").click()
+        toast_said(page, "Nothing to save", kind="info")
+
+        # A directory that does not exist is refused, and so is the other
+        # change saved with it: all or nothing.
+        missing = str(server.data_dir / "no-such-dir")
+        directory.fill(missing)
+        page.get_by_label("Keep history for").fill("30")
+        with page.expect_request(lambda r: r.url.endswith("/api/settings") and r.method == "PUT") as sent:
+            page.get_by_role("button", name="Save").click()
+        assert sent.value.post_data_json == {"scripts_dir": missing, "retention_days": 30}
+        field = page.locator('[data-setting="scripts_dir"]')
+        expect(field.locator(".field-error")).to_contain_text("no-such-dir")
+        expect(directory).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(".settings-form > .form-error")).to_contain_text("Not saved")
+        assert settings(page, server) == before
+        page.reload()
+        expect(page.get_by_label("Scripts directory")).to_have_value(before["scripts_dir"])
+        expect(page.get_by_label("Keep history for")).to_have_value(str(before["retention_days"]))
+
+        # A good change: sizes in MiB go out as bytes; only changes are sent.
+        other = server.data_dir / "more-scripts"
+        other.mkdir(exist_ok=True)
+        page.get_by_label("Scripts directory").fill(str(other))
+        page.get_by_label("Stored output per task", exact=True).fill("2")
+        page.get_by_label("Task timeout").fill("600")
+        with page.expect_request(lambda r: r.url.endswith("/api/settings") and r.method == "PUT") as sent:
+            page.get_by_role("button", name="Save").click()
+        assert sent.value.post_data_json == {"scripts_dir": str(other), "task_timeout_seconds": 600,
+                                             "output_cap_bytes": 2 * 1024 * 1024}
+        toast_said(page, "3 settings saved.")
+        page.reload()
+        expect(page.get_by_label("Scripts directory")).to_have_value(str(other))
+        expect(page.get_by_label("Stored output per task", exact=True)).to_have_value("2")
+        expect(page.get_by_label("Task timeout")).to_have_value("600")
+        after = settings(page, server)
+        assert (after["output_cap_bytes"], after["task_timeout_seconds"]) == (2 * 1024 * 1024, 600)
+
+        # Emptying the timeout means none (null); KiB work too.
+        page.get_by_label("Task timeout").fill("")
+        page.get_by_label("Scripts directory").fill(before["scripts_dir"])
+        page.get_by_label("Stored output per task", exact=True).fill("512")
+        page.get_by_label("Stored output per task: unit").select_option("KiB")
+        expect(page.locator('[data-setting="output_cap_bytes"] .field-exact')).to_contain_text("524,288 bytes")
+        page.get_by_role("button", name="Save").click()
+        toast_said(page, "3 settings saved.")
+        after = settings(page, server)
+        assert (after["scripts_dir"], after["output_cap_bytes"], after["task_timeout_seconds"]) == (
+            before["scripts_dir"], 512 * 1024, None)
+
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert seen["bad_responses"] == [f"400 {url(server, '/api/settings')}"]
+        assert page.evaluate("window.__cspViolations") == []
