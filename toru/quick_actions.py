@@ -16,12 +16,15 @@ from toru.web import json_body
 audit = logging.getLogger("toru.audit")
 
 FIELDS = ("name", "script", "icon", "description", "order", "timeout")
+# The original Toru's names for the same fields, accepted and returned too (DESIGN §6a).
+ALIASES = {"script_path": "script", "display_order": "order"}
 LIMITS = {"name": 100, "icon": 32, "description": 500}
 
 
 def public(row):
     return {"id": row["id"], "name": row["name"], "script": row["script"], "icon": row["icon"],
-            "description": row["description"], "order": row["position"], "timeout": row["timeout"]}
+            "description": row["description"], "order": row["position"], "timeout": row["timeout"],
+            "script_path": row["script"], "display_order": row["position"]}
 
 
 def check_text(field, value, required):
@@ -62,6 +65,12 @@ class QuickActions:
         return public(row)
 
     def check(self, data, partial):
+        for alias, field in ALIASES.items():
+            if alias in data:
+                if field in data and data[field] != data[alias]:
+                    raise Invalid(f"{alias} and {field} are the same field; send one")
+                data = dict(data)
+                data[field] = data.pop(alias)
         unknown = set(data) - set(FIELDS)
         if unknown:
             raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")

@@ -61,6 +61,8 @@ class Settings:
         return {key: self.get(key) for key in SETTINGS}
 
     def update(self, changes):
+        if "instance_id" in changes:
+            raise Invalid("instance_id cannot be changed: plugin licences are bound to it")
         unknown = set(changes) - set(SETTINGS)
         if unknown:
             raise Invalid(f"Unknown setting(s): {', '.join(sorted(unknown))}")
@@ -93,11 +95,11 @@ def register(app, services):
 
     @app.get("/api/settings", role="admin")
     def get_settings():
-        return {"settings": settings.all()}
+        return {"settings": dict(settings.all(), instance_id=services.instance_id)}
 
     @app.put("/api/settings", role="admin")
     def put_settings():
         data = json_body()
         result = settings.update(data)
         audit.info("settings changed", extra={"actor": current_user()["username"], "changes": data})
-        return {"settings": result}
+        return {"settings": dict(result, instance_id=services.instance_id)}

@@ -24,6 +24,7 @@ SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, sta
 def summary(row):
     task = {key: row[key] for key in row.keys() if key not in ("output", "started_by_id")}
     task["output_truncated"] = bool(task["output_truncated"])
+    task["script_name"] = task["script"]  # the original Toru's name for it (DESIGN §6a)
     return task
 
 

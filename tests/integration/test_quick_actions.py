@@ -135,6 +135,21 @@ def test_a_client_sees_only_its_own_tasks(server, admin, make_user):
         bob_sock.close()
 
 
+def test_the_original_field_names_are_accepted_and_returned(admin):
+    action = create(admin, name="Old style", script_path="greet.sh", display_order=7)
+    assert action["script"] == action["script_path"] == "greet.sh"
+    assert action["order"] == action["display_order"] == 7
+    res = admin.put(f"/api/quick-actions/{action['id']}", json={"display_order": 8})
+    assert res.json["quick_action"]["order"] == 8
+    assert admin.post("/api/quick-actions", json={"name": "x", "script": "greet.sh",
+                                                  "script_path": "nap.sh"}).status == 400
+    task_id = admin.post(f"/api/quick-actions/{action['id']}/execute").json["task_id"]
+    wait_for(lambda: admin.get(f"/api/history/{task_id}").json["task"]["status"] == "success")
+    assert admin.get(f"/api/history/{task_id}").json["task"]["script_name"] == "greet.sh"
+    assert admin.get("/api/history").json["tasks"][0]["script_name"]
+    admin.delete(f"/api/quick-actions/{action['id']}")
+
+
 def test_a_quick_action_timeout_overrides_the_global_one(admin):
     action = create(admin, name="Short nap", script="nap.sh", timeout=1)
     task_id = admin.post(f"/api/quick-actions/{action['id']}/execute").json["task_id"]

@@ -293,6 +293,8 @@ def test_usage_of_a_run_is_recorded(server, sock, admin):
 
 def test_settings_are_checked_whole_before_saving(server, admin, tmp_path):
     before = admin.get("/api/settings").json["settings"]
+    assert before["instance_id"] == admin.get("/api/instance").json["instance_id"]
+    assert admin.put("/api/settings", json={"instance_id": "x"}).status == 400
     assert before["scripts_dir"] == str(server.data_dir / "scripts")
     assert before["output_cap_bytes"] == 1024 * 1024 and before["max_concurrent_tasks"] == 8
     for bad in ({"scripts_dir": str(tmp_path / "missing")}, {"retention_days": 0}, {"output_cap_bytes": "1"},
