@@ -301,3 +301,22 @@ class TaskSocket:
 
     def close(self):
         self.ws.close()
+
+
+FIXTURE_PLUGINS = ROOT / "tests" / "fixtures" / "plugins"
+
+
+def install_plugin(data_dir, fixture_name, binary_name=None):
+    """Copy fixture plugin `fixture_name` (e.g. "hello_python") to
+    `<data_dir>/plugins/<binary_name>.binary`, executable; returns its path.
+    `binary_name` defaults to the fixture's name."""
+    stem = fixture_name[:-3] if fixture_name.endswith(".py") else fixture_name
+    plugins = Path(data_dir) / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    target = plugins / f"{binary_name or stem}.binary"
+    source = (FIXTURE_PLUGINS / f"{stem}.py").read_text()
+    # Run on this interpreter, not `/usr/bin/env python3`: a pyenv shim costs
+    # a second or more per start on a loaded machine, and tests start many.
+    target.write_text(source.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
+    target.chmod(0o755)
+    return target

@@ -18,6 +18,9 @@ from toru.accounts import Accounts
 from toru.auth import AccessPlugin, Auth
 from toru.config import Config
 from toru.login_limits import LoginLimiter
+from toru.plugins import api as plugins_api
+from toru.plugins.manager import PluginManager
+from toru.plugins.supervisor import Timing
 from toru.quick_actions import QuickActions
 from toru.scripts import Scripts
 from toru.security import SecurityPlugin
@@ -31,6 +34,7 @@ from toru.web import App, ErrorsPlugin
 
 log = logging.getLogger("toru.app")
 CLEANUP_EVERY = 24 * 3600
+PLUGINS_STOP_WITHIN = 10
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Services:
     task_history: TaskHistory
     tasks: TaskRunner
     quick_actions: QuickActions
+    plugins: PluginManager
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
     # WebSocket message type → handler(connection, message); see toru/ws.py.
@@ -69,24 +74,29 @@ class Services:
         self.greenlets.spawn(self.monitor.run)
         self.greenlets.spawn(self.tasks.sample_loop)
         self.greenlets.spawn(self.tasks.prune_loop)
+        self.plugins.rescan("start")
+        self.greenlets.spawn(self.plugins.watch)
 
     def _cleanup_loop(self):
         while True:
             try:
                 self.auth.cleanup()
+                self.plugins.events.prune()
             except Exception:
                 log.exception("cleanup failed")
             gevent.sleep(CLEANUP_EVERY)
 
     def stop(self, timeout=5):
-        self.tasks.shutdown(timeout=timeout)
+        # Tasks and plugins stop in parallel: TERM, grace, KILL for each.
+        stopping = [gevent.spawn(self.tasks.shutdown, timeout), gevent.spawn(self.plugins.shutdown)]
+        gevent.joinall(stopping, timeout=PLUGINS_STOP_WITHIN + 1)
         self.greenlets.kill(timeout=timeout)
         self.store.close()
 
 
 # Route modules in registration order; the UI's catch-all must come last.
 ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
-                 task_history_mod, quick_actions_mod, ui]
+                 task_history_mod, quick_actions_mod, plugins_api, ui]
 
 
 def build_services(config):
@@ -105,10 +115,13 @@ def build_services(config):
     greenlets = gevent.pool.Group()
     quick_actions = QuickActions(store, scripts)
     runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets)
-    services = Services(config=config, store=store, instance_id=store.instance_id(),
+    instance_id = store.instance_id()
+    base = config.plugin_backoff_base  # delays 1, 2, 4, 8, 16 s scaled by it
+    plugins = PluginManager(config, store, instance_id, Timing(backoff_base=base, backoff_cap=16 * base))
+    services = Services(config=config, store=store, instance_id=instance_id,
                         accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
-                        quick_actions=quick_actions, greenlets=greenlets)
+                        quick_actions=quick_actions, plugins=plugins, greenlets=greenlets)
     services.generated_admin_password = accounts.setup_admin()
     return services
 

@@ -56,9 +56,10 @@ def main(argv=None, environ=None):
             return 0
         if args.command == "reset-admin-password":
             return reset_admin_password(config)
-        if args.metadata_check is not None or args.command == "license":
-            what = "--metadata-check" if args.metadata_check is not None else "license"
-            raise ConfigError(f"{what} is not available in this build yet (it arrives with the plugin runtime)")
+        if args.metadata_check is not None:
+            return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json)
+        if args.command == "license":
+            raise ConfigError("license is not available in this build yet (it arrives with the plugin runtime)")
         return run_server(config)
     except ConfigError as e:
         print(f"toru: {e}", file=sys.stderr)
@@ -97,6 +98,50 @@ def reset_admin_password(config):
     if config.admin_password:
         print("Note: ADMIN_PASSWORD is set in this environment and wins over this password while it is set.")
     return 0
+
+
+def metadata_check(plugins_dir, as_json=False):
+    """Check every `*.binary` in `plugins_dir` as the server would, print
+    one line per file (or JSON) and return 0 only if all are valid."""
+    import json
+    import logging
+    from toru.plugins import discovery
+
+    plugins_dir = Path(plugins_dir).expanduser()
+    if not plugins_dir.exists():
+        raise ConfigError(f"plugin directory {plugins_dir} does not exist")
+    if not plugins_dir.is_dir():
+        raise ConfigError(f"{plugins_dir} is not a directory")
+    # Findings are printed below; the log would only repeat them on stderr.
+    logging.getLogger("toru").addHandler(logging.NullHandler())
+    try:
+        found = discovery.scan(plugins_dir)
+    except OSError as e:
+        raise ConfigError(f"cannot read plugin directory {plugins_dir}: {e.strerror}") from None
+    all_valid = all(item.valid for item in found)
+    if as_json:
+        print(json.dumps({"plugins": [metadata_check_entry(item) for item in found], "valid": all_valid},
+                         indent=2, ensure_ascii=False))
+        return 0 if all_valid else 1
+    if not found:
+        print(f"no *.binary files in {plugins_dir}: nothing to check")
+        return 0
+    for item in found:
+        if item.valid:
+            meta = item.metadata
+            print(f"ok {meta['id']} {meta['version']} {meta['route']}")
+        else:
+            print(f"FAIL {item.file}: {item.reason}")
+    failed = sum(1 for item in found if not item.valid)
+    print(f"{len(found)} plugin{'s' if len(found) != 1 else ''} checked: "
+          f"{len(found) - failed} ok, {failed} failed")
+    return 0 if all_valid else 1
+
+
+def metadata_check_entry(item):
+    meta = item.metadata or {}
+    return {"file": item.file, "valid": item.valid, "id": item.id, "version": meta.get("version"),
+            "route": meta.get("route"), "reason": item.reason}
 
 
 def program_path():

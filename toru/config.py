@@ -36,6 +36,8 @@ class Config:
     sample_interval: float = 2.0
     skip_fstypes: tuple = None      # None: toru.system's defaults
     skip_interfaces: tuple = ("lo",)
+    plugin_timeout: float = 30.0        # seconds a plugin has to answer an HTTP request
+    plugin_backoff_base: float = 1.0    # first restart delay after a crash (doubles, capped at 16×)
     extra: dict = field(default_factory=dict)  # free slot for tests and later issues
 
     def __post_init__(self):
@@ -74,6 +76,9 @@ class Config:
             raise ConfigError(f"sample interval {interval!r} is not a number of seconds") from None
         if not 0.1 <= interval <= 60:
             raise ConfigError(f"sample interval {interval} is out of range (0.1-60 seconds)")
+        plugin_timeout = parse_seconds("TORU_PLUGIN_TIMEOUT", environ.get("TORU_PLUGIN_TIMEOUT") or 30, 0.1, 3600)
+        backoff_base = parse_seconds("TORU_PLUGIN_BACKOFF_BASE", environ.get("TORU_PLUGIN_BACKOFF_BASE") or 1,
+                                     0.01, 60)
         skip_fs = environ.get("TORU_SKIP_FSTYPES")
         skip_if = environ.get("TORU_SKIP_INTERFACES")
         allowed = tuple(h.strip().lower() for h in environ.get("TORU_ALLOWED_HOSTS", "").split(",") if h.strip())
@@ -92,7 +97,19 @@ class Config:
             sample_interval=interval,
             skip_fstypes=None if skip_fs is None else split_list(skip_fs),
             skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
+            plugin_timeout=plugin_timeout,
+            plugin_backoff_base=backoff_base,
         )
+
+
+def parse_seconds(name, value, low, high):
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} {value!r} is not a number of seconds") from None
+    if not low <= seconds <= high:
+        raise ConfigError(f"{name} {seconds:g} is out of range ({low:g}-{high:g} seconds)")
+    return seconds
 
 
 def split_list(value):

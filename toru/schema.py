@@ -83,4 +83,23 @@ MIGRATIONS = [
         CREATE INDEX task_history_user ON task_history(started_by_id, started_at);
         CREATE INDEX task_history_status ON task_history(status);
     """),
+    (4, "plugins", """
+        CREATE TABLE plugin_kv(
+            plugin_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (plugin_id, key)
+        );
+        -- Column names follow the original Toru's table (DESIGN §6a).
+        CREATE TABLE plugin_events(
+            id INTEGER PRIMARY KEY,
+            plugin_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            timestamp REAL NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX plugin_events_plugin ON plugin_events(plugin_id, timestamp);
+        CREATE INDEX plugin_events_time ON plugin_events(timestamp);
+    """),
 ]

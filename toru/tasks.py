@@ -27,6 +27,7 @@ from gevent import subprocess
 
 from toru.auth import current_user
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from toru.processes import child_env, end_group, signal_group
 from toru.task_history import is_admin, summary
 from toru.task_output import TaskOutput
 
@@ -43,8 +44,6 @@ KILL_GRACE = 5             # seconds between TERM and KILL
 DRAIN_AFTER_EXIT = 5       # seconds to wait for pipes held open by escaped processes
 SAMPLE_EVERY = 0.5
 PRUNE_EVERY = 3600
-# Secrets of Toru's own environment that scripts never see.
-PRIVATE_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
 
 
 class Task:
@@ -115,8 +114,7 @@ class TaskRunner:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         output = TaskOutput(self.spool_dir / f"{task_id}.out", self.settings.get("output_cap_bytes"))
         task = Task(task_id, script, user, trigger, quick_action_id, timeout, output)
-        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-        env.update(TORU_TASK_ID=task_id, TORU_USER=user["username"])
+        env = child_env(TORU_TASK_ID=task_id, TORU_USER=user["username"])
         # Take the slot before Popen: starting a process yields to other greenlets.
         self.running[task_id] = task
         try:
@@ -408,28 +406,6 @@ def group_usage(pgids):
         processes[proc.pid] = (ppid, times.user + times.system + times.children_user + times.children_system)
         usage[pgid] = (total + rss, processes)
     return usage
-
-
-def signal_group(pgid, signum):
-    try:
-        os.killpg(pgid, signum)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # the group id was reused by someone else's process
-        return False
-
-
-def end_group(pgid, grace):
-    """TERM what is left of a process group, KILL it after `grace` seconds."""
-    if not signal_group(pgid, signal.SIGTERM):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        gevent.sleep(0.05)
-        if not signal_group(pgid, 0):
-            return
-    signal_group(pgid, signal.SIGKILL)
 
 
 def register(app, services):

@@ -1,0 +1,352 @@
+"""The plugin runtime with real plugin processes: the reference plugin from
+the original design, routing, KV, supervision, faults, rescan and config."""
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from helpers import ADMIN_PASSWORD, ServerProcess, install_plugin, wait_for
+
+
+def sign_in(server):
+    c = server.client()
+    assert c.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status == 200
+    return c
+
+
+def plugin(admin, plugin_id):
+    res = admin.get(f"/api/plugins/{plugin_id}")
+    return res.json["plugin"] if res.status == 200 else None
+
+
+def wait_state(admin, plugin_id, state, timeout=15):
+    wait_for(lambda: (plugin(admin, plugin_id) or {}).get("state") == state, timeout=timeout,
+             message=f"{plugin_id} {state}: {plugin(admin, plugin_id)}")
+    return plugin(admin, plugin_id)
+
+
+def events(admin, plugin_id):
+    return [e["event_type"] for e in admin.get(f"/api/plugins/{plugin_id}/events?limit=500").json["events"]][::-1]
+
+
+@pytest.fixture(scope="module")
+def psrv(tmp_path_factory):
+    data = tmp_path_factory.mktemp("plugins") / "data"
+    for fixture, name in (("hello_python", "hello"), ("toolbox", "echo"), ("toolbox", "echo-b"),
+                          ("toolbox", "concurrent"), ("toolbox", "silent"), ("toolbox", "oversize"),
+                          ("toolbox", "malformed"), ("metadata_fails", "broken")):
+        install_plugin(data, fixture, name)
+    server = ServerProcess(data, env={"TRUST_PROXY": "1", "TORU_PLUGIN_TIMEOUT": "2"}).start()
+    admin = sign_in(server)
+    for plugin_id in ("hello-plugin-python", "echo", "echo-b", "concurrent", "silent", "oversize", "malformed"):
+        wait_state(admin, plugin_id, "running")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def padmin(psrv):
+    return sign_in(psrv)
+
+
+def test_the_original_reference_plugin_runs_and_answers(psrv, padmin):
+    info = plugin(padmin, "hello-plugin-python")
+    assert info["health"] == "healthy" and info["enabled"] and info["running"] and info["pid"]
+    assert info["route"] == "/hello-python" and info["version"] == "1.0.0" and info["rss"] > 0
+    res = padmin.get("/api/plugins/route/hello-python/")
+    assert res.status == 200, res
+    assert res.json["message"] == "Hello from Python plugin!"
+    assert res.json["instance_id"] == padmin.get("/api/instance").json["instance_id"]
+    assert padmin.get("/api/plugins/route/hello-python").json["message"] == "Hello from Python plugin!"
+    missing = padmin.get("/api/plugins/route/hello-python/nothing-here")
+    assert missing.status == 404 and missing.json == {"error": "Not found"}
+    logs = padmin.get("/api/plugins/hello-plugin-python/logs").json["logs"]
+    assert any(line["message"].startswith("[HelloPlugin]") for line in logs)
+
+
+def test_a_plugin_that_never_replies_gets_504_and_the_core_stays_fast(psrv, padmin):
+    began = time.monotonic()
+    res = padmin.get("/api/plugins/route/hello-python/bundle.js")  # absent file: the plugin never replies
+    assert res.status == 504 and 1.5 < time.monotonic() - began < 5
+    assert padmin.get("/api/plugins/route/hello-python/").status == 200  # lockstep slot released
+    assert padmin.get("/api/plugins/hello-plugin-python/bundle.js").status in (404, 504)
+
+
+def test_requests_are_forwarded_with_user_headers_and_without_the_cookie(psrv, padmin):
+    res = padmin.request("POST", "/api/plugins/route/echo/items/a%20b?x=1&y=two", json_body={"k": "v"},
+                         headers={"X-Toru-User": "mallory", "X-Toru-Role": "admin", "Authorization": "Bearer t",
+                                  "X-Custom": "kept"})
+    assert res.status == 200, res
+    echo = res.json
+    assert echo["method"] == "POST" and echo["path"] == "/items/a b?x=1&y=two"
+    assert json.loads(echo["body"]) == {"k": "v"}
+    headers = echo["headers"]
+    assert headers["x-toru-user"] == "admin" and headers["x-toru-role"] == "admin"
+    assert "cookie" not in headers and "authorization" not in headers
+    assert headers["x-custom"] == "kept" and headers["content-type"] == "application/json"
+    assert padmin.get("/api/plugins/route/echo").json["path"] == "/"
+    binary = padmin.request("PUT", "/api/plugins/route/echo/up", data=b"\xff\x00\x01",
+                            headers={"Content-Type": "application/octet-stream"}).json
+    assert binary["body_encoding"] == "base64" and binary["body"] == "/wAB"
+
+
+def test_replies_pass_back_without_cookies_or_hop_by_hop_headers(psrv, padmin):
+    res = padmin.get("/api/plugins/route/echo/cookie")
+    assert res.status == 200 and res.header("x-plugin") == "yes"
+    assert res.headers["set-cookie-list"] == []
+    assert padmin.get("/api/plugins/route/echo/binary").body == b"\x00\xff\x10"
+    assert padmin.get("/api/plugins/route/echo/nostatus").status == 502
+
+
+def test_clients_may_use_plugin_routes_but_not_manage(psrv):
+    admin = sign_in(psrv)
+    admin.post("/api/users", json={"username": "pclient", "password": "correct horse battery staple"})
+    client = psrv.client()
+    client.post("/api/auth/login", json={"username": "pclient", "password": "correct horse battery staple"})
+    assert client.get("/api/plugins/route/echo/x").json["headers"]["x-toru-role"] == "client"
+    assert client.get("/api/plugins").status == 200
+    assert client.post("/api/plugins/echo/restart").status == 403
+    assert client.get("/api/plugins/echo/logs").status == 403
+    assert psrv.client().get("/api/plugins/route/echo/x").status == 401
+
+
+def test_unknown_routes_and_ids_are_404_and_ids_never_reach_files(psrv, padmin):
+    assert padmin.get("/api/plugins/route/nobody/x").json == {"error": "Plugin not found"}
+    for bad in ("..", "UPPER", "a" * 65, "%2e%2e", "x.y"):
+        assert padmin.get(f"/api/plugins/{bad}/logs").status == 404
+        assert padmin.get(f"/api/plugins/{bad}/bundle.js").status == 404
+    assert padmin.post("/api/plugins/nobody/restart").json == {"error": "Plugin not found"}
+
+
+def test_kv_round_trips_in_every_request_shape_and_stays_in_its_namespace(psrv, padmin):
+    base = "/api/plugins/route/echo/kv"
+    assert padmin.request("PUT", f"{base}/colour", data=b"blue").json["value"] == "blue"
+    assert padmin.get(f"{base}/colour").json["value"] == "blue"
+    assert padmin.get(f"{base}/colour?shape=top").json["value"] == "blue"
+    assert padmin.get(f"{base}/colour?shape=nested&action=Get").json["value"] == "blue"
+    assert padmin.request("PUT", "/api/plugins/route/echo-b/kv/colour", data=b"red").json["value"] == "red"
+    assert padmin.get(f"{base}/colour").json["value"] == "blue"
+    assert padmin.get("/api/plugins/route/echo-b/kv/colour").json["value"] == "red"
+    assert padmin.get(f"{base}/col?action=list").json["keys"] == ["colour"]
+    bad = padmin.get(f"{base}/colour?action=explode").json
+    assert bad["value"] is None and "unknown kv action" in bad["error"]
+    # Survives a restart of the plugin.
+    old_pid = plugin(padmin, "echo")["pid"]
+    assert padmin.post("/api/plugins/echo/restart").json == {"success": True}
+    info = wait_state(padmin, "echo", "running")
+    assert info["pid"] != old_pid
+    assert padmin.get(f"{base}/colour").json["value"] == "blue"
+    assert padmin.request("DELETE", f"{base}/colour").json["value"] is None
+    assert padmin.get(f"{base}/colour").json["value"] is None
+
+
+def test_a_plugin_that_never_answers_does_not_slow_others(psrv, padmin):
+    import threading
+    results = []
+    slow = [threading.Thread(target=lambda: results.append(padmin.get("/api/plugins/route/silent/x").status))
+            for _ in range(3)]
+    for t in slow:
+        t.start()
+    time.sleep(0.2)
+    began = time.monotonic()
+    for _ in range(20):
+        assert padmin.get("/api/health").status == 200
+        assert padmin.get("/api/plugins/route/echo/fast").status == 200
+    assert time.monotonic() - began < 2
+    for t in slow:
+        t.join()
+    assert 504 in results
+
+
+def test_concurrent_plugins_get_requests_in_parallel(psrv, padmin):
+    import threading
+    statuses = []
+    began = time.monotonic()
+    threads = [threading.Thread(target=lambda: statuses.append(
+        padmin.get("/api/plugins/route/concurrent/slow?s=1").status)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 4
+    assert time.monotonic() - began < 2.5  # four 1 s requests overlapped
+
+
+@pytest.mark.parametrize("plugin_id", ["oversize", "malformed"])
+def test_broken_frames_drop_the_connection_not_the_core(psrv, padmin, plugin_id):
+    res = padmin.get(f"/api/plugins/route/{plugin_id}/x")
+    assert res.status == 502
+    assert padmin.get("/api/health").status == 200
+    assert "connection_problem" in events(padmin, plugin_id)
+    assert plugin(padmin, plugin_id)["health"] == "unhealthy"
+    if plugin_id == "malformed":  # it behaves after one bad frame: a new connection serves again
+        assert padmin.get("/api/plugins/route/malformed/x").status == 200
+        assert plugin(padmin, plugin_id)["health"] == "healthy"
+
+
+def test_kill_9_of_a_plugin_restarts_it_within_about_a_second(psrv, padmin):
+    pid = plugin(padmin, "echo-b")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    began = time.monotonic()
+    wait_for(lambda: (plugin(padmin, "echo-b") or {}).get("pid") not in (None, pid)
+             and plugin(padmin, "echo-b")["state"] == "running", timeout=10)
+    took = time.monotonic() - began
+    assert 0.8 < took < 3, took
+    assert padmin.get("/api/plugins/route/echo-b/x").status == 200
+    kinds = events(padmin, "echo-b")
+    assert kinds.index("exited") < kinds.index("restarting_with_backoff") < len(kinds)
+    assert plugin(padmin, "echo-b")["restarts"] >= 1
+
+
+def test_invalid_plugins_are_listed_with_their_reason(psrv, padmin):
+    broken = plugin(padmin, "broken")
+    assert broken["state"] == "invalid" and broken["health"] == "unhealthy"
+    assert "exited with 1" in broken["reason"] and "Error" in broken["reason"]
+
+
+def test_disable_stops_it_persists_and_enable_starts_it(psrv, padmin):
+    assert padmin.post("/api/plugins/echo-b/disable").json == {"success": True}
+    info = wait_state(padmin, "echo-b", "stopped")
+    assert info["health"] == "disabled" and info["pid"] is None
+    assert padmin.get("/api/plugins/route/echo-b/x").status == 404
+    config = json.loads((psrv.data_dir / "plugins" / ".metadata" / "config.json").read_text())
+    assert config["plugins"]["echo-b"] is False
+    assert (psrv.data_dir / "echo-b.shutdown").exists()  # it was asked to shut down
+    assert padmin.post("/api/plugins/echo-b/enable").json == {"success": True}
+    wait_state(padmin, "echo-b", "running")
+    assert padmin.get("/api/plugins/route/echo-b/x").status == 200
+
+
+def test_crash_loop_backs_off_then_fails_and_disables(fresh_server):
+    server = fresh_server(env={"TORU_PLUGIN_BACKOFF_BASE": "0.05"})
+    install_plugin(server.data_dir, "toolbox", "crashy")
+    install_plugin(server.data_dir, "toolbox", "echo")
+    server.start()
+    admin = sign_in(server)
+    info = wait_state(admin, "crashy", "failed", timeout=30)
+    assert info["enabled"] is False and info["health"] == "disabled" and "10 times" in info["reason"]
+    evs = admin.get("/api/plugins/crashy/events?limit=500").json["events"][::-1]
+    delays = [e["details"]["delay"] for e in evs if e["event_type"] == "restarting_with_backoff"]
+    assert delays == [0.05, 0.1, 0.2, 0.4, 0.8, 0.8, 0.8, 0.8, 0.8]  # base × 2^n, capped at 16 × base
+    assert [e["event_type"] for e in evs].count("exited") == 10
+    assert "disabled_after_max_restarts" in [e["event_type"] for e in evs]
+    assert wait_state(admin, "echo", "running")["health"] == "healthy"  # the others are untouched
+    config = json.loads((server.data_dir / "plugins" / ".metadata" / "config.json").read_text())
+    assert config["plugins"]["crashy"] is False
+
+
+def test_a_plugin_that_never_creates_its_socket_is_killed_and_retried(fresh_server):
+    server = fresh_server()
+    install_plugin(server.data_dir, "never_socket")
+    server.start()
+    admin = sign_in(server)
+    first_pid = wait_state(admin, "never-socket", "starting")["pid"]
+    wait_for(lambda: "start_failed" in events(admin, "never-socket"), timeout=15)
+    wait_for(lambda: not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie")
+    assert "restarting_with_backoff" in events(admin, "never-socket")
+
+
+def test_rescan_picks_up_added_removed_and_replaced_binaries(psrv, padmin):
+    plugins = psrv.data_dir / "plugins"
+    install_plugin(psrv.data_dir, "toolbox", "echo-new")
+    counts = padmin.post("/api/plugins/rescan").json
+    assert counts["success"] is True and counts["added"] == 1
+    wait_state(padmin, "echo-new", "running")
+    old_pid = plugin(padmin, "echo-new")["pid"]
+    target = plugins / "echo-new.binary"
+    target.write_text(target.read_text() + "\n# replaced\n")
+    assert padmin.post("/api/plugins/rescan").json["replaced"] == 1
+    info = wait_state(padmin, "echo-new", "running")
+    assert info["pid"] != old_pid
+    target.unlink()
+    assert padmin.post("/api/plugins/rescan").json["removed"] == 1
+    assert padmin.get("/api/plugins/echo-new").status == 404
+    wait_for(lambda: not psutil.pid_exists(info["pid"]) or psutil.Process(info["pid"]).status() == "zombie")
+
+
+def test_the_periodic_check_finds_a_new_binary_without_a_request(psrv, padmin):
+    install_plugin(psrv.data_dir, "toolbox", "echo-auto")
+    wait_state(padmin, "echo-auto", "running", timeout=25)
+    (psrv.data_dir / "plugins" / "echo-auto.binary").unlink()
+    wait_for(lambda: plugin(padmin, "echo-auto") is None, timeout=25)
+
+
+def test_logs_page_and_filter_by_level(psrv, padmin):
+    logs = padmin.get("/api/plugins/echo/logs?page_size=500").json
+    assert logs["page"] == 0 and logs["page_size"] == 500
+    warns = padmin.get("/api/plugins/echo/logs?level=WARN").json["logs"]
+    assert warns and all(line["level"] in ("warn", "error") for line in warns)
+    assert all(line["plugin"] == "echo" for line in warns)  # a plugin cannot log as another
+    everything = padmin.get("/api/plugins/echo/logs?page_size=1000").json["logs"]
+    assert len(everything) >= len(warns)
+    stamps = [line["timestamp"] for line in everything]
+    assert stamps == sorted(stamps, reverse=True)
+    page1 = padmin.get("/api/plugins/echo/logs?page_size=2&page=1").json["logs"]
+    assert page1 == everything[2:4]
+    recent = padmin.get("/api/plugins/events?limit=5").json["events"]
+    assert len(recent) == 5
+
+
+def test_a_flooding_plugin_keeps_at_most_six_log_files(fresh_server):
+    server = fresh_server()
+    install_plugin(server.data_dir, "toolbox", "flood")
+    server.start()
+    admin = sign_in(server)
+    wait_state(admin, "flood", "running", timeout=60)
+    logs = server.data_dir / "logs" / "plugins"
+    wait_for(lambda: any(json.loads(line)["message"].startswith("69999 ")
+                         for line in (logs / "flood.log").read_text().splitlines()[-3:]), timeout=60)
+    files = sorted(p.name for p in logs.iterdir() if p.name.startswith("flood.log"))
+    assert files == ["flood.log", "flood.log.1", "flood.log.2", "flood.log.3", "flood.log.4", "flood.log.5"]
+    assert all((logs / f).stat().st_size <= 10 * 1024 * 1024 for f in files)
+
+
+def test_sigterm_of_the_core_sends_shutdown_to_plugins(fresh_server):
+    server = fresh_server()
+    install_plugin(server.data_dir, "toolbox", "echo")
+    install_plugin(server.data_dir, "hello_python", "hello")
+    server.start()
+    admin = sign_in(server)
+    pids = [wait_state(admin, "echo", "running")["pid"], wait_state(admin, "hello-plugin-python", "running")["pid"]]
+    began = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - began < 10
+    assert (server.data_dir / "echo.shutdown").exists()
+    assert all(not psutil.pid_exists(pid) for pid in pids)
+
+
+def test_kill_9_of_the_core_leaves_no_plugin_behind(fresh_server):
+    server = fresh_server()
+    install_plugin(server.data_dir, "toolbox", "echo")
+    install_plugin(server.data_dir, "toolbox", "silent")
+    server.start()
+    admin = sign_in(server)
+    pids = [wait_state(admin, "echo", "running")["pid"], wait_state(admin, "silent", "running")["pid"]]
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids),
+             timeout=5, message="plugins gone with the core")
+
+
+def test_a_corrupt_config_is_kept_aside_and_reported(fresh_server):
+    server = fresh_server()
+    install_plugin(server.data_dir, "toolbox", "echo")
+    meta = server.data_dir / "plugins" / ".metadata"
+    meta.mkdir(parents=True)
+    (meta / "config.json").write_text("{not json")
+    server.start()
+    admin = sign_in(server)
+    listing = admin.get("/api/plugins").json
+    assert "config_problem" in listing and "corrupt" in listing["config_problem"]
+    assert [p.name for p in meta.iterdir() if ".corrupt-" in p.name]
+    wait_state(admin, "echo", "running")
+    admin.post("/api/plugins/echo/disable")
+    server.stop()
+    server.start()
+    admin = sign_in(server)
+    time.sleep(0.5)
+    assert plugin(admin, "echo")["state"] == "stopped" and plugin(admin, "echo")["enabled"] is False

@@ -1,0 +1,1 @@
+"""Plugin runtime: discovery, supervision, wire protocol, routing, KV, logs, events."""

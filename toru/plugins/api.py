@@ -1,0 +1,121 @@
+"""Plugin management and routing endpoints: `/api/plugins*` (DESIGN §6)."""
+
+import logging
+
+import bottle
+import gevent
+
+from toru.auth import current_user
+from toru.errors import Invalid, NotFound
+from toru.plugins import router
+from toru.plugins.discovery import PLUGIN_ID_RE
+from toru.plugins.logs import read_logs
+
+audit = logging.getLogger("toru.audit")
+MAX_EVENTS = 500
+LOG_PAGE_MAX = 1000
+
+
+def checked_id(plugin_id):
+    """Ids from URLs are matched against the id rule before anything else:
+    nothing that fails it ever reaches a file path."""
+    if not PLUGIN_ID_RE.match(plugin_id):
+        raise NotFound("Plugin not found")
+    return plugin_id
+
+
+def log_paging(query):
+    """page from 0; page_size default 100, clamped to 1..LOG_PAGE_MAX (DESIGN §6a: capped, not refused)."""
+    try:
+        page = int(query.get("page") or 0)
+        size = int(query.get("page_size") or 100)
+    except ValueError:
+        raise Invalid("page and page_size must be integers") from None
+    if page < 0:
+        raise Invalid("page must be 0 or more")
+    return page, max(1, min(size, LOG_PAGE_MAX))
+
+
+def event_limit(query, default=100):
+    try:
+        limit = int(query.get("limit", default))
+    except ValueError:
+        limit = default
+    return max(1, min(limit, MAX_EVENTS))
+
+
+def register(app, services):
+    manager = services.plugins
+    config = services.config
+
+    def actor():
+        return current_user()["username"]
+
+    @app.get("/api/plugins", role="user")
+    def list_plugins():
+        result = {"plugins": manager.list()}
+        if manager.enabled.problem:
+            result["config_problem"] = manager.enabled.problem
+        return result
+
+    @app.post("/api/plugins/rescan", role="admin")
+    def rescan():
+        counts = manager.rescan("requested by " + actor())
+        audit.info("plugins rescanned", extra=dict(counts, actor=actor()))
+        return dict(counts, success=True)
+
+    @app.get("/api/plugins/events", role="admin")
+    def all_events():
+        return {"events": manager.events.recent(None, event_limit(bottle.request.query))}
+
+    @app.get("/api/plugins/<plugin_id>", role="user")
+    def get_plugin(plugin_id):
+        return {"plugin": manager.get(checked_id(plugin_id))}
+
+    def action(name, method):
+        def handler(plugin_id):
+            method(checked_id(plugin_id))
+            audit.info(f"plugin {name}", extra={"actor": actor(), "plugin": plugin_id})
+            return {"success": True}
+        app.post(f"/api/plugins/<plugin_id>/{name}", role="admin", callback=handler, name=f"plugin_{name}")
+
+    action("enable", manager.enable)
+    action("disable", manager.disable)
+    action("restart", manager.restart)
+
+    @app.get("/api/plugins/<plugin_id>/events", role="admin")
+    def plugin_events(plugin_id):
+        manager.get(checked_id(plugin_id))
+        return {"events": manager.events.recent(plugin_id, event_limit(bottle.request.query))}
+
+    @app.get("/api/plugins/<plugin_id>/logs", role="admin")
+    def plugin_logs(plugin_id):
+        manager.get(checked_id(plugin_id))
+        query = bottle.request.query
+        page, size = log_paging(query)
+        path = manager.logs_dir / f"{plugin_id}.log"
+        # Reading backwards through up to six files is disk work: off the hub.
+        logs = gevent.get_hub().threadpool.apply(read_logs, (path, page, size, query.get("level") or None))
+        return {"logs": logs, "page": page, "page_size": size}
+
+    @app.get("/api/plugins/<plugin_id>/bundle.js", role="user")
+    def bundle(plugin_id):
+        plugin_id = checked_id(plugin_id)
+        data = router.bundle(manager, plugin_id, current_user(), config.plugin_timeout)
+        return bottle.HTTPResponse(data, 200, {"Content-Type": "application/javascript; charset=utf-8",
+                                               "Cache-Control": "no-cache"})
+
+    def forward(segment, rest=""):
+        request = bottle.request
+        path = "/" + rest
+        if request.query_string:
+            path += "?" + request.query_string
+        status, headers, body = router.forward(
+            manager, segment, request.method, path, router.request_headers(request.environ),
+            request.body.read(), current_user(), config.plugin_timeout)
+        return bottle.HTTPResponse(body, status, headers)
+
+    # `/route/<seg>`, `/route/<seg>/` and `/route/<seg>/x` reach the plugin as `/`, `/` and `/x`.
+    app.route("/api/plugins/route/<segment>", "ANY", forward, role="user", name="plugin_route_root")
+    app.route("/api/plugins/route/<segment>/", "ANY", forward, role="user", name="plugin_route_slash")
+    app.route("/api/plugins/route/<segment>/<rest:path>", "ANY", forward, role="user", name="plugin_route")

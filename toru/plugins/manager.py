@@ -1,0 +1,232 @@
+"""The plugins of this instance: discovery results, their enabled state and
+their supervised processes — what the management API and the router ask.
+
+Discovery runs at start, on `POST /api/plugins/rescan`, and whenever the
+cheap stat check every RESCAN_EVERY seconds sees a `*.binary` added, removed
+or replaced. A replaced binary that was running is restarted on the new file.
+"""
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import gevent
+import psutil
+
+from toru.errors import ConfigError, NotFound
+from toru.plugins import discovery
+from toru.plugins.config import PluginConfig
+from toru.plugins.events import PluginEvents
+from toru.plugins.kv import PluginKV
+from toru.plugins.logs import RotatingJsonLog, SupervisorLog
+from toru.plugins.supervisor import PluginProcess, PluginState, Timing
+
+log = logging.getLogger("toru.plugins")
+
+RESCAN_EVERY = 10
+SUN_PATH_MAX = 107
+STOP_ALL_WITHIN = 10
+
+
+def runtime_dir(data_dir):
+    """A private (0700) directory for plugin sockets: `<data>/run`, or a short
+    one under /tmp when that path would not fit a socket address (107 bytes)."""
+    directory = Path(data_dir) / "run"
+    if len(str(directory)) + len("/" + "x" * 64 + ".sock") > SUN_PATH_MAX:
+        base = Path(tempfile.gettempdir()) / f"toru-{os.getuid()}"
+        base.mkdir(mode=0o700, exist_ok=True)
+        if base.stat().st_uid != os.getuid() or base.is_symlink():
+            raise ConfigError(f"{base} belongs to someone else; remove it or use a shorter --data-dir")
+        os.chmod(base, 0o700)
+        directory = base / hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    return directory
+
+
+class PluginManager:
+    def __init__(self, config, store, instance_id, timing=Timing()):
+        self.data_dir = Path(config.data_dir)
+        self.plugins_dir = self.data_dir / "plugins"
+        self.plugins_dir.mkdir(parents=True, exist_ok=True)
+        (self.plugins_dir / ".metadata").mkdir(exist_ok=True)
+        self.logs_dir = Path(config.log_dir) / "plugins"
+        self.instance_id = instance_id
+        self.timing = timing
+        self.enabled = PluginConfig(self.plugins_dir / ".metadata" / "config.json")
+        self.enabled.load()
+        self.kv = PluginKV(store)
+        self.events = PluginEvents(store, SupervisorLog(Path(config.log_dir) / "plugin-supervisor.log"))
+        self.sockets = runtime_dir(self.data_dir)
+        self.processes = {}   # id → PluginProcess (valid plugins)
+        self.invalid = []     # discovery.Discovered that failed checks
+        self.logs = {}        # id → RotatingJsonLog
+        self.fingerprints = {}
+        self.usage = {}       # pid → psutil.Process, for cpu_percent between calls
+
+    # --- discovery ---------------------------------------------------------------------
+    def rescan(self, reason="rescan"):
+        """Bring the running set in line with the directory; returns counts."""
+        self.fingerprints = discovery.fingerprints(self.plugins_dir)
+        found = discovery.scan(self.plugins_dir)
+        valid = {d.id: d for d in found if d.valid}
+        counts = {"added": 0, "removed": 0, "replaced": 0, "invalid": 0}
+        for plugin_id in list(self.processes):
+            process = self.processes[plugin_id]
+            new = valid.get(plugin_id)
+            if new is None or new.path != process.plugin.path:
+                process.stop("binary removed")
+                del self.processes[plugin_id]
+                self.events.record(plugin_id, "removed", file=str(process.plugin.path))
+                counts["removed"] += 1
+            elif new.fingerprint != process.plugin.fingerprint:
+                was_running = process.state in (PluginState.STARTING, PluginState.RUNNING, PluginState.BACKOFF)
+                process.stop("binary replaced")
+                del self.processes[plugin_id]
+                self.events.record(plugin_id, "replaced", file=str(new.path))
+                counts["replaced"] += 1
+                self._add(new, start=was_running or self.enabled.is_enabled(plugin_id))
+        for plugin_id, plugin in valid.items():
+            if plugin_id not in self.processes:
+                self._add(plugin, start=self.enabled.is_enabled(plugin_id))
+                self.events.record(plugin_id, "discovered", file=str(plugin.path),
+                                   version=plugin.metadata["version"])
+                counts["added"] += 1
+        old_invalid = {(d.path, d.fingerprint) for d in self.invalid}
+        self.invalid = [d for d in found if not d.valid]
+        for d in self.invalid:
+            if (d.path, d.fingerprint) not in old_invalid:
+                self.events.record(d.id, "invalid", file=str(d.path), reason=d.reason)
+        counts["invalid"] = len(self.invalid)
+        log.info("plugins scanned", extra=dict(counts, reason=reason))
+        return counts
+
+    def _add(self, plugin, start):
+        plugin_id = plugin.id
+        if plugin_id not in self.logs:
+            self.logs[plugin_id] = RotatingJsonLog(self.logs_dir / f"{plugin_id}.log")
+        process = PluginProcess(
+            plugin, socket_path=self.sockets / f"{plugin_id}.sock", log=self.logs[plugin_id],
+            data_dir=self.data_dir, instance_id=self.instance_id, log_path=self.logs_dir / f"{plugin_id}.log",
+            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timing=self.timing)
+        self.processes[plugin_id] = process
+        if start:
+            process.start("enabled")
+
+    def watch(self):
+        """Rescan when the directory's cheap fingerprint changes."""
+        while True:
+            gevent.sleep(RESCAN_EVERY)
+            try:
+                if discovery.fingerprints(self.plugins_dir) != self.fingerprints:
+                    self.rescan("directory changed")
+            except Exception:
+                log.exception("plugin rescan failed")
+
+    # --- operator actions --------------------------------------------------------------
+    def process(self, plugin_id):
+        process = self.processes.get(plugin_id)
+        if process is None:
+            raise NotFound("Plugin not found")
+        return process
+
+    def enable(self, plugin_id):
+        process = self.process(plugin_id)
+        self.enabled.set_enabled(plugin_id, True)
+        self.events.record(plugin_id, "enabled")
+        process.crashes = 0
+        process.reason = None
+        process.start("enabled")
+
+    def disable(self, plugin_id):
+        process = self.process(plugin_id)
+        self.enabled.set_enabled(plugin_id, False)
+        self.events.record(plugin_id, "disabled")
+        process.stop("disabled")
+
+    def restart(self, plugin_id):
+        process = self.process(plugin_id)
+        if not self.enabled.is_enabled(plugin_id):
+            self.enabled.set_enabled(plugin_id, True)
+            self.events.record(plugin_id, "enabled")
+        process.stop("restart")
+        process.crashes = 0
+        process.start("restart")
+
+    def _give_up(self, plugin_id):
+        self.enabled.set_enabled(plugin_id, False)
+        self.events.record(plugin_id, "disabled", reason="too many crashes")
+
+    def shutdown(self, timeout=STOP_ALL_WITHIN):
+        """Stop every plugin in parallel (core shutdown)."""
+        stops = [gevent.spawn(p.stop, "core stopping") for p in self.processes.values()]
+        gevent.joinall(stops, timeout=timeout)
+
+    # --- what the API shows --------------------------------------------------------------
+    def by_route(self, segment):
+        for process in self.processes.values():
+            if process.plugin.metadata["route"] == "/" + segment:
+                return process
+        return None
+
+    def describe(self, process):
+        meta = process.plugin.metadata
+        enabled = self.enabled.is_enabled(process.id)
+        info = {
+            "id": process.id, "name": meta["name"], "version": meta["version"], "author": meta["author"],
+            "icon": meta["icon"], "route": meta["route"], "description": meta["description"],
+            "file": process.plugin.path.name, "enabled": enabled, "state": process.state.value,
+            "running": process.state is PluginState.RUNNING,
+            "health": "disabled" if not enabled else "healthy" if process.healthy else "unhealthy",
+            "pid": process.pid, "restarts": process.restarts, "crashes": process.crashes,
+            "last_exit": process.last_exit, "started_at": process.started_wall if process.pid else None,
+            "retry_at": process.retry_at if process.state is PluginState.BACKOFF else None,
+            "reason": process.reason, "cpu_percent": None, "rss": None,
+        }
+        info.update(self._usage(process.pid))
+        return info
+
+    def describe_invalid(self, found):
+        return {"id": found.id, "name": found.id, "version": "unknown", "author": "", "icon": "",
+                "route": None, "description": None, "file": found.path.name,
+                "enabled": self.enabled.is_enabled(found.id), "state": "invalid", "running": False,
+                "health": "unhealthy", "pid": None, "restarts": 0, "crashes": 0, "last_exit": None,
+                "started_at": None, "retry_at": None, "reason": found.reason, "cpu_percent": None, "rss": None}
+
+    def list(self):
+        plugins = [self.describe(p) for p in self.processes.values()]
+        plugins += [self.describe_invalid(d) for d in self.invalid if d.id not in self.processes]
+        return sorted(plugins, key=lambda p: (p["name"].lower(), p["id"]))
+
+    def get(self, plugin_id):
+        if plugin_id in self.processes:
+            return self.describe(self.processes[plugin_id])
+        for found in self.invalid:
+            if found.id == plugin_id:
+                return self.describe_invalid(found)
+        raise NotFound("Plugin not found")
+
+    def _usage(self, pid):
+        if pid is None:
+            return {}
+        try:
+            proc = self.usage.get(pid)
+            if proc is None:
+                proc = self.usage[pid] = psutil.Process(pid)
+                proc.cpu_percent(None)  # the first call only starts the measurement
+            with proc.oneshot():
+                return {"cpu_percent": proc.cpu_percent(None), "rss": proc.memory_info().rss}
+        except psutil.Error:
+            self.usage.pop(pid, None)
+            return {}
+
+    def prune_usage(self):
+        live = {p.pid for p in self.processes.values()}
+        for pid in list(self.usage):
+            if pid not in live:
+                del self.usage[pid]
+
+    def config_problem(self):
+        return self.enabled.problem
