@@ -88,7 +88,11 @@ class Services:
 
     def stop(self, timeout=5):
         # Tasks and plugins stop in parallel: TERM, grace, KILL for each.
-        stopping = [gevent.spawn(self.tasks.shutdown, timeout), gevent.spawn(self.plugins.shutdown)]
+        stopping = []
+        if self.tasks.running:
+            stopping.append(gevent.spawn(self.tasks.shutdown, timeout))
+        if self.plugins.processes:
+            stopping.append(gevent.spawn(self.plugins.shutdown))
         gevent.joinall(stopping, timeout=PLUGINS_STOP_WITHIN + 1)
         self.greenlets.kill(timeout=timeout)
         self.store.close()

@@ -84,7 +84,10 @@ class QuickActions:
             if field in ("name", "icon", "description"):
                 checked[field] = check_text(field, value, required=field == "name")
             elif field == "script":
-                self.scripts.resolve(value)  # a plain name of an existing script
+                try:
+                    self.scripts.resolve(value)  # a plain name of an existing script
+                except NotFound as e:
+                    raise Invalid(e.message) from None  # a bad field, not a missing resource
                 checked[field] = value
             elif field == "order":
                 checked["position"] = check_int("order", value, 0, 1_000_000, nullable=False)

@@ -34,7 +34,7 @@ from toru.task_output import TaskOutput
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 64 * 1024  # a pipe holds 64 KiB: a bigger buffer only costs an mmap/munmap per read
 BATCH_BYTES = 64 * 1024
 BATCH_INTERVAL = 0.05
 CHUNK_QUEUE = 8            # chunks between the readers and the pump
@@ -326,7 +326,7 @@ class TaskRunner:
                 continue
             if wait and not conn.wait_for_room(SUBSCRIBER_BACKLOG, SUBSCRIBER_STALL):
                 task.subscribers.discard(conn)
-                conn.send({"type": "error", "task_id": task.id,
+                conn.send({"type": "error", "task_id": task.id, "code": "fell_behind",
                            "data": "This connection fell behind the task's output; subscribe again to catch up"})
                 continue
             conn.send(encoded)

@@ -3,6 +3,12 @@
 // keeps the socket open while someone is signed in, reconnects with backoff
 // (1, 2, 4, 8, 15 s) and subscribes again to every topic after a reconnect.
 // onConnectionChange() tells pages when to show "Reconnecting…".
+//
+// Tasks (docs/tasks.md): watchTaskMessages(id, handler) receives every
+// message about one task and keeps the socket subscribed to it, again after
+// a reconnect (the server then replays the output, starting with
+// `started` + replay:true); sendMessage() sends run/cancel; onMessage()
+// sees every message (how tasks.js matches a run's `ref`).
 import { api, ApiError } from './api.js';
 import { getUser, onUserChange } from './session.js';
 
@@ -13,6 +19,9 @@ const PING_EVERY_MS = 25_000;
 const SILENT_LIMIT_MS = 60_000;
 
 const topics = new Map(); // topic → Set of handlers
+const tasks = new Map();  // task_id → Set of handlers
+const listeners = new Set(); // onMessage handlers: every message
+let queue = [];           // messages waiting for the socket to open
 const stateListeners = new Set();
 let socket = null;
 let state = 'idle'; // idle | connecting | connected | reconnecting
@@ -42,6 +51,61 @@ export function subscribe(topic, handler) {
   };
 }
 
+/**
+ * Calls handler(message) for every message carrying this task_id; returns
+ * the function that stops it. The first handler of a task subscribes to it
+ * (the server replays its output, then streams it live) unless
+ * `subscribed` says the connection already is (it started the task); the
+ * last one to stop unsubscribes. After a reconnect every watched task is
+ * subscribed again.
+ */
+export function watchTaskMessages(taskId, handler, { subscribed = false } = {}) {
+  let handlers = tasks.get(taskId);
+  if (!handlers) {
+    handlers = new Set();
+    tasks.set(taskId, handlers);
+    if (!subscribed) sendMessage({ type: 'subscribe', task_id: taskId });
+  }
+  handlers.add(handler);
+  connect();
+  return () => {
+    handlers.delete(handler);
+    if (handlers.size === 0 && tasks.get(taskId) === handlers) {
+      tasks.delete(taskId);
+      send({ type: 'unsubscribe', task_id: taskId });
+    }
+  };
+}
+
+/** Subscribes again to a watched task (the server dropped the watcher). */
+export function resubscribeTask(taskId) {
+  if (tasks.has(taskId)) send({ type: 'subscribe', task_id: taskId });
+}
+
+/** Sends a message now, or when the socket has opened. Returns a function
+ *  that withdraws it if it is still waiting (true when it did). Messages
+ *  still waiting when the user signs out are dropped. */
+export function sendMessage(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    send(message);
+    return () => false;
+  }
+  queue.push(message);
+  connect();
+  return () => {
+    const before = queue.length;
+    queue = queue.filter((m) => m !== message);
+    return queue.length !== before;
+  };
+}
+
+/** Calls handler(message) for every message the server sends; returns the
+ *  function that stops it. */
+export function onMessage(handler) {
+  listeners.add(handler);
+  return () => listeners.delete(handler);
+}
+
 /** "idle", "connecting", "connected" or "reconnecting". */
 export function connectionState() {
   return state;
@@ -68,6 +132,7 @@ export function close() {
     old.close(1000, 'Signed out');
   }
   failures = 0;
+  queue = [];
   setState('idle');
 }
 
@@ -84,6 +149,14 @@ function connect() {
     failures = 0;
     lastHeard = Date.now();
     for (const topic of topics.keys()) send({ type: 'subscribe', topic });
+    for (const taskId of tasks.keys()) send({ type: 'subscribe', task_id: taskId });
+    const waiting = queue;
+    queue = [];
+    for (const message of waiting) {
+      // A subscribe queued before the socket opened was just sent above.
+      if (message.type === 'subscribe' && message.task_id && tasks.has(message.task_id)) continue;
+      send(message);
+    }
     startPing();
     setState('connected');
   };
@@ -144,8 +217,25 @@ function dispatch(raw) {
   }
   if (!message || typeof message.type !== 'string') return;
   if (message.type === 'pong') return;
+  for (const handler of [...listeners]) {
+    try {
+      handler(message);
+    } catch (err) {
+      console.error(`A handler for "${message.type}" failed`, err);
+    }
+  }
+  if (message.task_id != null) {
+    for (const handler of [...(tasks.get(message.task_id) || [])]) {
+      try {
+        handler(message);
+      } catch (err) {
+        console.error(`A task handler for "${message.type}" failed`, err);
+      }
+    }
+    return;
+  }
   if (message.type === 'error') {
-    console.warn('The server reported a WebSocket error:', message.data);
+    if (message.ref == null) console.warn('The server reported a WebSocket error:', message.data);
     return;
   }
   for (const handler of [...(topics.get(message.type) || [])]) {
@@ -205,7 +295,7 @@ function setState(next) {
 
 onUserChange((user) => {
   if (!user) close();
-  else if (topics.size) connect();
+  else if (topics.size || tasks.size) connect();
 });
 window.addEventListener('online', retrySoon);
 document.addEventListener('visibilitychange', () => {

@@ -14,7 +14,7 @@ const routes = [
   { path: '/', title: 'Dashboard', load: () => import('./pages/dashboard.js') },
   { path: '/monitor', title: 'System Monitor', load: () => import('./pages/monitor.js') },
   { path: '/scripts', title: 'Scripts', admin: true, load: () => import('./pages/scripts.js') },
-  { path: '/history', title: 'History', admin: true, load: () => import('./pages/history.js') },
+  { path: '/history', title: 'History', load: () => import('./pages/history.js') },
   { path: '/plugins', title: 'Plugins', load: () => import('./pages/plugins.js') },
   { path: '/settings', title: 'Settings', load: settings },
   { path: '/settings/:section', title: 'Settings', load: settings },

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, Client, run_cli
+from helpers import ADMIN_PASSWORD, run_cli
 
 LOGIN = "/api/auth/login"
 

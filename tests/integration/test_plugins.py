@@ -298,8 +298,13 @@ def test_a_flooding_plugin_keeps_at_most_six_log_files(fresh_server):
     admin = sign_in(server)
     wait_state(admin, "flood", "running", timeout=60)
     logs = server.data_dir / "logs" / "plugins"
-    wait_for(lambda: any(json.loads(line)["message"].startswith("69999 ")
-                         for line in (logs / "flood.log").read_text().splitlines()[-3:]), timeout=60)
+    def last_line_written():
+        try:  # the file may be mid-write or mid-rotation while we look
+            tail = (logs / "flood.log").read_text().splitlines()[-3:]
+            return any(json.loads(line)["message"].startswith("69999 ") for line in tail)
+        except (OSError, ValueError):
+            return False
+    wait_for(last_line_written, timeout=60)
     files = sorted(p.name for p in logs.iterdir() if p.name.startswith("flood.log"))
     assert files == ["flood.log", "flood.log.1", "flood.log.2", "flood.log.3", "flood.log.4", "flood.log.5"]
     assert all((logs / f).stat().st_size <= 10 * 1024 * 1024 for f in files)

@@ -392,7 +392,7 @@ def test_a_client_that_stops_reading_is_dropped_and_server_memory_stays_bounded(
             peak = max(peak, proc.memory_info().rss)
             time.sleep(0.2)
         messages = sock.until(lambda m: m["type"] == "error" and m.get("task_id") == task_id, timeout=30)
-        assert "fell behind" in messages[-1]["data"]
+        assert "fell behind" in messages[-1]["data"] and messages[-1]["code"] == "fell_behind"
     finally:
         sock.close()
     assert peak - before < 50 * 1024 * 1024, f"server RSS grew {(peak - before) >> 20} MiB"

@@ -6,9 +6,9 @@ import bottle
 import gevent
 
 from toru.auth import current_user
-from toru.errors import Invalid, NotFound
+from toru.errors import Invalid
 from toru.plugins import router
-from toru.plugins.discovery import PLUGIN_ID_RE
+from toru.plugins.discovery import check_plugin_id
 from toru.plugins.logs import read_logs
 
 audit = logging.getLogger("toru.audit")
@@ -19,9 +19,7 @@ LOG_PAGE_MAX = 1000
 def checked_id(plugin_id):
     """Ids from URLs are matched against the id rule before anything else:
     nothing that fails it ever reaches a file path."""
-    if not PLUGIN_ID_RE.match(plugin_id):
-        raise NotFound("Plugin not found")
-    return plugin_id
+    return check_plugin_id(plugin_id)
 
 
 def log_paging(query):

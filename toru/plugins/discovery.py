@@ -20,6 +20,7 @@ import gevent.pool
 from gevent import subprocess
 
 from toru.errors import NotFound
+from toru.processes import child_env
 
 log = logging.getLogger("toru.plugins")
 
@@ -35,8 +36,6 @@ DESCRIPTION_MAX = 4096
 # plugin count, so in practice every call runs at the same time.
 CONCURRENT_CALLS = 32
 # Never handed to plugin code (DESIGN §6a).
-SECRET_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
-
 
 class MetadataError(Exception):
     """A binary's metadata cannot be used; `reason` is a sentence for people."""
@@ -156,12 +155,6 @@ def json_type(value):
 
 # ---- running `<binary> --metadata` ----------------------------------------
 
-def plugin_environ():
-    """The core's environment minus its secrets: plugins were configured
-    through the environment in the original design."""
-    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-
-
 def read_metadata(path, timeout=METADATA_TIMEOUT, cap=METADATA_CAP):
     """Run `<path> --metadata` and return its validated metadata, or raise
     MetadataError. Bounded: `timeout` seconds, `cap` bytes of stdout."""
@@ -171,7 +164,7 @@ def read_metadata(path, timeout=METADATA_TIMEOUT, cap=METADATA_CAP):
         # the binary forked (a shell script's children, say).
         proc = subprocess.Popen(
             [str(path), "--metadata"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=str(path.parent), env=plugin_environ(),
+            stderr=subprocess.PIPE, cwd=str(path.parent), env=child_env(),
             start_new_session=True, close_fds=True)
     except OSError as e:
         raise MetadataError(f"cannot run it: {e.strerror or e}") from None

@@ -1,4 +1,5 @@
-// Dashboard: this server at a glance. The resource cards are filled from
+// Dashboard: this server at a glance. Quick actions and recent tasks come
+// first (dashboard/tasks.js). The resource cards are filled from
 // GET /api/resources at once, then by every sample the server pushes on the
 // WebSocket's "resources" topic; the Toru card comes from /api/health.
 import { h } from '../ui/dom.js';
@@ -10,11 +11,16 @@ import { showError } from '../ui/toast.js';
 import { formatDuration, formatTime, isoTime } from '../ui/format.js';
 import { page, pageHeader } from '../ui/page.js';
 import { resourceCards } from './dashboard/cards.js';
+import { quickActionsCard, recentTasksCard } from './dashboard/tasks.js';
+import { isAdmin } from '../session.js';
 
 let ticker = null;
 let stops = [];
 
 export function mount(root, ctx) {
+  const admin = isAdmin();
+  const recent = recentTasksCard({ signal: ctx.signal, admin });
+  const actions = quickActionsCard({ signal: ctx.signal, admin, onStarted: () => recent.load() });
   const resources = resourceCards();
   const server = serverCard();
   const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
@@ -25,7 +31,9 @@ export function mount(root, ctx) {
   root.append(page(
     pageHeader('Dashboard', 'An overview of this server.', updated, live.el),
     notice,
-    h('div', { class: 'dashboard' }, grid)));
+    h('div', { class: 'dashboard' },
+      h('div', { class: 'dashboard-tasks' }, actions.el, recent.el),
+      grid)));
 
   let latest = -Infinity;
   const show = (snapshot) => {
@@ -38,7 +46,9 @@ export function mount(root, ctx) {
     updated.textContent = `Updated ${formatTime(snapshot.timestamp)}`;
     updated.setAttribute('datetime', isoTime(snapshot.timestamp));
   };
-  stops = [live.stop, subscribe('resources', show)];
+  stops = [live.stop, subscribe('resources', show), recent.stop];
+  actions.load();
+  recent.load();
   loadResources(ctx.signal, show, notice);
   loadHealth(ctx.signal, server.fields);
 }

@@ -1,9 +1,456 @@
-import { page, pageHeader, upcoming } from '../ui/page.js';
+// History: every task, newest first, filtered by status and script, a page
+// at a time. A row opens to its output in a terminal: the stored output of a
+// finished task, or the live stream of a running one (replayed first).
+// /history?highlight_task=ID opens that task (live when it runs), wherever
+// it is. Clients see their own quick-action runs; only admins delete.
+import { h } from '../ui/dom.js';
+import { icon } from '../ui/icons.js';
+import { api } from '../api.js';
+import { isAdmin } from '../session.js';
+import { confirmDialog } from '../ui/dialog.js';
+import { liveStatus } from '../ui/live-status.js';
+import { showError, showToast } from '../ui/toast.js';
+import { formatAgo, formatBytes, formatDateTime, isoTime } from '../ui/format.js';
+import { page, pageHeader } from '../ui/page.js';
+import { terminal } from '../ui/terminal.js';
+import {
+  STATUSES, TRIGGERS, formatCpu, formatElapsed, formatRss, statusBadge, taskElapsed,
+} from '../ui/task-status.js';
+import { watchTask } from '../tasks.js';
 
-export function mount(root) {
+export const PAGE_SIZE = 20;
+const FILTER_DELAY_MS = 300;
+// While a shown task runs, its row is checked this often (expanded rows
+// follow the live stream instead).
+const RUNNING_POLL_MS = 3000;
+
+let current = null;
+
+export function mount(root, ctx) {
+  const view = {
+    ctx,
+    signal: ctx.signal,
+    admin: isAdmin(),
+    state: { page: 0, status: '', script: '' },
+    highlight: ctx.query.get('highlight_task') || null,
+    rows: new Map(), // task_id → {task, row, detail}
+    open: new Set(), // task_ids whose output is shown
+    inflight: null,
+    timer: null,
+    poll: null,
+    disposed: false,
+    stops: [],
+  };
+  current = view;
+
+  view.script = h('input', {
+    id: 'task-script', type: 'search', class: 'input', placeholder: 'Any script', autocomplete: 'off',
+    autocapitalize: 'none', spellcheck: 'false',
+    onInput: () => {
+      clearTimeout(view.timer);
+      view.timer = setTimeout(() => applyFilters(view), FILTER_DELAY_MS);
+    },
+    onKeydown: (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        applyFilters(view);
+      }
+    },
+  });
+  view.status = h('select', { id: 'task-status', class: 'input select', onChange: () => applyFilters(view) },
+    h('option', { value: '' }, 'All statuses'),
+    Object.entries(STATUSES).map(([value, s]) => h('option', { value }, s.label)));
+
+  view.list = h('div', { class: 'table-wrap tasks-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
+    h('p', { class: 'table-note' }, 'Loading the task history…'));
+  view.summary = h('p', { class: 'pager-summary' });
+  view.pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
+  view.prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(view, view.state.page - 1) },
+    icon('prev'), h('span', null, 'Previous'));
+  view.next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(view, view.state.page + 1) },
+    h('span', null, 'Next'), icon('next'));
   root.append(page(
-    pageHeader('History', 'Every task that ran on this server, with its output.'),
-    upcoming('Task history arrives with the script runner.')));
+    pageHeader('History',
+      view.admin ? 'Every task that ran on this server, with its output.'
+        : 'The quick actions you ran, with their output.'),
+    h('section', { class: 'card card-flush', 'aria-labelledby': 'tasks-title' },
+      h('div', { class: 'card-head' },
+        h('div', { class: 'card-head-text' },
+          h('h2', { class: 'card-title', id: 'tasks-title' }, icon('history'), 'Tasks'),
+          h('p', { class: 'card-lead' }, 'Newest first. Open a task to see its output; a running one streams live.')),
+        h('button', { type: 'button', class: 'btn btn-sm', onClick: () => load(view) },
+          icon('refresh'), h('span', null, 'Refresh'))),
+      h('div', { class: 'filters', role: 'search', 'aria-label': 'Filter tasks' },
+        h('div', { class: 'field' }, h('label', { for: 'task-script' }, 'Script'), view.script),
+        h('div', { class: 'field' }, h('label', { for: 'task-status' }, 'Status'), view.status)),
+      view.list,
+      h('div', { class: 'pager' }, view.summary, h('div', { class: 'pager-controls' }, view.prev, view.pageLabel, view.next)))));
+
+  load(view);
 }
 
-export function unmount() {}
+export function unmount() {
+  if (!current) return;
+  const view = current;
+  current = null;
+  view.disposed = true;
+  clearTimeout(view.timer);
+  clearTimeout(view.poll);
+  if (view.inflight) view.inflight.abort();
+  for (const stop of view.stops) stop();
+  for (const entry of view.rows.values()) closeDetail(entry);
+  view.rows.clear();
+}
+
+function applyFilters(view) {
+  clearTimeout(view.timer);
+  const script = view.script.value.trim();
+  const changed = view.state.script !== script || view.state.status !== view.status.value;
+  view.state.script = script;
+  view.state.status = view.status.value;
+  if (changed) go(view, 0);
+}
+
+function go(view, pageNumber) {
+  view.state.page = Math.max(0, pageNumber);
+  view.open.clear();
+  load(view);
+}
+
+async function load(view) {
+  if (view.inflight) view.inflight.abort();
+  const controller = new AbortController();
+  view.inflight = controller;
+  const stop = () => controller.abort();
+  view.signal.addEventListener('abort', stop, { once: true });
+  const { state } = view;
+  const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
+  if (state.status) query.set('status', state.status);
+  if (state.script) query.set('script', state.script);
+  view.list.setAttribute('aria-busy', 'true');
+  let data;
+  let pinned = null;
+  try {
+    data = await api.get(`/api/history?${query}`, { signal: controller.signal });
+    const wanted = view.highlight;
+    if (wanted && !data.tasks.some((t) => t.id === wanted)) {
+      // Not on this page (newer tasks came first, or a filter): show it on top.
+      pinned = await api.get(`/api/history/${encodeURIComponent(wanted)}`, { signal: controller.signal })
+        .then((r) => r.task)
+        .catch((err) => {
+          if (controller.signal.aborted) throw err;
+          showError(err, 'The task to show');
+          view.highlight = null;
+          return null;
+        });
+    }
+  } catch (err) {
+    if (controller.signal.aborted) return;
+    view.list.removeAttribute('aria-busy');
+    view.list.replaceChildren(h('div', { class: 'table-note table-note-error' },
+      h('p', null, `The task history could not be loaded: ${err.message}`),
+      h('button', { type: 'button', class: 'btn btn-sm', onClick: () => load(view) }, 'Try again')));
+    showError(err, 'History');
+    return;
+  } finally {
+    view.signal.removeEventListener('abort', stop);
+    if (view.inflight === controller) view.inflight = null;
+  }
+  view.list.removeAttribute('aria-busy');
+  const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+  if (state.page >= pages && data.total > 0) {
+    go(view, pages - 1); // the list shrank under us
+    return;
+  }
+  render(view, data.tasks, pinned);
+  view.summary.textContent = `${data.total} ${data.total === 1 ? 'task' : 'tasks'}`;
+  view.pageLabel.textContent = `Page ${state.page + 1} of ${pages}`;
+  view.prev.disabled = state.page === 0;
+  view.next.disabled = state.page + 1 >= pages;
+}
+
+function render(view, tasks, pinned) {
+  for (const entry of view.rows.values()) closeDetail(entry);
+  view.rows.clear();
+  const all = pinned ? [pinned, ...tasks] : tasks;
+  if (!all.length) {
+    const filtered = view.state.script || view.state.status;
+    view.list.replaceChildren(h('p', { class: 'table-note' }, filtered
+      ? 'No task matches these filters.'
+      : view.admin ? 'No task has run yet. Run one on the Scripts page.' : 'You have not run a quick action yet.'));
+    schedulePoll(view);
+    return;
+  }
+  const body = h('tbody');
+  for (const task of all) {
+    const entry = { task, row: null, detail: null, pinned: task === pinned };
+    entry.row = taskRow(view, entry);
+    view.rows.set(task.id, entry);
+    body.append(entry.row);
+  }
+  view.list.replaceChildren(h('table', { class: 'table table-cards tasks-table' },
+    h('caption', { class: 'visually-hidden' }, 'Tasks, newest first'),
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col' }, 'Script'),
+      h('th', { scope: 'col' }, 'Started'),
+      h('th', { scope: 'col' }, 'Status'),
+      h('th', { scope: 'col' }, 'Duration'),
+      h('th', { scope: 'col' }, h('abbr', { title: 'Peak memory (RSS) and CPU time of the whole process group' }, 'Cost')),
+      h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+    body));
+
+  for (const id of [...view.open]) {
+    if (view.rows.has(id)) openDetail(view, view.rows.get(id));
+    else view.open.delete(id);
+  }
+  const wanted = view.highlight && view.rows.get(view.highlight);
+  if (wanted) {
+    view.highlight = null; // once: Refresh and paging do not jump back to it
+    wanted.row.classList.add('is-highlighted');
+    if (!wanted.detail) openDetail(view, wanted);
+    wanted.row.scrollIntoView({ block: 'start', behavior: 'auto' });
+  }
+  schedulePoll(view);
+}
+
+function taskRow(view, entry) {
+  const { task } = entry;
+  const toggle = h('button', {
+    type: 'button', class: 'btn btn-sm task-toggle', 'aria-expanded': false,
+    'aria-controls': `task-detail-${task.id}`, 'aria-label': `Output of ${task.script}`,
+    onClick: () => (entry.detail ? collapse(view, entry) : openDetail(view, entry)),
+  }, icon('chevron', 'task-toggle-icon'), h('span', { class: 'task-toggle-label' }, 'Output'));
+  entry.toggle = toggle;
+  const row = h('tr', {
+    class: ['task-row', entry.pinned ? 'task-row-pinned' : null], dataset: { taskId: task.id, status: task.status },
+  });
+  fillRow(view, entry, row);
+  return row;
+}
+
+// The cells of a row, again whenever the summary changes (a task ended).
+function fillRow(view, entry, row = entry.row) {
+  const { task } = entry;
+  row.dataset.status = task.status;
+  const who = [TRIGGERS[task.trigger] || task.trigger, task.started_by].filter(Boolean).join(' · ');
+  const actions = h('div', { class: 'task-actions' }, entry.toggle);
+  if (view.admin || task.quick_action_id != null) {
+    actions.append(h('button', {
+      type: 'button', class: 'icon-button', 'aria-label': `Run ${task.script} again`, title: 'Run again',
+      dataset: { action: 'rerun' }, onClick: (event) => rerun(view, entry, event.currentTarget),
+    }, icon('refresh')));
+  }
+  if (view.admin && task.status !== 'running') {
+    actions.append(h('button', {
+      type: 'button', class: 'icon-button icon-button-danger', 'aria-label': `Delete this run of ${task.script}`,
+      title: 'Delete', dataset: { action: 'delete' }, onClick: () => remove(view, entry),
+    }, icon('trash')));
+  }
+  entry.duration = h('span', { class: 'nowrap' }, formatElapsed(taskElapsed(task)));
+  row.replaceChildren(
+    h('td', { class: 'cell-primary' },
+      h('div', { class: 'script-cell' },
+        h('span', { class: 'script-name' }, h('code', { class: 'mono-soft' }, task.script),
+          entry.pinned ? h('span', { class: 'badge badge-sm badge-primary' }, 'Linked') : null),
+        who ? h('span', { class: 'script-description' }, who) : null)),
+    h('td', { dataset: { label: 'Started' } },
+      h('time', { class: 'time-cell', datetime: isoTime(task.started_at) },
+        h('span', null, formatDateTime(task.started_at)),
+        h('span', { class: 'time-ago' }, formatAgo(task.started_at)))),
+    h('td', { dataset: { label: 'Status' } },
+      h('span', { class: 'result-cell' }, statusBadge(task.status),
+        task.exit_code != null ? h('span', { class: 'result-reason', dataset: { exitCode: task.exit_code } }, `Exit code ${task.exit_code}`) : null)),
+    h('td', { dataset: { label: 'Duration' } }, entry.duration),
+    h('td', { dataset: { label: 'Peak memory · CPU' } },
+      h('span', { class: 'cost-cell' },
+        h('span', { title: 'Peak memory (RSS)', dataset: { metric: 'peak-rss' } }, formatRss(task.peak_rss)),
+        task.cpu_seconds == null ? null
+          : h('span', { class: 'time-ago', title: 'CPU time', dataset: { metric: 'cpu' } }, `${formatCpu(task.cpu_seconds)} CPU`))),
+    h('td', { class: 'cell-actions' }, actions));
+}
+
+function openDetail(view, entry) {
+  const { task } = entry;
+  view.open.add(task.id);
+  const term = terminal({ label: `Output of ${task.script}`, size: 'md' });
+  const notice = h('p', { class: 'notice notice-warning task-truncated', hidden: true },
+    icon('info', 'notice-icon'), h('span'));
+  const liveNote = h('span', { class: 'task-live' });
+  const facts = h('dl', { class: 'kv kv-compact task-facts' });
+  const panel = h('div', { class: 'task-detail-body', id: `task-detail-${task.id}` },
+    h('div', { class: 'task-detail-head' }, facts, liveNote), notice, term.el);
+  const detail = h('tr', { class: 'task-detail', dataset: { taskId: task.id } },
+    h('td', { colspan: '6' }, panel));
+  entry.detail = { row: detail, term, notice, facts, liveNote, stop: null, stopBadge: null, seq: 0 };
+  entry.row.after(detail);
+  entry.row.classList.add('is-open');
+  entry.toggle.setAttribute('aria-expanded', 'true');
+  showFacts(entry);
+  if (task.status === 'running') followLive(view, entry);
+  else loadOutput(view, entry);
+}
+
+function collapse(view, entry) {
+  view.open.delete(entry.task.id);
+  closeDetail(entry);
+}
+
+function closeDetail(entry) {
+  if (!entry.detail) return;
+  const { detail } = entry;
+  entry.detail = null;
+  detail.seq += 1;
+  if (detail.stop) detail.stop();
+  if (detail.stopBadge) detail.stopBadge();
+  detail.term.dispose();
+  detail.row.remove();
+  entry.row.classList.remove('is-open');
+  entry.toggle.setAttribute('aria-expanded', 'false');
+}
+
+function showFacts(entry) {
+  const { task, detail } = entry;
+  const pairs = [
+    ['Task', h('code', { class: 'mono-soft' }, task.id)],
+    ['Started by', `${task.started_by || '—'} (${TRIGGERS[task.trigger] || task.trigger})`],
+    ['Finished', task.finished_at != null ? formatDateTime(task.finished_at) : 'Still running'],
+    ['Output', task.output_bytes != null ? formatBytes(task.output_bytes) : '—'],
+  ];
+  detail.facts.replaceChildren(...pairs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+  if (task.output_truncated) {
+    detail.notice.hidden = false;
+    detail.notice.lastChild.textContent = 'Output truncated: the stored output keeps its beginning and its end;'
+      + ' the marker line in it says how much was left out.';
+  }
+}
+
+async function loadOutput(view, entry) {
+  const { detail } = entry;
+  const seq = ++detail.seq;
+  let data;
+  try {
+    data = await api.get(`/api/history/${encodeURIComponent(entry.task.id)}`, { signal: view.signal });
+  } catch (err) {
+    if (view.signal.aborted || entry.detail !== detail || seq !== detail.seq) return;
+    detail.term.writeStderr(`The output could not be loaded: ${err.message}\n`);
+    showError(err, 'Task output');
+    return;
+  }
+  if (entry.detail !== detail || seq !== detail.seq) return;
+  updateTask(view, entry, data.task);
+  if (data.task.status === 'running') {
+    // It was still running after all (the list was older than that).
+    followLive(view, entry);
+    return;
+  }
+  const output = data.task.output || '';
+  detail.term.clear();
+  if (output) detail.term.write(output);
+  else detail.term.write('\x1b[2m(no output)\x1b[0m');
+}
+
+function followLive(view, entry) {
+  const { detail } = entry;
+  const id = entry.task.id;
+  // "Live", or "Reconnecting…" while the socket is down.
+  const badge = liveStatus();
+  detail.liveNote.replaceChildren(badge.el);
+  detail.stopBadge = badge.stop;
+  detail.stop = watchTask(id, {
+    onStart: (m) => {
+      if (m.replay) detail.term.clear();
+    },
+    onOutput: (stream, data) => {
+      if (stream === 'stderr') detail.term.writeStderr(data);
+      else detail.term.write(data);
+    },
+    onExit: (m) => {
+      badge.stop();
+      detail.stopBadge = null;
+      detail.liveNote.replaceChildren();
+      updateTask(view, entry, {
+        ...entry.task, status: m.status, exit_code: m.code ?? null, finished_at: m.finished_at ?? Date.now() / 1000,
+      });
+      refreshSummary(view, entry);
+    },
+    onError: (text) => showToast(`${entry.task.script}: ${text}`, 'error'),
+  });
+}
+
+// The full summary (peak memory, CPU, output size) once a task has ended.
+async function refreshSummary(view, entry) {
+  try {
+    const data = await api.get(`/api/history/${encodeURIComponent(entry.task.id)}`, { signal: view.signal });
+    if (view.rows.get(entry.task.id) === entry) updateTask(view, entry, data.task);
+  } catch (err) {
+    if (!view.signal.aborted) console.warn('Refreshing a task summary failed', err);
+  }
+}
+
+function updateTask(view, entry, task) {
+  const { output, ...summary } = task;
+  entry.task = { ...entry.task, ...summary };
+  fillRow(view, entry);
+  if (entry.detail) showFacts(entry);
+  schedulePoll(view);
+}
+
+// Rows of running tasks that are not open learn that they ended from
+// /api/tasks/running; the durations of running rows tick meanwhile.
+function schedulePoll(view) {
+  clearTimeout(view.poll);
+  if (view.disposed) return;
+  const running = [...view.rows.values()].filter((e) => e.task.status === 'running');
+  if (!running.length) return;
+  view.poll = setTimeout(() => pollRunning(view), RUNNING_POLL_MS);
+  for (const entry of running) entry.duration.textContent = formatElapsed(taskElapsed(entry.task));
+}
+
+async function pollRunning(view) {
+  let data;
+  try {
+    data = await api.get('/api/tasks/running', { signal: view.signal });
+  } catch (err) {
+    if (view.signal.aborted) return;
+    schedulePoll(view);
+    return;
+  }
+  if (view.disposed) return;
+  const still = new Set((data.tasks || []).map((t) => t.id));
+  const ended = [...view.rows.values()].filter((e) => e.task.status === 'running' && !still.has(e.task.id)
+    && !(e.detail && e.detail.stop));
+  await Promise.all(ended.map((entry) => refreshSummary(view, entry)));
+  schedulePoll(view);
+}
+
+async function rerun(view, entry, button) {
+  button.disabled = true;
+  let data;
+  try {
+    data = await api.post(`/api/history/${encodeURIComponent(entry.task.id)}/rerun`, {}, { signal: view.signal });
+  } catch (err) {
+    button.disabled = false;
+    showError(err, `${entry.task.script} did not start`);
+    return;
+  }
+  showToast(`${entry.task.script} started again.`, 'success');
+  // A new address: the page shows the new task on top, open and live.
+  view.ctx.navigate(`/history?highlight_task=${encodeURIComponent(data.task_id)}`);
+}
+
+async function remove(view, entry) {
+  const { task } = entry;
+  const ok = await confirmDialog(
+    `The run of ${task.script} started ${formatDateTime(task.started_at)} and its output are deleted for good.`,
+    { title: 'Delete this task?', confirmLabel: 'Delete', danger: true });
+  if (!ok || view.disposed) return;
+  try {
+    await api.del(`/api/history/${encodeURIComponent(task.id)}`, { signal: view.signal });
+  } catch (err) {
+    showError(err, 'Deleting the task failed');
+    return;
+  }
+  showToast(`Deleted the run of ${task.script}.`, 'success');
+  view.open.delete(task.id);
+  load(view);
+}

@@ -9,10 +9,14 @@ import * as users from './settings/users.js';
 import * as loginHistory from './settings/login-history.js';
 import * as instance from './settings/instance.js';
 import * as account from './settings/account.js';
+import * as scripts from './settings/scripts.js';
+import * as quickActions from './settings/quick-actions.js';
 
 const SECTIONS = [
   { id: 'users', label: 'Users', icon: 'users', admin: true, module: users },
   { id: 'login-history', label: 'Login history', icon: 'history', admin: true, module: loginHistory },
+  { id: 'scripts', label: 'Scripts', icon: 'scripts', admin: true, module: scripts },
+  { id: 'quick-actions', label: 'Quick actions', icon: 'bolt', admin: true, module: quickActions },
   { id: 'instance', label: 'Instance', icon: 'server', admin: true, module: instance },
   { id: 'account', label: 'My account', icon: 'user', admin: false, module: account },
 ];
@@ -28,7 +32,7 @@ export function mount(root, ctx) {
 
   const body = h('div', { class: 'settings-body' });
   root.append(page(
-    pageHeader('Settings', admin ? 'Users, sign-in activity, this instance and your own account.' : 'Your account on this server.'),
+    pageHeader('Settings', admin ? 'Users, sign-in activity, scripts and quick actions, this instance and your own account.' : 'Your account on this server.'),
     available.length > 1 ? h('nav', { class: 'tabs', 'aria-label': 'Settings sections' },
       available.map((s) => h('a', {
         class: 'tab', href: `/settings/${s.id}`, 'aria-current': s === section ? 'page' : null,

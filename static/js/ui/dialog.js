@@ -34,7 +34,8 @@ export function modal({ title, description = null, size = 'md', className = null
       h('h2', { class: 'dialog-title', id: titleId }, title),
       h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onClick: () => close(undefined) },
         icon('close'))),
-    description ? h('p', { class: 'dialog-description', id: descriptionId }, description) : null,
+    // Node.append() would print a null as the text "null".
+    ...(description ? [h('p', { class: 'dialog-description', id: descriptionId }, description)] : []),
     h('div', { class: 'dialog-body' }, build(close, titleId)));
 
   return new Promise((resolve) => {

@@ -122,7 +122,45 @@ const SHAPES = {
   arrowDown: [['path', { d: 'M12 5v14M6 13l6 6 6-6' }]],
   arrowUp: [['path', { d: 'M12 19V5M6 11l6-6 6 6' }]],
   upcoming: [['path', { d: 'M12 3v3M12 18v3M3 12h3M18 12h3M5.6 5.6l2.1 2.1M16.3 16.3l2.1 2.1M5.6 18.4l2.1-2.1M16.3 7.7l2.1-2.1' }]],
+  edit: [['path', { d: 'M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4' }]],
+  // Quick-action icons: an admin picks one of these names for a button.
+  bolt: [['path', { d: 'M13 3 5 14h6l-1 7 8-11h-6z' }]],
+  refresh: [['path', { d: 'M20 11a8 8 0 0 0-14.6-4.5M4 3v4h4M4 13a8 8 0 0 0 14.6 4.5M20 21v-4h-4' }]],
+  power: [['path', { d: 'M12 3v8M7.5 6.3a7 7 0 1 0 9 0' }]],
+  download: [['path', { d: 'M12 4v11M7 10l5 5 5-5M5 20h14' }]],
+  upload: [['path', { d: 'M12 20V9M7 14l5-5 5 5M5 4h14' }]],
+  database: [
+    ['ellipse', { cx: 12, cy: 6, rx: 7, ry: 3 }],
+    ['path', { d: 'M5 6v12c0 1.7 3.1 3 7 3s7-1.3 7-3V6M5 12c0 1.7 3.1 3 7 3s7-1.3 7-3' }],
+  ],
+  cloud: [['path', { d: 'M7 19a4.5 4.5 0 0 1-.5-9A6 6 0 0 1 18 9a5 5 0 0 1-.5 10z' }]],
+  wrench: [['path', { d: 'M15 3a5 5 0 0 0-4.6 6.9L3.5 16.8a1.8 1.8 0 0 0 0 2.5l1.2 1.2a1.8 1.8 0 0 0 2.5 0l6.9-6.9A5 5 0 0 0 21 9l-3 1.5L15.5 8 17 5z' }]],
+  rocket: [
+    ['path', { d: 'M12 15l-3-3c1.6-4.6 4.7-7.6 10-9 -1.4 5.3-4.4 8.4-9 10M9 12H5l3-4h4M12 15v4l4-3v-4' }],
+    ['path', { d: 'M6 16c-1.5 1-2 3-2 4 1 0 3-.5 4-2' }],
+  ],
+  mail: [
+    ['rect', { x: 3, y: 5, width: 18, height: 14, rx: 2 }],
+    ['path', { d: 'M3.5 6.5 12 13l8.5-6.5' }],
+  ],
+  archive: [
+    ['rect', { x: 3, y: 4, width: 18, height: 5, rx: 1.5 }],
+    ['path', { d: 'M5 9v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V9M10 13h4' }],
+  ],
 };
+
+/** The icon names an admin can give a quick action, in the order the
+ *  settings form offers them (icon() knows more, all of them usable). */
+export const ACTION_ICONS = [
+  'bolt', 'play', 'refresh', 'power', 'rocket', 'download', 'upload', 'database', 'archive', 'cloud',
+  'server', 'network', 'disk', 'memory', 'cpu', 'wrench', 'trash', 'key', 'shield', 'lock', 'mail',
+  'users', 'scripts', 'monitor', 'history',
+];
+
+/** Whether `name` is an icon that icon() draws (not a fallback). */
+export function hasIcon(name) {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(SHAPES, name);
+}
 
 /** An inline SVG icon, hidden from assistive technology (labels carry meaning). */
 export function icon(name, className = '') {

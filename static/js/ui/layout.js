@@ -13,7 +13,7 @@ export const NAV_ITEMS = [
   { href: '/', label: 'Dashboard', icon: 'dashboard' },
   { href: '/monitor', label: 'System Monitor', icon: 'monitor' },
   { href: '/scripts', label: 'Scripts', icon: 'scripts', admin: true },
-  { href: '/history', label: 'History', icon: 'history', admin: true },
+  { href: '/history', label: 'History', icon: 'history' },
   { href: '/plugins', label: 'Plugins', icon: 'plugins' },
   { href: '/settings', label: 'Settings', icon: 'settings' },
 ];

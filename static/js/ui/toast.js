@@ -1,8 +1,12 @@
-// Toast notifications: showToast(message, type) with type success/error/info.
+// Toast notifications: showToast(message, type, {action}) with type
+// success/error/info. An action is a link ({label, href}) or a button
+// ({label, onClick}) after the message; using it dismisses the toast.
 import { h } from './dom.js';
 import { icon } from './icons.js';
 
 const DURATION_MS = { success: 4000, info: 4000, error: 8000 };
+// A toast with something to click stays long enough to reach it.
+const ACTION_DURATION_MS = 10000;
 const MAX_TOASTS = 5;
 const LEAVE_MS = 160;
 
@@ -17,27 +21,35 @@ export function initToasts() {
   return container;
 }
 
-export function showToast(message, type = 'info') {
+export function showToast(message, type = 'info', { action = null } = {}) {
   if (!(type in DURATION_MS)) type = 'info';
   const region = initToasts();
   const text = String(message);
+  const target = action ? String(action.href || action.label) : '';
 
   // The same message twice (a retry loop, a double click) restarts the first
-  // toast instead of stacking copies.
+  // toast instead of stacking copies; one whose link goes elsewhere (the
+  // same script started twice) is a different toast.
   for (const existing of region.children) {
-    if (existing.dataset.type === type && existing.dataset.message === text && !existing.classList.contains('toast-leaving')) {
+    if (existing.dataset.type === type && existing.dataset.message === text && (existing.dataset.action || '') === target
+        && !existing.classList.contains('toast-leaving')) {
       existing.toastTimer.restart();
       return existing;
     }
   }
 
-  const toast = h('div', { class: ['toast', `toast-${type}`], role: type === 'error' ? 'alert' : null, dataset: { type, message: text } },
-    icon(type, 'toast-icon'),
+  const toast = h('div', {
+    class: ['toast', `toast-${type}`], role: type === 'error' ? 'alert' : null,
+    dataset: { type, message: text, action: target || null },
+  },
+  icon(type, 'toast-icon'),
+  h('div', { class: 'toast-body' },
     h('p', { class: 'toast-message' }, text),
-    h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification', onClick: () => dismiss(toast) },
-      icon('close')));
+    action ? actionElement(action, () => dismiss(toast)) : null),
+  h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification', onClick: () => dismiss(toast) },
+    icon('close')));
 
-  toast.toastTimer = timer(() => dismiss(toast), DURATION_MS[type]);
+  toast.toastTimer = timer(() => dismiss(toast), action ? Math.max(ACTION_DURATION_MS, DURATION_MS[type]) : DURATION_MS[type]);
   // Do not let a toast vanish while the user is reading or pointing at it.
   toast.addEventListener('mouseenter', () => toast.toastTimer.stop());
   toast.addEventListener('mouseleave', () => toast.toastTimer.restart());
@@ -57,6 +69,20 @@ export function showError(err, context = '') {
   if (!err || err.name === 'AbortError' || err.handled) return null;
   const message = err.message || String(err);
   return showToast(context ? `${context}: ${message}` : message, 'error');
+}
+
+// A link is followed by the router (a same-site href) or the browser.
+function actionElement({ label, href = null, onClick = null }, done) {
+  if (href) {
+    return h('a', { class: 'toast-action', href, onClick: () => done() }, label);
+  }
+  return h('button', {
+    type: 'button', class: 'toast-action',
+    onClick: (event) => {
+      done();
+      if (onClick) onClick(event);
+    },
+  }, label);
 }
 
 function dismiss(toast) {

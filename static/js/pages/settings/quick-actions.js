@@ -1,0 +1,393 @@
+// Settings → Quick actions (admin): the buttons on every user's dashboard
+// that run a script. List in dashboard order, add, edit, delete, move up
+// and down. The server checks every field; its message lands in the form.
+import { h } from '../../ui/dom.js';
+import { ACTION_ICONS, icon } from '../../ui/icons.js';
+import { api } from '../../api.js';
+import { confirmDialog, modal } from '../../ui/dialog.js';
+import { showError, showToast } from '../../ui/toast.js';
+import { busy, formError, uid } from '../../ui/password.js';
+import { formatDuration } from '../../ui/format.js';
+import { actionIcon } from '../dashboard/tasks.js';
+import { errorNote } from './users.js';
+
+const LIMITS = { name: 100, icon: 32, description: 500, timeoutMax: 86400 };
+
+export function render(container, ctx) {
+  const list = h('div', { class: 'qa-admin', 'aria-busy': 'true' }, h('p', { class: 'table-note' }, 'Loading quick actions…'));
+  const count = h('span', { class: 'card-count' });
+  const add = h('button', { type: 'button', class: 'btn btn-primary', onClick: () => edit(null) }, icon('plus'), 'Add quick action');
+  container.append(h('section', { class: 'card card-flush', 'aria-labelledby': 'quick-actions-title' },
+    h('div', { class: 'card-head' },
+      h('div', { class: 'card-head-text' },
+        h('h2', { class: 'card-title', id: 'quick-actions-title' }, icon('bolt'), 'Quick actions', count),
+        h('p', { class: 'card-lead' }, 'Buttons on every user’s dashboard, in this order, each running one script. '
+          + 'Clients can run these and no other script.')),
+      add),
+    list));
+
+  let actions = [];
+  let loadSeq = 0;
+  let moving = false;
+
+  async function reload() {
+    const seq = ++loadSeq;
+    list.setAttribute('aria-busy', 'true');
+    let data;
+    try {
+      data = await api.get('/api/quick-actions', { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted || seq !== loadSeq) return;
+      list.removeAttribute('aria-busy');
+      list.replaceChildren(errorNote(`The quick actions could not be loaded: ${err.message}`, reload));
+      showError(err, 'Quick actions');
+      return;
+    }
+    if (seq !== loadSeq || ctx.signal.aborted) return;
+    show(data.quick_actions);
+  }
+
+  // `focus`: [id, selector] of a control to focus after the list is rebuilt
+  // (the moved row's button, so keyboard users can keep moving it).
+  function show(next, focus = null) {
+    actions = Array.isArray(next) ? next : [];
+    list.removeAttribute('aria-busy');
+    count.textContent = String(actions.length);
+    if (!actions.length) {
+      list.replaceChildren(h('div', { class: 'table-note qa-admin-empty' },
+        h('p', null, 'No quick actions yet.'),
+        h('p', null, 'Add one to give clients a button that runs a script from the scripts directory.')));
+      return;
+    }
+    list.replaceChildren(h('ol', { class: 'qa-admin-list' }, actions.map((action, i) => row(action, i))));
+    if (focus) {
+      const [id, selector] = focus;
+      const target = list.querySelector(`li[data-quick-action-id="${CSS.escape(String(id))}"] ${selector}`);
+      const fallback = list.querySelector(`li[data-quick-action-id="${CSS.escape(String(id))}"] .qa-move:not(:disabled)`);
+      const el = target && !target.disabled ? target : fallback;
+      if (el) el.focus();
+    }
+  }
+
+  function row(action, index) {
+    const last = index === actions.length - 1;
+    const meta = [h('code', { class: 'path' }, action.script)];
+    if (action.timeout) meta.push(h('span', null, `Times out after ${formatDuration(action.timeout)}`));
+    return h('li', { class: 'qa-admin-row', dataset: { quickActionId: action.id, name: action.name } },
+      h('span', { class: 'qa-admin-pos', 'aria-hidden': 'true' }, String(index + 1)),
+      actionIcon(action.icon),
+      h('div', { class: 'qa-admin-text' },
+        h('span', { class: 'qa-admin-name' }, action.name),
+        h('span', { class: 'qa-admin-meta' }, meta),
+        action.description ? h('span', { class: 'qa-admin-desc' }, action.description) : null),
+      h('div', { class: 'qa-admin-actions' },
+        iconButton('arrowUp', `Move ${action.name} up`, 'qa-move qa-move-up', index === 0, (b) => move(action, -1, b)),
+        iconButton('arrowDown', `Move ${action.name} down`, 'qa-move qa-move-down', last, (b) => move(action, 1, b)),
+        iconButton('edit', `Edit ${action.name}`, 'qa-edit', false, () => edit(action)),
+        iconButton('trash', `Delete ${action.name}`, 'qa-delete', false, (b) => remove(action, b))));
+  }
+
+  async function move(action, delta, button) {
+    if (moving) return;
+    const ids = actions.map((a) => a.id);
+    const from = ids.indexOf(action.id);
+    const to = from + delta;
+    if (from < 0 || to < 0 || to >= ids.length) return;
+    [ids[from], ids[to]] = [ids[to], ids[from]];
+    moving = true;
+    const moves = [...list.querySelectorAll('.qa-move')];
+    const states = moves.map((b) => b.disabled);
+    for (const b of moves) b.disabled = true;
+    const done = iconBusy(button);
+    let data;
+    try {
+      data = await api.post('/api/quick-actions/reorder', { ids });
+    } catch (err) {
+      moving = false;
+      done();
+      moves.forEach((b, i) => { b.disabled = states[i]; });
+      showError(err, `Moving ${action.name} failed`);
+      if (err.status === 400 || err.status === 404 || err.status === 409) reload(); // someone else changed the list
+      return;
+    }
+    moving = false;
+    const direction = delta < 0 ? 'up' : 'down';
+    show(data && Array.isArray(data.quick_actions) ? data.quick_actions : ids.map((id) => actions.find((a) => a.id === id)),
+      [action.id, `.qa-move-${direction}`]);
+    showToast(`Moved ${action.name} ${direction}.`, 'success');
+  }
+
+  async function remove(action, button) {
+    const ok = await confirmDialog(
+      `Delete the quick action “${action.name}”? Its button disappears from every dashboard. `
+      + 'The script and the history of its runs stay.',
+      { title: 'Delete quick action', confirmLabel: 'Delete', danger: true });
+    if (!ok) return;
+    const done = iconBusy(button);
+    try {
+      await api.del(`/api/quick-actions/${encodeURIComponent(action.id)}`);
+    } catch (err) {
+      done();
+      showError(err, `Deleting ${action.name} failed`);
+      reload(); // show what the server has now, whatever happened
+      return;
+    }
+    showToast(`Deleted the quick action ${action.name}.`, 'success');
+    reload();
+  }
+
+  function edit(action) {
+    openEditor(action, ctx, (saved) => {
+      showToast(action ? `Saved ${saved.name}.` : `Added the quick action ${saved.name}.`, 'success');
+      reload();
+    });
+  }
+
+  reload();
+  return null;
+}
+
+function iconButton(name, label, className, disabled, onClick) {
+  const button = h('button', {
+    type: 'button', class: ['icon-button', className], 'aria-label': label, title: label, disabled,
+    onClick: () => onClick(button),
+  }, icon(name));
+  return button;
+}
+
+/** Shows a spinner in an icon button while a request runs; returns undo. */
+function iconBusy(button) {
+  const before = [...button.childNodes];
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  button.replaceChildren(h('span', { class: 'spinner' }));
+  return () => {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.replaceChildren(...before);
+  };
+}
+
+// ---- The add/edit form ----
+
+function openEditor(action, ctx, onSaved) {
+  const editing = Boolean(action);
+  return modal({
+    title: editing ? 'Edit quick action' : 'Add quick action',
+    description: editing ? null : 'A button on every user’s dashboard that runs one script.',
+  }, (close) => editorForm(action, ctx, close, onSaved));
+}
+
+function editorForm(action, ctx, close, onSaved) {
+  const ids = {
+    name: uid('qa-name'), script: uid('qa-script'), icon: uid('qa-icon'), iconHelp: uid('qa-icon-help'),
+    description: uid('qa-description'), timeout: uid('qa-timeout'), timeoutHelp: uid('qa-timeout-help'),
+    scriptHelp: uid('qa-script-help'),
+  };
+  const initial = {
+    name: action ? action.name : '',
+    script: action ? action.script : '',
+    icon: action && action.icon ? action.icon : '',
+    description: action && action.description ? action.description : '',
+    timeout: action && action.timeout ? String(action.timeout) : '',
+  };
+  const error = formError();
+  const fields = editorFields(ids, initial);
+  const scriptHelp = h('p', { class: 'field-help', id: ids.scriptHelp }, 'A file in the scripts directory.');
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', disabled: true },
+    action ? 'Save changes' : 'Add quick action');
+  loadScripts(fields.script, scriptHelp, initial.script, ctx).then((ok) => { submit.disabled = !ok; });
+
+  function invalid(input, message) {
+    input.setAttribute('aria-invalid', 'true');
+    error.show(message);
+    input.focus();
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    error.clear();
+    const values = readForm(fields);
+    if (!values.name) return invalid(fields.name, 'Enter a name.');
+    if (!values.script) return invalid(fields.script, 'Choose a script.');
+    if (values.timeout === undefined) {
+      return invalid(fields.timeout, `The timeout must be a whole number of seconds from 1 to ${LIMITS.timeoutMax}, or empty.`);
+    }
+    const body = action ? changes(initial, values) : creation(values);
+    if (action && !Object.keys(body).length) {
+      close(false);
+      showToast(`Nothing changed in ${action.name}.`, 'info');
+      return;
+    }
+    const done = busy(submit, action ? 'Saving…' : 'Adding…');
+    let saved;
+    try {
+      const data = action
+        ? await api.put(`/api/quick-actions/${encodeURIComponent(action.id)}`, body)
+        : await api.post('/api/quick-actions', body);
+      saved = (data && data.quick_action) || { ...action, ...body };
+    } catch (err) {
+      done();
+      if (err.handled) return;
+      const field = fieldOf(err);
+      if (field) invalid(fields[field], err.message);
+      else error.show(err.message);
+      return;
+    }
+    close(true);
+    onSaved(saved);
+  }
+
+  return h('form', { class: 'form qa-form', noValidate: true, onSubmit },
+    editorLayout(ids, fields, scriptHelp),
+    error.element,
+    h('div', { class: 'form-actions' },
+      h('button', { type: 'button', class: 'btn', onClick: () => close(false) }, 'Cancel'),
+      submit));
+}
+
+function editorFields(ids, initial) {
+  const fields = {
+    name: h('input', {
+      id: ids.name, name: 'name', class: 'input', required: true, maxlength: String(LIMITS.name),
+      autocomplete: 'off', value: initial.name, autofocus: true,
+    }),
+    script: h('select', {
+      id: ids.script, name: 'script', class: 'input select', required: true, disabled: true, 'aria-describedby': ids.scriptHelp,
+    }, h('option', { value: '' }, 'Loading scripts…')),
+    icon: h('input', {
+      id: ids.icon, name: 'icon', class: 'input', maxlength: String(LIMITS.icon), autocomplete: 'off',
+      autocapitalize: 'none', spellcheck: 'false', value: initial.icon, 'aria-describedby': ids.iconHelp,
+    }),
+    description: h('textarea', {
+      id: ids.description, name: 'description', class: 'input textarea', rows: '3', maxlength: String(LIMITS.description),
+      value: initial.description,
+    }),
+    timeout: h('input', {
+      id: ids.timeout, name: 'timeout', class: 'input input-number', type: 'number', min: '1', max: String(LIMITS.timeoutMax),
+      step: '1', inputmode: 'numeric', value: initial.timeout, 'aria-describedby': ids.timeoutHelp,
+    }),
+  };
+  for (const input of Object.values(fields)) {
+    input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
+    input.addEventListener('change', () => input.removeAttribute('aria-invalid'));
+  }
+  return fields;
+}
+
+function editorLayout(ids, fields, scriptHelp) {
+  const optional = () => h('span', { class: 'optional' }, '(optional)');
+  const preview = h('span', { class: 'qa-icon-preview' }, actionIcon(fields.icon.value));
+  const updatePreview = () => preview.replaceChildren(actionIcon(fields.icon.value));
+  fields.icon.addEventListener('input', updatePreview);
+  return [
+    h('div', { class: 'field' }, h('label', { for: ids.name }, 'Name'), fields.name),
+    h('div', { class: 'field' }, h('label', { for: ids.script }, 'Script'), fields.script, scriptHelp),
+    h('div', { class: 'field' },
+      h('label', { for: ids.icon }, 'Icon ', optional()),
+      h('div', { class: 'qa-icon-field' }, preview, fields.icon),
+      h('p', { class: 'field-help', id: ids.iconHelp }, 'An icon name from the list below, or an emoji such as 🚀.'),
+      iconPicker((name) => {
+        fields.icon.value = name;
+        fields.icon.removeAttribute('aria-invalid');
+        updatePreview();
+      })),
+    h('div', { class: 'field' }, h('label', { for: ids.description }, 'Description ', optional()), fields.description),
+    h('div', { class: 'field' },
+      h('label', { for: ids.timeout }, 'Timeout in seconds ', optional()),
+      fields.timeout,
+      h('p', { class: 'field-help', id: ids.timeoutHelp },
+        'Stops the script after this long. Empty: the task timeout from Settings → Scripts applies.')),
+  ];
+}
+
+function iconPicker(pick) {
+  return h('details', { class: 'icon-picker' },
+    h('summary', null, 'Choose an icon'),
+    h('div', { class: 'icon-picker-grid' }, ACTION_ICONS.map((name) => h('button', {
+      type: 'button', class: 'icon-picker-option', title: name, 'aria-label': name, dataset: { icon: name },
+      onClick: () => pick(name),
+    }, icon(name)))));
+}
+
+/** Fills the script select from GET /api/scripts; true when one can be chosen. */
+async function loadScripts(select, help, current, ctx) {
+  let data;
+  try {
+    data = await api.get('/api/scripts', { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted || err.handled) return false;
+    select.replaceChildren(h('option', { value: '' }, 'Scripts could not be loaded'));
+    help.textContent = `The scripts could not be loaded: ${err.message}`;
+    help.classList.add('field-help-error');
+    return false;
+  }
+  const names = (Array.isArray(data.scripts) ? data.scripts : []).map((s) => s.name);
+  const options = names.map((name) => h('option', { value: name, selected: name === current }, name));
+  if (current && !names.includes(current)) {
+    // Keep what the action runs now selectable: saving other changes must
+    // not silently switch it to another script.
+    options.unshift(h('option', { value: current, selected: true }, `${current} (not found)`));
+  }
+  if (!options.length) {
+    select.replaceChildren(h('option', { value: '' }, 'No scripts'));
+    help.replaceChildren('There are no scripts in ', h('code', { class: 'path' }, data.scripts_dir || 'the scripts directory'),
+      '. Add a file there first.');
+    return false;
+  }
+  if (!current) options.unshift(h('option', { value: '', selected: true, disabled: true }, 'Choose a script'));
+  select.replaceChildren(...options);
+  select.disabled = false;
+  if (data.scripts_dir) {
+    help.replaceChildren('A file in ', h('code', { class: 'path' }, data.scripts_dir), '.');
+  }
+  return true;
+}
+
+// The form's values; timeout is null when empty and undefined when invalid.
+function readForm(fields) {
+  const raw = fields.timeout.value.trim();
+  let timeout = null;
+  if (raw || fields.timeout.validity.badInput) {
+    const n = Number(raw);
+    timeout = raw && Number.isInteger(n) && n >= 1 && n <= LIMITS.timeoutMax ? n : undefined;
+  }
+  return {
+    name: fields.name.value.trim(),
+    script: fields.script.value,
+    icon: fields.icon.value.trim(),
+    description: fields.description.value.trim(),
+    timeout,
+  };
+}
+
+function creation(values) {
+  const body = { name: values.name, script: values.script };
+  if (values.icon) body.icon = values.icon;
+  if (values.description) body.description = values.description;
+  if (values.timeout != null) body.timeout = values.timeout;
+  return body;
+}
+
+// Only what the admin changed goes to the server.
+function changes(initial, values) {
+  const body = {};
+  for (const key of ['name', 'script', 'icon', 'description']) {
+    if (values[key] !== initial[key]) body[key] = values[key];
+  }
+  const before = initial.timeout ? Number(initial.timeout) : null;
+  if (values.timeout !== before) body.timeout = values.timeout;
+  return body;
+}
+
+// Which field a server error is about: its `field` when the server names
+// one, else the first field its message mentions.
+function fieldOf(err) {
+  const named = err.data && typeof err.data === 'object' ? err.data.field : null;
+  if (['name', 'script', 'icon', 'description', 'timeout'].includes(named)) return named;
+  const text = String(err.message || '').toLowerCase();
+  for (const key of ['script', 'timeout', 'icon', 'description', 'name']) {
+    if (text.includes(key)) return key;
+  }
+  return null;
+}
