@@ -355,3 +355,20 @@ def test_a_corrupt_config_is_kept_aside_and_reported(fresh_server):
     admin = sign_in(server)
     time.sleep(0.5)
     assert plugin(admin, "echo")["state"] == "stopped" and plugin(admin, "echo")["enabled"] is False
+
+
+def test_state_changes_are_pushed_to_websocket_subscribers(psrv, padmin):
+    from helpers import TaskSocket
+    sock = TaskSocket(psrv, padmin)
+    try:
+        sock.send(type="subscribe", topic="plugins")
+        sock.send(type="ping")
+        sock.until(lambda m: m["type"] == "pong")
+        padmin.post("/api/plugins/echo-b/restart")
+        seen = sock.until(lambda m: m["type"] == "plugin" and m["data"]["id"] == "echo-b"
+                          and m["data"]["state"] == "running", timeout=15)
+    finally:
+        sock.close()
+    states = [m["data"]["state"] for m in seen if m["type"] == "plugin" and m["data"]["id"] == "echo-b"]
+    assert "stopping" in states or "stopped" in states
+    assert seen[-1]["data"]["health"] == "healthy" and seen[-1]["data"]["event"]["plugin_id"] == "echo-b"

@@ -1,12 +1,13 @@
 """Plugin management and routing endpoints: `/api/plugins*` (DESIGN §6)."""
 
+import json
 import logging
 
 import bottle
 import gevent
 
 from toru.auth import current_user
-from toru.errors import Invalid
+from toru.errors import Invalid, NotFound
 from toru.plugins import router
 from toru.plugins.discovery import check_plugin_id
 from toru.plugins.logs import read_logs
@@ -42,9 +43,28 @@ def event_limit(query, default=100):
     return max(1, min(limit, MAX_EVENTS))
 
 
+def push_plugin_changes(manager, subscribers):
+    """An event listener: every event sends the plugin's current card to the
+    `plugins` WebSocket topic, so pages update without polling."""
+    def push(event):
+        if not subscribers:
+            return
+        try:
+            data = manager.get(event["plugin_id"])
+        except NotFound:  # removed from disk
+            data = {"id": event["plugin_id"], "removed": True}
+        data["event"] = event
+        message = json.dumps({"type": "plugin", "data": data})  # encoded once for all
+        for conn in list(subscribers):
+            conn.send(message)
+    return push
+
+
 def register(app, services):
     manager = services.plugins
     config = services.config
+    services.ws_topics["plugins"] = subscribers = set()
+    manager.events.listeners.append(push_plugin_changes(manager, subscribers))
 
     def actor():
         return current_user()["username"]
