@@ -37,7 +37,12 @@ def build_parser():
                         help="check the plugin binaries in DIR (default DATA_DIR/plugins) and exit")
     parser.add_argument("--json", action="store_true", help="machine-readable output for --metadata-check")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("license", help="make and check plugin licence keys")
+    licence = commands.add_parser("license", help="make and check plugin licence keys (see: license --help)",
+                                  add_help=False)
+    licence.add_argument("license_args", nargs=argparse.REMAINDER)
+    checker = commands.add_parser("plugin-test", help="check a plugin binary against the protocol "
+                                                      "(see: plugin-test --help)", add_help=False)
+    checker.add_argument("plugin_test_args", nargs=argparse.REMAINDER)
     reset = commands.add_parser("reset-admin-password",
                                 help="generate a new password for the admin account and print it")
     # SUPPRESS keeps the subcommand from overwriting a --data-dir given before it.
@@ -59,7 +64,11 @@ def main(argv=None, environ=None):
         if args.metadata_check is not None:
             return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json)
         if args.command == "license":
-            raise ConfigError("license is not available in this build yet (it arrives with the plugin runtime)")
+            from toru import license_cli
+            return license_cli.main(args.license_args, environ)
+        if args.command == "plugin-test":
+            from toru.plugins import conformance
+            return conformance.main(args.plugin_test_args)
         return run_server(config)
     except ConfigError as e:
         print(f"toru: {e}", file=sys.stderr)
