@@ -111,6 +111,35 @@ def reply_request_id(message):
     return None
 
 
+class FrameReader:
+    """Frames from a socket through one buffer: a frame that arrives whole
+    costs one recv, not one for the header and one for the body."""
+
+    def __init__(self, sock, read_size=64 * 1024):
+        self.sock = sock
+        self.read_size = read_size
+        self.buffer = bytearray()
+
+    def next(self):
+        """The next message, or None at a clean end of stream."""
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(self.buffer)
+                if size > MAX_FRAME:
+                    raise FrameError(f"frame length {size} exceeds {MAX_FRAME}")
+                end = HEADER.size + size
+                if len(self.buffer) >= end:
+                    body = bytes(self.buffer[HEADER.size:end])
+                    del self.buffer[:end]
+                    return decode_body(body)
+            chunk = self.sock.recv(self.read_size)
+            if not chunk:
+                if self.buffer:
+                    raise FrameError(f"connection closed mid-frame ({len(self.buffer)} bytes pending)")
+                return None
+            self.buffer += chunk
+
+
 class PluginConnection:
     """The core's connection to one plugin process's socket.
 
@@ -237,9 +266,10 @@ class PluginConnection:
     # --- receiving ---------------------------------------------------------------
     def _read_loop(self, sock):
         problem = None
+        frames = FrameReader(sock)
         try:
             while True:
-                message = read_frame(sock)
+                message = frames.next()
                 if message is None:
                     break
                 self._dispatch(message)
