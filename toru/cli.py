@@ -43,6 +43,13 @@ def build_parser():
     checker = commands.add_parser("plugin-test", help="check a plugin binary against the protocol "
                                                       "(see: plugin-test --help)", add_help=False)
     checker.add_argument("plugin_test_args", nargs=argparse.REMAINDER)
+    importer = commands.add_parser("import-steering-db",
+                                   help="import the original Toru's steering.db into this data directory")
+    importer.add_argument("path", metavar="PATH", help="the original's steering.db")
+    importer.add_argument("--dry-run", action="store_true", help="show what would be imported; change nothing")
+    importer.add_argument("--force-instance-id", action="store_true",
+                          help="take the original's instance id even though this Toru has plugin data")
+    importer.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     reset = commands.add_parser("reset-admin-password",
                                 help="generate a new password for the admin account and print it")
     # SUPPRESS keeps the subcommand from overwriting a --data-dir given before it.
@@ -50,10 +57,32 @@ def build_parser():
     return parser
 
 
+# Subcommands that parse their own arguments get everything after their name
+# verbatim: argparse's REMAINDER drops a leading option (`license --help`,
+# `license --validate KEY`) and would reorder the rest.
+PASS_THROUGH = {"license": "license_args", "plugin-test": "plugin_test_args"}
+VALUE_OPTIONS = {"--host", "--port", "--data-dir", "--log-dir", "--log-level", "--sample-interval"}
+
+
+def command_position(argv, command):
+    for i, token in enumerate(argv):
+        if token == command and (i == 0 or argv[i - 1] not in VALUE_OPTIONS):
+            return i
+    return len(argv)
+
+
 def main(argv=None, environ=None):
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command in PASS_THROUGH:
+        position = command_position(argv, args.command)
+        if any(token in extra for token in argv[:position]):
+            parser.error("unrecognized arguments: " + " ".join(t for t in argv[:position] if t in extra))
+        setattr(args, PASS_THROUGH[args.command], argv[position + 1:])
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     try:
         config = Config.load(vars(args), environ)
         if args.print_systemd_unit:
@@ -61,6 +90,8 @@ def main(argv=None, environ=None):
             return 0
         if args.command == "reset-admin-password":
             return reset_admin_password(config)
+        if args.command == "import-steering-db":
+            return import_steering_db(config, args.path, args.dry_run, args.force_instance_id)
         if args.metadata_check is not None:
             return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json)
         if args.command == "license":
@@ -80,11 +111,19 @@ def run_server(config):
     from toru import logs, server
     from toru.app import create_app
 
+    from toru.steering_import import find_steering_db
+
     prepare_dir(config.data_dir, "data directory")
     prepare_dir(config.log_dir, "log directory")
     listener = server.listen(config.host, config.port)
     logs.setup(config)
+    first_start = not config.db_path.exists()
     app = create_app(config)
+    original = find_steering_db(config.data_dir, os.getcwd()) if first_start else None
+    if original:
+        print(f"Found the original Toru's database {original}: to bring its users, quick actions, history and "
+              f"instance id over, stop Toru and run: {program_path().name} import-steering-db {original} "
+              f"--data-dir {config.data_dir} --dry-run", flush=True)
     return server.serve(app, listener)
 
 
@@ -106,6 +145,41 @@ def reset_admin_password(config):
     print("Existing admin sessions were signed out.")
     if config.admin_password:
         print("Note: ADMIN_PASSWORD is set in this environment and wins over this password while it is set.")
+    return 0
+
+
+def import_steering_db(config, path, dry_run, force_instance_id):
+    """Import into this data dir's toru.db in one transaction. A dry run works
+    on a copy, so not even a migration touches the real database."""
+    import sqlite3
+    import tempfile
+    from toru.steering_import import Importer
+    from toru.store import Store
+
+    prepare_dir(config.data_dir, "data directory")
+    with tempfile.TemporaryDirectory() as scratch:
+        target = config.db_path
+        if dry_run:
+            target = Path(scratch) / "toru.db"
+            if config.db_path.exists():
+                live, copy = sqlite3.connect(f"file:{config.db_path}?mode=ro", uri=True), sqlite3.connect(target)
+                try:
+                    live.backup(copy)
+                finally:
+                    live.close()
+                    copy.close()
+        store = Store(target)
+        try:
+            report = Importer(store, config, path, force_instance_id).run(dry_run=dry_run)
+        finally:
+            store.close()
+    for line in report.lines():
+        print(line)
+    print(f"instance id: {report.instance_id}")
+    if dry_run:
+        print("dry run: nothing was changed; run again without --dry-run to import")
+    else:
+        print(f"imported into {config.db_path}; start Toru and sign in (sessions are not carried over)")
     return 0
 
 

@@ -146,3 +146,14 @@ def recover_spool(path, cap):
     text = (head.decode("utf-8", "ignore") + "\n… output omitted (the server stopped mid-task) …\n"
             + tail.decode("utf-8", "ignore"))
     return text, True, size
+
+
+def cap_text(text, cap):
+    """(text, truncated, size in bytes) of a whole output kept the way a
+    task's is: all of it if it fits `cap` bytes, else head + marker + tail."""
+    size = size_of(text)
+    if size <= cap:
+        return text, False, size
+    half = cap // 2
+    head, tail = cut(text, half), cut(text, half, keep_end=True)
+    return head + marker(size - size_of(head) - size_of(tail)) + tail, True, size
