@@ -137,12 +137,6 @@ def test_database_from_a_newer_toru_is_refused(tmp_path):
     assert_one_line_error(result, "newer than this Toru knows")
 
 
-@pytest.mark.parametrize("args", [["license"], ["plugin-test", "x.binary"]])
-def test_slots_for_later_features_say_they_are_not_available(args, tmp_path):
-    result = run_cli(["--data-dir", str(tmp_path)] + args)
-    assert_one_line_error(result, "not available in this build yet")
-
-
 @pytest.mark.parametrize("value", ["0", "61", "fast"])
 def test_bad_sample_interval(tmp_path, value):
     result = run_cli(["--data-dir", str(tmp_path)], env={"TORU_SAMPLE_INTERVAL": value})
