@@ -16,6 +16,8 @@ const routes = [
   { path: '/scripts', title: 'Scripts', admin: true, load: () => import('./pages/scripts.js') },
   { path: '/history', title: 'History', load: () => import('./pages/history.js') },
   { path: '/plugins', title: 'Plugins', load: () => import('./pages/plugins.js') },
+  { path: '/plugins/:id', title: 'Plugin details', load: () => import('./pages/plugins.js') },
+  { path: '/plugin/:id', title: 'Plugin', load: () => import('./pages/plugin-view.js') },
   { path: '/settings', title: 'Settings', load: settings },
   { path: '/settings/:section', title: 'Settings', load: settings },
   { path: '/login', title: 'Sign in', chrome: false, guest: true, load: () => import('./pages/login.js') },

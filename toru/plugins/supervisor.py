@@ -68,6 +68,14 @@ def backoff_delay(crashes, timing):
     return min(timing.backoff_base * 2 ** (crashes - 1), timing.backoff_cap)
 
 
+def exit_text(code):
+    """'exit code 1', 'killed by SIGKILL': for reasons people read."""
+    described = describe_exit(code)
+    if "signal" in described:
+        return f"killed by {described['signal']}"
+    return "no exit status" if described["code"] is None else f"exit code {described['code']}"
+
+
 def describe_exit(code):
     if code is None:
         return {"code": None}
@@ -206,7 +214,7 @@ class PluginProcess:
         self.crashes += 1
         self._transition(S.BACKOFF, why)
         if self.crashes >= self.timing.max_crashes:
-            self.reason = f"failed {self.crashes} times in a row; disabled (last exit: {self.last_exit})"
+            self.reason = f"failed {self.crashes} times in a row; disabled (last: {why}, {exit_text(code)})"
             self._transition(S.FAILED, self.reason)
             self.events.record(self.id, "disabled_after_max_restarts", crashes=self.crashes)
             self.stopped.set()

@@ -12,6 +12,7 @@ import { formatDuration, formatTime, isoTime } from '../ui/format.js';
 import { page, pageHeader } from '../ui/page.js';
 import { resourceCards } from './dashboard/cards.js';
 import { quickActionsCard, recentTasksCard } from './dashboard/tasks.js';
+import { pluginHealthCard } from './dashboard/plugins.js';
 import { isAdmin } from '../session.js';
 
 let ticker = null;
@@ -23,8 +24,9 @@ export function mount(root, ctx) {
   const actions = quickActionsCard({ signal: ctx.signal, admin, onStarted: () => recent.load() });
   const resources = resourceCards();
   const server = serverCard();
+  const plugins = pluginHealthCard();
   const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
-    resources.cards, server.el);
+    resources.cards, server.el, plugins.el);
   const notice = h('div', { class: 'notice-slot' });
   const updated = h('time', { class: 'updated', dataset: { metric: 'updated' } });
   const live = liveStatus((state) => grid.classList.toggle('is-stale', state === 'reconnecting'));
@@ -46,7 +48,7 @@ export function mount(root, ctx) {
     updated.textContent = `Updated ${formatTime(snapshot.timestamp)}`;
     updated.setAttribute('datetime', isoTime(snapshot.timestamp));
   };
-  stops = [live.stop, subscribe('resources', show), recent.stop];
+  stops = [live.stop, subscribe('resources', show), recent.stop, plugins.stop];
   actions.load();
   recent.load();
   loadResources(ctx.signal, show, notice);

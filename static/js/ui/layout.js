@@ -7,6 +7,7 @@ import { showError, showToast } from './toast.js';
 import { getUser, onUserChange } from '../session.js';
 import { signOut } from '../auth.js';
 import { navigate } from '../router.js';
+import { startPluginNav } from './plugin-nav.js';
 
 // `admin: true` links are hidden from clients (the server refuses them).
 export const NAV_ITEMS = [
@@ -38,14 +39,15 @@ export function buildLayout(container) {
 
   const topbar = h('header', { class: 'topbar' }, menuButton, brandLink(),
     h('div', { class: 'topbar-end' }, userMenu('topbar')));
+  // Filled with the enabled plugins (and their health) by plugin-nav.js.
+  const pluginList = h('ul', { class: 'nav-list nav-plugins', id: 'nav-plugins', 'aria-labelledby': 'nav-plugins-heading' },
+    h('li', { class: 'nav-empty' }, 'Enabled plugins will be listed here.'));
   const sidebar = h('aside', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Sidebar' },
     h('div', { class: 'sidebar-head' }, brandLink(), closeButton),
     h('nav', { class: 'sidebar-nav', 'aria-label': 'Main' },
       h('ul', { class: 'nav-list' }, NAV_ITEMS.map(navItem)),
       h('h2', { class: 'nav-heading', id: 'nav-plugins-heading' }, 'Plugins'),
-      // Filled with the enabled plugins (and their health) by the plugin UI.
-      h('ul', { class: 'nav-list', id: 'nav-plugins', 'aria-labelledby': 'nav-plugins-heading' },
-        h('li', { class: 'nav-empty' }, 'Enabled plugins will be listed here.'))),
+      pluginList),
     h('div', { class: 'sidebar-foot' }, userMenu('sidebar')));
   const backdrop = h('div', { class: 'backdrop', onClick: () => closeDrawer({ restoreFocus: true }) });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
@@ -66,6 +68,7 @@ export function buildLayout(container) {
   setChrome(false);
   onUserChange(showUser);
   showUser(getUser());
+  startPluginNav(pluginList);
   return { main };
 }
 
