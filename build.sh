@@ -6,6 +6,7 @@
 #   ./build.sh test [ARGS]     build, then run the whole test suite (ARGS go to pytest)
 #   ./build.sh --universal     build one pyz for CPython 3.10-3.13 on x86_64 and aarch64
 #   ./build.sh --output FILE   write the pyz somewhere else than dist/toru.pyz
+#   ./build.sh plugins [DIR]   build the example plugins into DIR/<name>.binary (default plugins/)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,10 +21,10 @@ die() { say "$*"; exit 1; }
 command=build universal=0 output=dist/toru.pyz
 while [ $# -gt 0 ]; do
   case "$1" in
-    build|run|test) command=$1; shift; [ "$command" = build ] || break ;;
+    build|run|test|plugins) command=$1; shift; [ "$command" = build ] || break ;;
     --universal) universal=1; shift ;;
     --output) output=${2:?--output needs a file}; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -103,8 +104,58 @@ PY
   say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
 }
 
+# A Python that can run toru.py from this checkout: $PYTHON when it already
+# has the runtime pins (a dev venv, CI), else a venv made for them.
+runtime_python() {
+  if "$PYTHON" -c 'import bottle, gevent, psutil, argon2' 2>/dev/null; then
+    echo "$PYTHON"
+  else
+    venv .venv-test requirements.txt requirements-test.txt >&2
+    echo .venv-test/bin/python
+  fi
+}
+
+# Each examples/<name>/plugin.py becomes DIR/<name>.binary: a zipapp holding
+# the example's files (its bundle.js too) and a copy of the SDK, so a plugin
+# ships as one file. Node examples are copied as they are (shebang and all).
+# Then the directory must pass --metadata-check, as Toru would see it.
+plugins() {
+  local dir=${1:-plugins} stage="$STAGE/plugins" built=0
+  [ $# -le 1 ] || die "plugins takes at most one directory (see ./build.sh --help)"
+  [ -f sdk_py/toru_plugin/__init__.py ] || die "sdk_py/toru_plugin is missing: the Python examples need the SDK"
+  mkdir -p "$dir"
+  for source in examples/*/plugin.py; do
+    local example; example=$(dirname "$source"); local name; name=$(basename "$example")
+    rm -rf "$stage/$name" && mkdir -p "$stage/$name"
+    cp -R "$example/." "$stage/$name/"
+    cp -R sdk_py/toru_plugin "$stage/$name/toru_plugin"
+    find "$stage/$name" -depth \( -name __pycache__ -o -name '*.pyc' \) -exec rm -rf {} +
+    # runpy keeps plugin.py's own `if __name__ == "__main__"` working inside the zip.
+    printf '%s\n' 'import runpy' 'runpy.run_module("plugin", run_name="__main__")' > "$stage/$name/__main__.py"
+    "$PYTHON" -m zipapp "$stage/$name" --python '/usr/bin/env python3' --compress --output "$dir/.$name.binary.new"
+    chmod 755 "$dir/.$name.binary.new"
+    # Renamed over the old file: a running plugin keeps its inode ("text file busy" otherwise).
+    mv -f "$dir/.$name.binary.new" "$dir/$name.binary"
+    say "built $dir/$name.binary"; built=$((built + 1))
+  done
+  for source in examples/*/plugin.js; do
+    local name; name=$(basename "$(dirname "$source")")
+    if ! command -v node >/dev/null 2>&1; then
+      say "skipping $name: node is not installed (apt-get install nodejs to build it)"
+      rm -f "$dir/$name.binary"
+      continue
+    fi
+    install -m 755 "$source" "$dir/.$name.binary.new"
+    mv -f "$dir/.$name.binary.new" "$dir/$name.binary"
+    say "copied $dir/$name.binary"; built=$((built + 1))
+  done
+  say "$built plugins in $dir; checking them as Toru would"
+  "$(runtime_python)" toru.py --metadata-check "$dir" || die "--metadata-check failed on $dir (see above)"
+}
+
 case "$command" in
   build) build ;;
+  plugins) plugins "$@" ;;
   run) build; exec "$PYTHON" "$output" "$@" ;;
   test)
     build
