@@ -317,6 +317,9 @@ class TaskRunner:
         for start in range(0, len(text), BATCH_BYTES):  # one read may exceed a message
             self._broadcast(task, {"type": stream, "task_id": task.id, "data": text[start:start + BATCH_BYTES]},
                             wait=True)
+            # A full pipe never makes the readers wait: yield here so requests
+            # (and other tasks) get the hub between batches.
+            gevent.sleep(0)
 
     def _broadcast(self, task, message, wait=False):
         encoded = json.dumps(message)  # once for every subscriber
