@@ -1,7 +1,8 @@
 #!/bin/sh
 # Disk usage report: every real filesystem, fullest first, with the biggest directories of the fullest one.
 # Copy into Toru's scripts directory and chmod +x. WARN_AT (default 80) and
-# CRIT_AT (default 90) are the percentages shown in yellow and red.
+# CRIT_AT (default 90) are the percentages shown in yellow and red; DU_SECONDS
+# (default 30) bounds the directory scan, which can take long on a big disk.
 set -u
 WARN_AT=${WARN_AT:-80}
 CRIT_AT=${CRIT_AT:-90}
@@ -23,5 +24,5 @@ if [ -n "$fullest" ]; then
   echo
   echo "${bold}Largest directories directly under $fullest${off}"
   # -x: stay on that filesystem; errors (permission denied) are not the point here.
-  du -x -h -d 1 "$fullest" 2>/dev/null | sort -h -r | head -n 10
+  timeout "${DU_SECONDS:-30}" du -x -h -d 1 "$fullest" 2>/dev/null | sort -h -r | head -n 10
 fi

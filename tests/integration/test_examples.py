@@ -122,7 +122,8 @@ def core(built, tmp_path_factory):
     (data / "scripts").mkdir()
     for name in SCRIPTS:
         shutil.copy2(EXAMPLES / "scripts" / name, data / "scripts" / name)
-    server = ServerProcess(data, env={"TRUST_PROXY": "1", "STEPS": "3", "STEP_SECONDS": "0.05"}).start()
+    server = ServerProcess(data, env={"TRUST_PROXY": "1", "STEPS": "3", "STEP_SECONDS": "0.05",
+                                       "DU_SECONDS": "2"}).start()
     admin = sign_in(server)
     for plugin_id in ("hello", "licensed") + (("node-hello",) if HAS_NODE else ()):
         wait_running(admin, plugin_id)
