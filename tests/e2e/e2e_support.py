@@ -118,3 +118,22 @@ def expect_no_horizontal_scroll(page, width):
 
 
 __all__ = ["expect"]
+
+
+def record_websockets(page):
+    """Route every /api/ws of `page` through a proxy the test can cut; returns
+    the list of (route, messages the page sent) per connection, growing."""
+    import json
+    connections = []
+
+    def proxy(ws):
+        sent = []
+        upstream = ws.connect_to_server()
+
+        def from_page(message):
+            sent.append(json.loads(message))
+            upstream.send(message)
+        ws.on_message(from_page)
+        connections.append((ws, sent))
+    page.route_web_socket(re.compile(r"/api/ws$"), proxy)
+    return connections

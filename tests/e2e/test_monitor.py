@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 from playwright.sync_api import expect
 
-from e2e_support import (DESKTOP, PHONE, api, api_sign_in, create_user, expect_no_horizontal_scroll, heading,
+from e2e_support import (record_websockets, DESKTOP, PHONE, api, api_sign_in, create_user, expect_no_horizontal_scroll, heading,
                          open_page, unexpected, url, USER_PASSWORD)
 
 # TRUST_PROXY: open_page gives each context its own CF-Connecting-IP.
@@ -150,20 +150,7 @@ def test_reconnecting_badge_while_the_server_is_down(fresh_server, browser, tmp_
 def test_a_dropped_socket_reconnects_and_subscribes_again(monitored, browser):
     with open_page(browser, DESKTOP) as (page, seen):
         api_sign_in(page, monitored)
-        # Every /api/ws connection goes through a proxy the test can cut,
-        # recording what the page sends on it.
-        connections = []
-
-        def proxy(ws):
-            sent = []
-            server = ws.connect_to_server()
-
-            def from_page(message):
-                sent.append(json.loads(message))
-                server.send(message)
-            ws.on_message(from_page)
-            connections.append((ws, sent))
-        page.route_web_socket(re.compile(r"/api/ws$"), proxy)
+        connections = record_websockets(page)  # a proxy per /api/ws the test can cut
 
         page.goto(url(monitored, "/monitor"))
         badge = page.locator(".live-status")

@@ -11,7 +11,6 @@ the terminal component sets on purpose for this (not an attribute: the
 text can be megabytes); colours are checked on the spans xterm.js's DOM
 renderer draws (`xterm-fg-N` classes)."""
 
-import json
 import re
 import uuid
 
@@ -19,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import ADMIN_PASSWORD, TaskSocket, wait_for
-from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
+from e2e_support import (record_websockets, DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
                          expect_no_horizontal_scroll, heading, main_nav, open_page, unexpected, url)
 
 TERMINAL_TEXT = "el => el.toruTerminal.text()"
@@ -263,20 +262,7 @@ def test_a_reconnect_subscribes_again_and_replays_without_duplicates(server, bro
     name = write_script(server, "replay", "i=0\nwhile [ $i -lt 300 ]; do i=$((i+1)); echo row-$i; sleep 0.1; done")
     with open_page(browser, DESKTOP) as (page, seen):
         api_sign_in(page, server)
-        # Every /api/ws connection goes through a proxy the test can cut,
-        # recording what the page sends on it.
-        connections = []
-
-        def proxy(ws):
-            sent = []
-            upstream = ws.connect_to_server()
-
-            def from_page(message):
-                sent.append(json.loads(message))
-                upstream.send(message)
-            ws.on_message(from_page)
-            connections.append((ws, sent))
-        page.route_web_socket(re.compile(r"/api/ws$"), proxy)
+        connections = record_websockets(page)  # a proxy per /api/ws the test can cut
 
         page.goto(url(server, "/scripts"))
         script_row(page, name).get_by_role("button", name=f"Run {name}").click()
