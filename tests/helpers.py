@@ -320,3 +320,26 @@ def install_plugin(data_dir, fixture_name, binary_name=None):
     target.write_text(source.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
     target.chmod(0o755)
     return target
+
+
+def sign_in(server, username="admin", password=None):
+    """A new client of `server`, signed in (the env admin by default)."""
+    c = server.client()
+    res = c.post("/api/auth/login", json={"username": username, "password": password or ADMIN_PASSWORD})
+    assert res.status == 200, res
+    return c
+
+
+def plugin_info(client, plugin_id):
+    """GET /api/plugins/<id>'s card, or None when there is no such plugin."""
+    res = client.get(f"/api/plugins/{plugin_id}")
+    return res.json["plugin"] if res.status == 200 else None
+
+
+def wait_plugin(client, plugin_id, state="running", timeout=60, not_pid=None):
+    """Wait until the plugin is in `state` (with a pid other than `not_pid`); its card."""
+    def reached():
+        info = plugin_info(client, plugin_id) or {}
+        return info.get("state") == state and (not_pid is None or info.get("pid") != not_pid)
+    wait_for(reached, timeout=timeout, message=f"{plugin_id} {state}: {plugin_info(client, plugin_id)}")
+    return plugin_info(client, plugin_id)

@@ -15,7 +15,8 @@ import zipfile
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, ROOT, ServerProcess, TaskSocket, run_cli, wait_for
+from helpers import (ADMIN_PASSWORD, ROOT, ServerProcess, TaskSocket, plugin_info as plugin, run_cli, sign_in,
+                     wait_plugin)
 
 sys.path.insert(0, str(ROOT / "sdk_py"))
 from toru_plugin.license import generate_license  # noqa: E402
@@ -37,24 +38,6 @@ def built(tmp_path_factory):
     result = build(out)
     assert result.returncode == 0, result.stderr
     return out
-
-
-def sign_in(server):
-    c = server.client()
-    assert c.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status == 200
-    return c
-
-
-def plugin(admin, plugin_id):
-    res = admin.get(f"/api/plugins/{plugin_id}")
-    return res.json["plugin"] if res.status == 200 else None
-
-
-def wait_running(admin, plugin_id, not_pid=None):
-    wait_for(lambda: (plugin(admin, plugin_id) or {}).get("state") == "running"
-             and plugin(admin, plugin_id)["pid"] != not_pid, timeout=60,
-             message=f"{plugin_id} running: {plugin(admin, plugin_id)}")
-    return plugin(admin, plugin_id)
 
 
 # ---- the build --------------------------------------------------------------------
@@ -126,7 +109,7 @@ def core(built, tmp_path_factory):
                                        "DU_SECONDS": "2"}).start()
     admin = sign_in(server)
     for plugin_id in ("hello", "licensed") + (("node-hello",) if HAS_NODE else ()):
-        wait_running(admin, plugin_id)
+        wait_plugin(admin, plugin_id)
     yield server
     server.stop()
 
@@ -149,7 +132,7 @@ def test_hello_counts_visits_in_kv_and_keeps_them_across_a_restart(core, admin, 
     assert admin.get(base).json["visits"] == 3
     old = plugin(admin, plugin_id)["pid"]
     assert admin.post(f"/api/plugins/{plugin_id}/restart").json == {"success": True}
-    wait_running(admin, plugin_id, not_pid=old)
+    wait_plugin(admin, plugin_id, not_pid=old)
     assert admin.get(f"{base}/").json["visits"] == 3
     assert admin.post(f"{base}/visits").json["visits"] == 4
     assert admin.get(f"{base}/nothing").status == 404
@@ -194,7 +177,7 @@ def test_licensed_shows_missing_wrong_and_valid_keys(core, admin):
     # Kept in KV: still licensed after a restart.
     old = plugin(admin, "licensed")["pid"]
     admin.post("/api/plugins/licensed/restart")
-    wait_running(admin, "licensed", not_pid=old)
+    wait_plugin(admin, "licensed", not_pid=old)
     assert admin.get(base).json["licensed"] is True
     assert admin.put(f"{base}/license", json={"nokey": 1}).status == 400
     # Only an admin may change it.

@@ -9,24 +9,7 @@ import time
 import psutil
 import pytest
 
-from helpers import ADMIN_PASSWORD, ServerProcess, install_plugin, wait_for
-
-
-def sign_in(server):
-    c = server.client()
-    assert c.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status == 200
-    return c
-
-
-def plugin(admin, plugin_id):
-    res = admin.get(f"/api/plugins/{plugin_id}")
-    return res.json["plugin"] if res.status == 200 else None
-
-
-def wait_state(admin, plugin_id, state, timeout=15):
-    wait_for(lambda: (plugin(admin, plugin_id) or {}).get("state") == state, timeout=timeout,
-             message=f"{plugin_id} {state}: {plugin(admin, plugin_id)}")
-    return plugin(admin, plugin_id)
+from helpers import ServerProcess, install_plugin, plugin_info as plugin, sign_in, wait_for, wait_plugin as wait_state
 
 
 def events(admin, plugin_id):

@@ -15,7 +15,7 @@ import zipapp
 import psutil
 import pytest
 
-from helpers import ADMIN_PASSWORD, FIXTURE_PLUGINS, ROOT, ServerProcess, wait_for
+from helpers import FIXTURE_PLUGINS, ROOT, ServerProcess, sign_in, wait_for
 
 PLUGIN = "sdk-demo"
 ROUTE = f"/api/plugins/route/{PLUGIN}"
@@ -34,12 +34,6 @@ def build_binary(data_dir, stage):
     target = plugins / f"{PLUGIN}.binary"
     zipapp.create_archive(stage, target, interpreter=sys.executable)
     return target
-
-
-def sign_in(server):
-    c = server.client()
-    assert c.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status == 200
-    return c
 
 
 def info(admin):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import argon2
 import pytest
 
-from helpers import ADMIN_PASSWORD, install_plugin, run_cli, wait_for
+from helpers import install_plugin, run_cli, sign_in, wait_for
 
 ORIGINAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,13 +102,6 @@ def licence_key(instance_id, expiry, secret):
     message = f"{instance_id}:{expiry}".encode()
     signature = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
     return base64.b64encode(f"{instance_id}:{expiry}:{signature}".encode()).decode()
-
-
-def sign_in(server, username="admin", password=ADMIN_PASSWORD):
-    c = server.client()
-    res = c.post("/api/auth/login", json={"username": username, "password": password})
-    assert res.status == 200, res
-    return c
 
 
 def test_a_full_import_keeps_everything_an_operator_relies_on(fresh_server, tmp_path):
