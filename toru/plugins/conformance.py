@@ -34,7 +34,7 @@ from toru.plugins.manager import runtime_dir
 from toru.plugins.protocol import (PROTOCOL_VERSION, BadPluginReply, FrameError, encode_frame, envelope, read_frame,
                                    reply_request_id)
 from toru.plugins.router import http_payload, parse_reply
-from toru.plugins.supervisor import Timing
+from toru.plugins.supervisor import Timing, exit_text
 from toru.processes import child_env, die_with_parent, signal_group
 
 SOCKET_TIMEOUT = Timing.socket_timeout   # as the supervisor: 10 s to accept
@@ -478,7 +478,7 @@ class Checker:
                               f"on lifecycle `shutdown`, finish and exit within {SHUTDOWN_GRACE:g} s; Toru then "
                               "sends SIGTERM to the process group, and SIGKILL 3 s later")
         if code != 0:
-            raise CheckFailed(f"exited with {exit_text(code)} after `shutdown`", "exit with status 0 on `shutdown`")
+            raise CheckFailed(f"exited ({exit_text(code)}) after `shutdown`", "exit with status 0 on `shutdown`")
         self.stopped_cleanly = True
         note = "; it left its socket file behind (harmless: Toru removes it before the next start)" \
             if self.socket_path.exists() else ""
@@ -547,15 +547,6 @@ def bundle_note(body, plugin_id):
 
 def header(headers, name):
     return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
-def exit_text(code):
-    if code is not None and code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"status {code}"
 
 
 def group_members(pgid):
