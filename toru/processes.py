@@ -7,6 +7,7 @@ import signal
 import time
 
 import gevent
+import psutil
 
 # Secrets of Toru's own environment that no child ever sees.
 PRIVATE_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
@@ -54,3 +55,17 @@ def die_with_parent():
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
     return preexec
+
+
+def group_members(pgids):
+    """{pgid: [psutil.Process]} of the live (not zombie) processes in the
+    given process groups: one /proc scan, so call it off the hub for many."""
+    members = {}
+    for proc in psutil.process_iter():
+        try:
+            pgid = os.getpgid(proc.pid)
+            if pgid in pgids and proc.status() != psutil.STATUS_ZOMBIE:
+                members.setdefault(pgid, []).append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return members

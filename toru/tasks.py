@@ -14,7 +14,6 @@ server's memory.
 import errno
 import json
 import logging
-import os
 import signal
 import time
 import uuid
@@ -27,7 +26,7 @@ from gevent import subprocess
 
 from toru.auth import current_user
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from toru.processes import child_env, end_group, signal_group
+from toru.processes import child_env, end_group, group_members, signal_group
 from toru.task_history import is_admin, summary
 from toru.task_output import TaskOutput
 
@@ -394,20 +393,19 @@ def group_usage(pgids):
     groups; runs in a thread (a /proc scan)."""
     import psutil
     usage = {}
-    for proc in psutil.process_iter():
-        try:
-            pgid = os.getpgid(proc.pid)
-            if pgid not in pgids:
+    for pgid, procs in group_members(pgids).items():
+        total, processes = 0, {}
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    rss = proc.memory_info().rss
+                    times = proc.cpu_times()
+                    ppid = proc.ppid()
+            except psutil.Error:
                 continue
-            with proc.oneshot():
-                rss = proc.memory_info().rss
-                times = proc.cpu_times()
-                ppid = proc.ppid()
-        except (psutil.Error, OSError):
-            continue
-        total, processes = usage.get(pgid, (0, {}))
-        processes[proc.pid] = (ppid, times.user + times.system + times.children_user + times.children_system)
-        usage[pgid] = (total + rss, processes)
+            total += rss
+            processes[proc.pid] = (ppid, times.user + times.system + times.children_user + times.children_system)
+        usage[pgid] = (total, processes)
     return usage
 
 

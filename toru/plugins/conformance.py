@@ -35,7 +35,7 @@ from toru.plugins.protocol import (PROTOCOL_VERSION, BadPluginReply, FrameError,
                                    reply_request_id)
 from toru.plugins.router import http_payload, parse_reply
 from toru.plugins.supervisor import Timing, exit_text
-from toru.processes import child_env, die_with_parent, signal_group
+from toru.processes import child_env, die_with_parent, group_members, signal_group
 
 SOCKET_TIMEOUT = Timing.socket_timeout   # as the supervisor: 10 s to accept
 SHUTDOWN_GRACE = Timing.stop_grace        # as the supervisor: 3 s, then TERM
@@ -490,7 +490,7 @@ class Checker:
         left = []
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
-            left = group_members(self.proc.pid)
+            left = group_members({self.proc.pid}).get(self.proc.pid, [])
             if not left:
                 return "no process left in its process group"
             gevent.sleep(0.1)
@@ -547,18 +547,6 @@ def bundle_note(body, plugin_id):
 
 def header(headers, name):
     return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
-def group_members(pgid):
-    """Live (not zombie) processes in process group `pgid`."""
-    members = []
-    for p in psutil.process_iter():
-        try:
-            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
-                members.append(p)
-        except (ProcessLookupError, psutil.Error, OSError):
-            continue
-    return members
 
 
 def name_of(process):
