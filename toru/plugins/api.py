@@ -10,7 +10,7 @@ from toru.auth import current_user
 from toru.errors import Invalid, NotFound
 from toru.plugins import router
 from toru.plugins.discovery import check_plugin_id
-from toru.plugins.logs import read_logs
+from toru.plugins.logs import plugin_log_path, read_logs
 
 audit = logging.getLogger("toru.audit")
 MAX_EVENTS = 500
@@ -111,7 +111,7 @@ def register(app, services):
         manager.get(checked_id(plugin_id))
         query = bottle.request.query
         page, size = log_paging(query)
-        path = manager.logs_dir / f"{plugin_id}.log"
+        path = plugin_log_path(manager.log_dir, plugin_id)
         # Reading backwards through up to six files is disk work: off the hub.
         logs = gevent.get_hub().threadpool.apply(read_logs, (path, page, size, query.get("level") or None))
         return {"logs": logs, "page": page, "page_size": size}

@@ -20,7 +20,7 @@ from toru.plugins import discovery
 from toru.plugins.config import PluginConfig
 from toru.plugins.events import PluginEvents
 from toru.plugins.kv import PluginKV
-from toru.plugins.logs import RotatingJsonLog, SupervisorLog
+from toru.plugins.logs import RotatingJsonLog, SupervisorLog, plugin_log_path, supervisor_log_path
 from toru.plugins.supervisor import PluginProcess, PluginState, Timing
 
 log = logging.getLogger("toru.plugins")
@@ -52,19 +52,19 @@ class PluginManager:
         self.plugins_dir = self.data_dir / "plugins"
         self.plugins_dir.mkdir(parents=True, exist_ok=True)
         (self.plugins_dir / ".metadata").mkdir(exist_ok=True)
-        self.logs_dir = Path(config.log_dir) / "plugins"
+        self.log_dir = Path(config.log_dir)
         self.instance_id = instance_id
         self.timing = timing
         self.enabled = PluginConfig(self.plugins_dir / ".metadata" / "config.json")
         self.enabled.load()
         self.kv = PluginKV(store)
-        self.events = PluginEvents(store, SupervisorLog(Path(config.log_dir) / "plugin-supervisor.log"))
+        self.events = PluginEvents(store, SupervisorLog(supervisor_log_path(self.log_dir)))
         self.sockets = runtime_dir(self.data_dir)
         self.processes = {}   # id → PluginProcess (valid plugins)
         self.invalid = []     # discovery.Discovered that failed checks
         self.logs = {}        # id → RotatingJsonLog
         self.fingerprints = {}
-        self.usage = {}       # pid → psutil.Process, for cpu_percent between calls
+        self.usage = {}       # id → psutil.Process of its current pid, for cpu_percent between calls
 
     # --- discovery ---------------------------------------------------------------------
     def rescan(self, reason="rescan"):
@@ -106,10 +106,10 @@ class PluginManager:
     def _add(self, plugin, start):
         plugin_id = plugin.id
         if plugin_id not in self.logs:
-            self.logs[plugin_id] = RotatingJsonLog(self.logs_dir / f"{plugin_id}.log")
+            self.logs[plugin_id] = RotatingJsonLog(plugin_log_path(self.log_dir, plugin_id))
         process = PluginProcess(
             plugin, socket_path=self.sockets / f"{plugin_id}.sock", log=self.logs[plugin_id],
-            data_dir=self.data_dir, instance_id=self.instance_id, log_path=self.logs_dir / f"{plugin_id}.log",
+            data_dir=self.data_dir, instance_id=self.instance_id, log_path=plugin_log_path(self.log_dir, plugin_id),
             events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timing=self.timing)
         self.processes[plugin_id] = process
         if start:
@@ -185,7 +185,7 @@ class PluginManager:
             "retry_at": process.retry_at if process.state is PluginState.BACKOFF else None,
             "reason": process.reason, "cpu_percent": None, "rss": None,
         }
-        info.update(self._usage(process.pid))
+        info.update(self._usage(process))
         return info
 
     def describe_invalid(self, found):
@@ -208,25 +208,19 @@ class PluginManager:
                 return self.describe_invalid(found)
         raise NotFound("Plugin not found")
 
-    def _usage(self, pid):
+    def _usage(self, process):
+        """CPU % since the last look and RSS; one psutil.Process kept per
+        plugin (cpu_percent measures between calls), replaced with the pid."""
+        pid = process.pid
         if pid is None:
             return {}
         try:
-            proc = self.usage.get(pid)
-            if proc is None:
-                proc = self.usage[pid] = psutil.Process(pid)
+            proc = self.usage.get(process.id)
+            if proc is None or proc.pid != pid:
+                proc = self.usage[process.id] = psutil.Process(pid)
                 proc.cpu_percent(None)  # the first call only starts the measurement
             with proc.oneshot():
                 return {"cpu_percent": proc.cpu_percent(None), "rss": proc.memory_info().rss}
         except psutil.Error:
-            self.usage.pop(pid, None)
+            self.usage.pop(process.id, None)
             return {}
-
-    def prune_usage(self):
-        live = {p.pid for p in self.processes.values()}
-        for pid in list(self.usage):
-            if pid not in live:
-                del self.usage[pid]
-
-    def config_problem(self):
-        return self.enabled.problem
