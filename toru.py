@@ -4,7 +4,9 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The pyz carries the plugin SDK (toru_plugin) beside toru; a checkout keeps it in sdk_py/.
+sys.path[0:0] = [HERE, os.path.join(HERE, "sdk_py")]
 
 from toru.__main__ import main  # noqa: E402
 

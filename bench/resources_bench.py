@@ -359,8 +359,8 @@ def varied(base, rnd):
 def history_child(spec):
     """Run inside the fresh process (`--history-child`): build the History
     Toru keeps, feed it a day of points, print what it costs as JSON."""
-    from toru.history import History
-    from toru.system import Sampler, history_point
+    from toru.monitor.history import History
+    from toru.monitor.system import Sampler, history_point
 
     if spec["shape"] == "real":
         sampler = Sampler()

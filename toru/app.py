@@ -11,26 +11,34 @@ from pathlib import Path
 import gevent
 import gevent.pool
 
-from toru import (accounts as accounts_mod, auth as auth_mod, instance, quick_actions as quick_actions_mod,
-                  scripts as scripts_mod, settings as settings_mod, system, task_history as task_history_mod,
-                  tasks as tasks_mod, ui, ws)
-from toru.accounts import Accounts
-from toru.auth import AccessPlugin, Auth
+from toru import instance, settings as settings_mod
+from toru.accounts import users as accounts_mod
+from toru.accounts import auth as auth_mod
+from toru.tasks import quick_actions as quick_actions_mod
+from toru.tasks import scripts as scripts_mod
+from toru.monitor import system
+from toru.tasks import history as task_history_mod
+from toru.tasks import runner as tasks_mod
+from toru.web import ui
+from toru.web import websocket as ws
+from toru.accounts.users import Accounts
+from toru.accounts.auth import AccessPlugin, Auth
 from toru.config import Config
-from toru.login_limits import LoginLimiter
+from toru.live import Hub
+from toru.accounts.login_limits import LoginLimiter
 from toru.plugins import api as plugins_api
 from toru.plugins.manager import PluginManager
 from toru.plugins.supervisor import Timing
-from toru.quick_actions import QuickActions
-from toru.scripts import Scripts
-from toru.security import SecurityPlugin
-from toru.sessions import Sessions
+from toru.tasks.quick_actions import QuickActions
+from toru.tasks.scripts import Scripts
+from toru.web.security import SecurityPlugin
+from toru.accounts.sessions import Sessions
 from toru.settings import Settings
 from toru.store import Store
-from toru.system import DEFAULT_SKIP_FSTYPES, Monitor
-from toru.task_history import TaskHistory
-from toru.tasks import TaskRunner
-from toru.web import App, ErrorsPlugin
+from toru.monitor.system import DEFAULT_SKIP_FSTYPES, Monitor
+from toru.tasks.history import TaskHistory
+from toru.tasks.runner import TaskRunner
+from toru.web.http import App, ErrorsPlugin
 
 log = logging.getLogger("toru.app")
 CLEANUP_EVERY = 24 * 3600
@@ -53,16 +61,9 @@ class Services:
     tasks: TaskRunner
     quick_actions: QuickActions
     plugins: PluginManager
+    hub: Hub
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
-    # WebSocket message type → handler(connection, message); see toru/ws.py.
-    ws_handlers: dict = field(default_factory=dict)
-    # Topic name → the set of connections subscribed to it (ws "subscribe").
-    ws_topics: dict = field(default_factory=dict)
-    # Subscriptions keyed by another field than "topic": key → (subscribe, unsubscribe).
-    ws_subscriptions: dict = field(default_factory=dict)
-    # Called with each WebSocket connection that closes.
-    ws_close_hooks: list = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     # Long-lived greenlets (samplers, supervisors…) live here so shutdown can
     # kill them all with one bounded call.
@@ -108,8 +109,10 @@ def build_services(config):
     accounts = Accounts(store, config)
     sessions = Sessions(store)
     auth = Auth(config, accounts, sessions, LoginLimiter(store))
-    monitor = Monitor(config.sample_interval, config.skip_fstypes or DEFAULT_SKIP_FSTYPES,
-                      config.skip_interfaces)
+    timings = config.timings
+    hub = Hub(auth.user_for_token, timings.revalidate_every)
+    monitor = Monitor(hub.topic("resources", public=True), timings.sample_interval,
+                      config.skip_fstypes or DEFAULT_SKIP_FSTYPES, config.skip_interfaces)
     settings = Settings(store, config.data_dir)
     scripts = Scripts(settings)
     scripts.create_default_dir()
@@ -120,12 +123,12 @@ def build_services(config):
     quick_actions = QuickActions(store, scripts)
     runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets)
     instance_id = store.instance_id()
-    base = config.plugin_backoff_base  # delays 1, 2, 4, 8, 16 s scaled by it
-    plugins = PluginManager(config, store, instance_id, Timing(backoff_base=base, backoff_cap=16 * base))
+    plugins = PluginManager(config, store, instance_id, Timing(backoff_base=timings.backoff_base,
+                                                               backoff_cap=timings.backoff_cap))
     services = Services(config=config, store=store, instance_id=instance_id,
                         accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
-                        quick_actions=quick_actions, plugins=plugins, greenlets=greenlets)
+                        quick_actions=quick_actions, plugins=plugins, hub=hub, greenlets=greenlets)
     services.generated_admin_password = accounts.setup_admin()
     return services
 

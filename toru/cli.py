@@ -10,14 +10,8 @@ import sys
 from pathlib import Path
 
 from toru import __version__
-from toru.config import Config, prepare_dir
+from toru.config import Config, Parser, prepare_dir
 from toru.errors import ConfigError
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # argparse prints the whole usage; one line with a pointer is clearer.
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser():
@@ -95,7 +89,7 @@ def main(argv=None, environ=None):
         if args.metadata_check is not None:
             return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json)
         if args.command == "license":
-            from toru import license_cli
+            from toru.plugins import license_cli
             return license_cli.main(args.license_args, environ)
         if args.command == "plugin-test":
             from toru.plugins import conformance
@@ -108,7 +102,8 @@ def main(argv=None, environ=None):
 
 def run_server(config):
     # Imported here so --version and --help stay fast and gevent-free.
-    from toru import logs, server
+    from toru import logs
+    from toru.web import server
     from toru.app import create_app
 
     from toru.steering_import import find_steering_db
@@ -128,8 +123,8 @@ def run_server(config):
 
 
 def reset_admin_password(config):
-    from toru.accounts import Accounts
-    from toru.sessions import Sessions
+    from toru.accounts.users import Accounts
+    from toru.accounts.sessions import Sessions
     from toru.store import Store
 
     if not config.db_path.exists():

@@ -2,8 +2,9 @@
 and defaults, in that order of precedence (CLI beats env beats default).
 """
 
+import argparse
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from toru.errors import ConfigError
@@ -15,8 +16,48 @@ LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
 TRUTHY = {"1", "true", "yes", "on"}
 
 
+class Parser(argparse.ArgumentParser):
+    """The command line's parser: one line with a pointer instead of argparse's whole usage."""
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
 def truthy(value):
     return str(value or "").strip().lower() in TRUTHY
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Every interval, timeout and grace period a service waits through, in
+    seconds, in one place. Services take theirs from `config.timings`;
+    production uses these defaults, tests pass short ones (a server process
+    reads `TORU_TIMINGS="name=seconds,..."`) instead of sleeping through them."""
+    sample_interval: float = 2.0       # monitor: one psutil snapshot per interval
+    revalidate_every: float = 30.0     # WebSocket: re-check the session behind a connection
+    subscriber_stall: float = 10.0     # task output: a subscriber this far behind is dropped
+    kill_grace: float = 5.0            # tasks: TERM, then KILL the group after this
+    drain_after_exit: float = 5.0      # tasks: pipes held open after the script exited
+    rescan_interval: float = 10.0      # plugins: cheap check of the plugins directory
+    metadata_timeout: float = 5.0      # plugins: `<binary> --metadata` must answer within
+    socket_timeout: float = 10.0       # plugins: STARTING → the socket must accept within
+    stop_grace: float = 3.0            # plugins: after `shutdown`, and again after TERM
+    backoff_base: float = 1.0          # plugins: first restart delay; doubles per crash
+    backoff_cap: float = 16.0
+    stable_after: float = 60.0         # plugins: up this long → the crash count starts again
+
+    @classmethod
+    def parse(cls, text, **overrides):
+        """`name=seconds,...` (TORU_TIMINGS) over the defaults; ConfigError names a bad entry."""
+        values = dict(overrides)
+        known = {f.name for f in fields(cls)}
+        for item in filter(None, (part.strip() for part in (text or "").split(","))):
+            name, sep, value = item.partition("=")
+            name = name.strip()
+            if not sep or name not in known:
+                raise ConfigError(f"TORU_TIMINGS: {item!r} is not name=seconds with a name among "
+                                  f"{', '.join(sorted(known))}")
+            values[name] = parse_seconds(f"TORU_TIMINGS {name}", value.strip(), 0.001, 86400)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -33,12 +74,10 @@ class Config:
     trust_proxy: bool = False
     allowed_hosts: tuple = ()
     max_body_bytes: int = DEFAULT_MAX_BODY
-    sample_interval: float = 2.0
-    skip_fstypes: tuple = None      # None: toru.system's defaults
+    timings: Timings = Timings()
+    skip_fstypes: tuple = None      # None: toru.monitor.system's defaults
     skip_interfaces: tuple = ("lo",)
     plugin_timeout: float = 30.0        # seconds a plugin has to answer an HTTP request
-    plugin_backoff_base: float = 1.0    # first restart delay after a crash (doubles, capped at 16×)
-    extra: dict = field(default_factory=dict)  # free slot for tests and later issues
 
     def __post_init__(self):
         if self.log_dir is None:
@@ -79,6 +118,9 @@ class Config:
         plugin_timeout = parse_seconds("TORU_PLUGIN_TIMEOUT", environ.get("TORU_PLUGIN_TIMEOUT") or 30, 0.1, 3600)
         backoff_base = parse_seconds("TORU_PLUGIN_BACKOFF_BASE", environ.get("TORU_PLUGIN_BACKOFF_BASE") or 1,
                                      0.01, 60)
+        # The two older knobs keep working; TORU_TIMINGS names any timing.
+        timings = Timings.parse(environ.get("TORU_TIMINGS"), sample_interval=interval, backoff_base=backoff_base,
+                                backoff_cap=16 * backoff_base)
         skip_fs = environ.get("TORU_SKIP_FSTYPES")
         skip_if = environ.get("TORU_SKIP_INTERFACES")
         allowed = tuple(h.strip().lower() for h in environ.get("TORU_ALLOWED_HOSTS", "").split(",") if h.strip())
@@ -94,11 +136,10 @@ class Config:
             secure_cookies=truthy(environ.get("PRODUCTION")) or truthy(environ.get("SECURE_COOKIES")),
             trust_proxy=truthy(environ.get("TRUST_PROXY")),
             allowed_hosts=allowed,
-            sample_interval=interval,
+            timings=timings,
             skip_fstypes=None if skip_fs is None else split_list(skip_fs),
             skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
             plugin_timeout=plugin_timeout,
-            plugin_backoff_base=backoff_base,
         )
 
 

@@ -1,5 +1,15 @@
-"""Child processes Toru starts (task scripts, plugins): their environment
-and their process groups."""
+"""Child processes Toru starts (task scripts, plugins, `--metadata` calls,
+the `plugin-test` checker): the one way to start them, stop them and say
+how they ended.
+
+- `spawn()` starts a process in its own process group (so a stop reaches
+  everything it started), stdin from /dev/null, stdout and stderr piped,
+  Toru's secrets removed from its environment and, where asked, killed by
+  the kernel if Toru dies (PR_SET_PDEATHSIG).
+- `stop_group()` is the stop sequence: TERM the group, wait `grace`, KILL it.
+- `describe_exit()` / `exit_text()` turn a return code into words: a
+  negative code is the signal that ended the process, never "exit code -15".
+"""
 
 import ctypes
 import os
@@ -8,16 +18,31 @@ import time
 
 import gevent
 import psutil
+from gevent import subprocess
 
 # Secrets of Toru's own environment that no child ever sees.
 PRIVATE_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
 PR_SET_PDEATHSIG = 1
+POLL_EVERY = 0.02
 
 
 def child_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
     env.update(extra)
     return env
+
+
+def spawn(argv, *, cwd, env=None, die_with_core=True, popen=subprocess.Popen):
+    """Start `argv` as the leader of a new process group with piped
+    stdout/stderr. `env` adds variables to the cleaned environment.
+    `popen` is the seam unit tests replace. Raises OSError if it cannot start.
+
+    Call from the hub's thread: PR_SET_PDEATHSIG is tied to the thread that
+    forked, so a child forked by a threadpool worker would die with it."""
+    return popen([str(a) for a in argv], cwd=str(cwd), env=child_env(**(env or {})),
+                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 start_new_session=True, close_fds=True,
+                 preexec_fn=die_with_parent() if die_with_core else None)
 
 
 def signal_group(pgid, signum):
@@ -31,16 +56,20 @@ def signal_group(pgid, signum):
         return False
 
 
-def end_group(pgid, grace):
-    """TERM what is left of a process group, KILL it after `grace` seconds."""
+def stop_group(pgid, grace, done=None):
+    """The stop sequence: TERM the group, wait up to `grace` seconds for
+    `done()` (default: the group is gone), then KILL the group. Returns the
+    signal that ended it ("SIGTERM"/"SIGKILL"), or None if it was already gone."""
+    done = done or (lambda: not signal_group(pgid, 0))
     if not signal_group(pgid, signal.SIGTERM):
-        return
+        return None
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        gevent.sleep(0.05)
-        if not signal_group(pgid, 0):
-            return
+        gevent.sleep(POLL_EVERY)
+        if done():
+            return "SIGTERM"
     signal_group(pgid, signal.SIGKILL)
+    return "SIGKILL"
 
 
 def die_with_parent():
@@ -55,6 +84,27 @@ def die_with_parent():
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
     return preexec
+
+
+def describe_exit(code):
+    """{"code": int or None, "signal": "SIGTERM" (only when a signal ended it)}."""
+    if code is None:
+        return {"code": None}
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return {"code": None, "signal": name}
+    return {"code": code}
+
+
+def exit_text(code):
+    """'exit code 1', 'killed by SIGKILL', 'no exit status': for reasons people read."""
+    described = describe_exit(code)
+    if "signal" in described:
+        return f"killed by {described['signal']}"
+    return "no exit status" if described["code"] is None else f"exit code {described['code']}"
 
 
 def group_members(pgids):

@@ -8,9 +8,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from toru.auth import current_user
+from toru.accounts.auth import current_user
 from toru.errors import Invalid
-from toru.web import json_body
+from toru.web.http import json_body
 
 audit = logging.getLogger("toru.audit")
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from toru.accounts import USERNAME_RE
+from toru.accounts.users import USERNAME_RE
 from toru.errors import ConfigError, Invalid
-from toru.scripts import check_name
+from toru.tasks.scripts import check_name
 from toru.settings import PREFIX as SETTING_PREFIX
-from toru.task_output import cap_text
+from toru.tasks.output import cap_text
 
 LOGIN_ATTEMPT_DAYS = 30
 PLUGIN_EVENT_DAYS = 7

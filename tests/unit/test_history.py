@@ -1,6 +1,6 @@
 """History bounds and downsampling math on synthetic input."""
 
-from toru.history import History, average, downsample, series
+from toru.monitor.history import History, average, downsample, series
 
 
 def point(cpu, rx=None, disk=None):
@@ -61,7 +61,7 @@ def test_series_are_aligned_with_none_for_missing_points():
 
 
 def test_rates_never_go_negative_when_a_counter_wraps_or_resets():
-    from toru.system import rate
+    from toru.monitor.system import rate
     assert rate(1000, 500, 2.0) == 250.0
     assert rate(10, 2**32 - 5, 2.0) == 0.0   # wrapped
     assert rate(0, 123456, 2.0) == 0.0       # reset (interface re-created)
@@ -75,8 +75,9 @@ def test_empty_history_keeps_the_shape_of_each_series():
 
 
 def test_snapshot_before_the_first_sample_has_every_field(tmp_path):
-    from toru.system import Monitor
-    monitor = Monitor(interval_s=2)
+    from toru.live import Topic
+    from toru.monitor.system import Monitor
+    monitor = Monitor(Topic("resources", public=True), interval_s=2)
     early = monitor.snapshot()
     assert early["warming_up"] is True
     snap = monitor.sampler.sample()

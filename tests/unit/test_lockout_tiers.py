@@ -3,7 +3,7 @@
 import pytest
 
 from toru.errors import RateLimited
-from toru.login_limits import LoginLimiter, lockout_for
+from toru.accounts.login_limits import LoginLimiter, lockout_for
 from toru.store import Store
 
 
@@ -63,7 +63,7 @@ import json, sys, time
 import gevent, gevent.event
 sys.path.insert(0, sys.argv[1])
 from toru.errors import RateLimited
-from toru.login_limits import LoginLimiter
+from toru.accounts.login_limits import LoginLimiter
 from toru.store import Store
 
 limiter = LoginLimiter(Store(sys.argv[2]))

@@ -2,7 +2,7 @@
 
 import argon2
 
-from toru import passwords
+from toru.accounts import passwords
 
 
 def test_the_dummy_hash_costs_what_a_real_one_costs():

@@ -3,7 +3,7 @@ one does not."""
 
 import pytest
 
-from toru.auth import ROLE_LEVELS, check_routes
+from toru.accounts.auth import ROLE_LEVELS, check_routes
 
 
 def test_every_registered_route_declares_a_role(app):

@@ -1,6 +1,6 @@
 """TaskOutput keeps head and tail within the cap, in memory and on disk."""
 
-from toru.task_output import TaskOutput, recover_spool
+from toru.tasks.output import TaskOutput, recover_spool
 
 
 def feed(output, stream, text, chunk=1000):

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import call_wsgi
 from toru.errors import Conflict
-from toru.web import json_body
+from toru.web.http import json_body
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """A WebSocket client that stops reading never blocks the sender: its
 queue stays bounded and drops the oldest messages."""
 
-from toru.ws import QUEUE_SIZE, Connection
+from toru.live import QUEUE_SIZE, Connection
 
 
 def test_full_queue_drops_the_oldest_and_never_blocks():

@@ -1,12 +1,11 @@
 """Plugin management and routing endpoints: `/api/plugins*` (DESIGN §6)."""
 
-import json
 import logging
 
 import bottle
 import gevent
 
-from toru.auth import current_user
+from toru.accounts.auth import current_user
 from toru.errors import Invalid, NotFound
 from toru.plugins import router
 from toru.plugins.discovery import check_plugin_id
@@ -43,28 +42,25 @@ def event_limit(query, default=100):
     return max(1, min(limit, MAX_EVENTS))
 
 
-def push_plugin_changes(manager, subscribers):
+def push_plugin_changes(manager, topic):
     """An event listener: every event sends the plugin's current card to the
-    `plugins` WebSocket topic, so pages update without polling."""
+    `plugins` topic, so pages update without polling."""
     def push(event):
-        if not subscribers:
+        if not topic.subscribers:
             return
         try:
             data = manager.get(event["plugin_id"])
         except NotFound:  # removed from disk
             data = {"id": event["plugin_id"], "removed": True}
         data["event"] = event
-        message = json.dumps({"type": "plugin", "data": data})  # encoded once for all
-        for conn in list(subscribers):
-            conn.send(message)
+        topic.publish(data)
     return push
 
 
 def register(app, services):
     manager = services.plugins
     config = services.config
-    services.ws_topics["plugins"] = subscribers = set()
-    manager.events.listeners.append(push_plugin_changes(manager, subscribers))
+    manager.events.listeners.append(push_plugin_changes(manager, services.hub.topic("plugins", public=True)))
 
     def actor():
         return current_user()["username"]

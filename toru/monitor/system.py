@@ -21,7 +21,7 @@ import psutil
 from gevent import get_hub
 
 from toru.errors import Invalid
-from toru.history import History, series
+from toru.monitor.history import History, series
 
 log = logging.getLogger("toru.system")
 
@@ -159,14 +159,15 @@ def history_point(snapshot):
 
 
 class Monitor:
-    def __init__(self, interval_s=2.0, skip_fstypes=DEFAULT_SKIP_FSTYPES, skip_interfaces=DEFAULT_SKIP_INTERFACES):
+    def __init__(self, topic, interval_s=2.0, skip_fstypes=DEFAULT_SKIP_FSTYPES,
+                 skip_interfaces=DEFAULT_SKIP_INTERFACES):
         self.interval_s = interval_s
         self.host = host_info()
         self.sampler = Sampler(skip_fstypes, skip_interfaces)
         self.history = History(interval_s)
         self.latest = None
         self.latest_json = None
-        self.subscribers = set()  # ws connections subscribed to "resources"
+        self.topic = topic  # the "resources" live topic
         self._processes = (0.0, {}, [])  # (taken at, {pid: Process}, rows)
 
     def _in_thread(self, fn):
@@ -191,9 +192,7 @@ class Monitor:
         self.latest_json = json.dumps(snapshot)
         if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts
             self.history.add(snapshot["timestamp"], history_point(snapshot))
-        message = '{"type": "resources", "data": ' + self.latest_json + "}"  # encoded once for all
-        for conn in list(self.subscribers):
-            conn.send(message)  # a bounded queue per client: never blocks here
+        self.topic.publish_encoded(self.latest_json)  # never blocks: a bounded queue per client
 
     def snapshot(self):
         """The latest snapshot; before the first sample, the host facts and
@@ -263,7 +262,6 @@ def safe_username(proc):
 
 def register(app, services):
     monitor = services.monitor
-    services.ws_topics["resources"] = monitor.subscribers
 
     @app.get("/api/resources", role="user")
     def resources():

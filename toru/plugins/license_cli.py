@@ -8,15 +8,10 @@ history, and it is never printed.
 
 import argparse
 import sys
-from pathlib import Path
 
-from toru.cli import Parser
+from toru_plugin import license as licensing
 
-_CHECKOUT_SDK = Path(__file__).resolve().parent.parent / "sdk_py"
-if (_CHECKOUT_SDK / "toru_plugin").is_dir() and str(_CHECKOUT_SDK) not in sys.path:
-    sys.path.insert(0, str(_CHECKOUT_SDK))  # running from a checkout: the SDK sits beside toru/
-
-from toru_plugin import license as licensing  # noqa: E402
+from toru.config import Parser
 
 SECRET_ENV = "TORU_LICENSE_SECRET"
 DESCRIPTION = f"""\

@@ -28,7 +28,7 @@ from toru.errors import Invalid
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 FORBIDDEN_WORDS = ("toru", "admin")
-COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt.gz"
 
 _hasher = argon2.PasswordHasher()  # argon2id, library defaults
 _pool = None

@@ -16,10 +16,10 @@ import unicodedata
 
 import bottle
 
-from toru import passwords
-from toru.auth import current_user
+from toru.accounts import passwords
+from toru.accounts.auth import current_user
 from toru.errors import Conflict, Forbidden, Invalid, NotFound
-from toru.web import json_body
+from toru.web.http import json_body
 
 log = logging.getLogger("toru.accounts")
 audit = logging.getLogger("toru.audit")

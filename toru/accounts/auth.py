@@ -9,11 +9,11 @@ import logging
 
 import bottle
 
-from toru import sessions as sessions_mod
+from toru.accounts import sessions as sessions_mod
 from toru.errors import Forbidden, Invalid, RateLimited, Unauthorized
-from toru.login_limits import parse_paging
-from toru.security import client_ip
-from toru.web import json_body
+from toru.accounts.login_limits import parse_paging
+from toru.web.security import client_ip
+from toru.web.http import json_body
 
 log = logging.getLogger("toru.auth")
 audit = logging.getLogger("toru.audit")

@@ -24,11 +24,11 @@ import gevent.os
 import gevent.queue
 from gevent import subprocess
 
-from toru.auth import current_user
+from toru.accounts.auth import current_user
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from toru.processes import child_env, end_group, group_members, signal_group
-from toru.task_history import is_admin, summary
-from toru.task_output import TaskOutput
+from toru.processes import child_env, group_members, signal_group, stop_group
+from toru.tasks.history import is_admin, summary
+from toru.tasks.output import TaskOutput
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
@@ -232,7 +232,7 @@ class TaskRunner:
         try:
             code = proc.wait()
             # Whatever the script left running in its group goes with it.
-            end_group(task.pgid, KILL_GRACE)
+            stop_group(task.pgid, KILL_GRACE)
             self._drain(task, readers)
             task.chunks.put(None)
             pump.join(timeout=SUBSCRIBER_STALL + 5)
@@ -419,25 +419,22 @@ def register(app, services):
         return task_id
 
     def ws_run(conn, message):
-        conn.user = services.auth.user_for_token(conn.token)  # re-validated on every run
-        if conn.user is None:
-            conn.send({"type": "error", "data": "Session ended; sign in again"})
-            conn.close()
+        user = services.hub.current_user(conn)  # re-validated on every run
+        if user is None:
             return
-        task = runner.run_for(conn.user, message)
+        task = runner.run_for(user, message)
         task.subscribers.add(conn)
         reply = task.started_message()
         if isinstance(message.get("ref"), str):
             reply["ref"] = message["ref"][:100]
         conn.send(reply)
 
-    services.ws_handlers["run"] = ws_run
-    services.ws_handlers["cancel"] = lambda conn, message: runner.cancel(task_id_of(message), conn.user)
-    # {"type": "subscribe", "task_id": ...}: see toru/ws.py
-    services.ws_subscriptions["task_id"] = (
-        lambda conn, message: runner.subscribe(conn, task_id_of(message)),
-        lambda conn, message: runner.unsubscribe(conn, task_id_of(message)))
-    services.ws_close_hooks.append(runner.forget)
+    hub = services.hub
+    hub.handle("run", ws_run)
+    hub.handle("cancel", lambda conn, message: runner.cancel(task_id_of(message), conn.user))
+    hub.handle("subscribe", lambda conn, message: runner.subscribe(conn, task_id_of(message)), key="task_id")
+    hub.handle("unsubscribe", lambda conn, message: runner.unsubscribe(conn, task_id_of(message)), key="task_id")
+    hub.on_close(runner.forget)
 
     @app.get("/api/tasks/running", role="user")
     def running():

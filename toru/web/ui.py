@@ -18,10 +18,12 @@ for _type, _ext in (("text/javascript", ".js"), ("text/javascript", ".mjs"), ("t
 
 
 def static_root():
-    checkout = Path(__file__).resolve().parent.parent / "static"
+    """`static/` of a checkout, else the `toru.static` package the pyz carries."""
+    package = Path(__file__).resolve().parent.parent  # toru/
+    checkout = package.parent / "static"
     if (checkout / "index.html").is_file():
         return checkout
-    return Path(__file__).resolve().parent / "static"
+    return package / "static"
 
 
 def serve_file(path, root):

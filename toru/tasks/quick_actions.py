@@ -9,9 +9,9 @@ import uuid
 
 import bottle
 
-from toru.auth import current_user
+from toru.accounts.auth import current_user
 from toru.errors import Invalid, NotFound
-from toru.web import json_body
+from toru.web.http import json_body
 
 audit = logging.getLogger("toru.audit")
 

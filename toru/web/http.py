@@ -98,6 +98,18 @@ def http_error(status, message, headers=None, extra=None):
     return error
 
 
+def decode_json(raw, what="message"):
+    """json.loads with one error for everything a client can send wrong:
+    Invalid (400) for bad UTF-8, malformed JSON and nesting too deep for the
+    parser (a RecursionError otherwise, i.e. a 500)."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Invalid(f"Malformed JSON {what}: {e}") from None
+    except RecursionError:
+        raise Invalid(f"Malformed JSON {what}: nested too deeply") from None
+
+
 def json_body(required=True):
     """The request's JSON object. 415 for a non-JSON content type (this also
     stops `text/plain` cross-site form posts), 400 for malformed JSON or a
@@ -111,10 +123,7 @@ def json_body(required=True):
     ctype = request.content_type.split(";")[0].strip().lower()
     if ctype != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise Invalid(f"Malformed JSON body: {e}") from None
+    data = decode_json(raw, "body")
     if not isinstance(data, dict):
         raise Invalid("The JSON body must be an object")
     return data

@@ -8,10 +8,10 @@ import time
 
 import bottle
 
-from toru.auth import current_user
+from toru.accounts.auth import current_user
 from toru.errors import Conflict, Forbidden, Invalid, NotFound
-from toru.login_limits import parse_paging
-from toru.task_output import recover_spool
+from toru.accounts.login_limits import parse_paging
+from toru.tasks.output import recover_spool
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")

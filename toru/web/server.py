@@ -16,7 +16,8 @@ import gevent.socket
 from gevent import pywsgi
 from geventwebsocket.handler import WebSocketHandler
 
-from toru import __version__, ws
+from toru import __version__
+from toru.web import websocket as ws
 from toru.errors import ConfigError
 
 log = logging.getLogger("toru.server")

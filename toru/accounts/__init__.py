@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, sessions, sign-in limits and who may call what."""

@@ -1,0 +1,1 @@
+"""System monitoring: the sampler, its in-memory history and the resources API."""

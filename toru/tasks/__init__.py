@@ -1,0 +1,1 @@
+"""Scripts and tasks: the scripts directory, the runner, output, history and quick actions."""
