@@ -11,9 +11,8 @@ import bottle
 
 from toru.accounts import sessions as sessions_mod
 from toru.errors import Forbidden, Invalid, RateLimited, Unauthorized
-from toru.accounts.login_limits import parse_paging
 from toru.web.security import client_ip
-from toru.web.http import json_body
+from toru.web.http import json_body, paging
 
 log = logging.getLogger("toru.auth")
 audit = logging.getLogger("toru.audit")
@@ -23,6 +22,10 @@ ROLE_LEVELS = {"public": 0, "user": 1, "admin": 2}
 USER_LEVELS = {"client": 1, "admin": 2}
 BAD_LOGIN = "Invalid username or password"
 MAX_CREDENTIAL = 4096  # longer input is refused before argon2 sees it
+
+
+def is_admin(user):
+    return user["role"] == "admin"
 
 
 class Auth:
@@ -144,7 +147,7 @@ def register(app, services):
     @app.get("/api/auth/login-history", role="admin")
     def login_history():
         query = bottle.request.query
-        page, size = parse_paging(query)
+        page, size = paging(query)
         success = query.get("success")
         if success not in (None, "", "true", "false"):
             raise Invalid("success must be true or false")

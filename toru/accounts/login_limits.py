@@ -19,12 +19,11 @@ from contextlib import contextmanager
 
 import gevent.event
 
-from toru.errors import Invalid, RateLimited
+from toru.errors import RateLimited
 
 WINDOW = 3600
 RETENTION = 30 * 24 * 3600
 TIERS = [(12, 1800), (9, 600), (6, 180), (3, 60)]  # failures → lockout seconds
-MAX_PAGE_SIZE = 200
 MAX_WAIT = 30  # seconds an attempt may wait for those in flight before giving up
 
 
@@ -144,14 +143,3 @@ class LoginLimiter:
     def cleanup(self):
         return self.store.execute("DELETE FROM login_attempts WHERE created_at <= ?",
                                   (self.clock() - RETENTION,)).rowcount
-
-
-def parse_paging(query, default_size=50):
-    try:
-        page = int(query.get("page", 0))
-        size = int(query.get("page_size", default_size))
-    except ValueError:
-        raise Invalid("page and page_size must be integers") from None
-    if page < 0 or not 1 <= size <= MAX_PAGE_SIZE:
-        raise Invalid(f"page must be ≥ 0 and page_size between 1 and {MAX_PAGE_SIZE}")
-    return page, size

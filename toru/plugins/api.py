@@ -6,10 +6,11 @@ import bottle
 import gevent
 
 from toru.accounts.auth import current_user
-from toru.errors import Invalid, NotFound
+from toru.errors import NotFound
 from toru.plugins import router
 from toru.plugins.discovery import check_plugin_id
 from toru.plugins.logs import plugin_log_path, read_logs
+from toru.web.http import limit, paging
 
 audit = logging.getLogger("toru.audit")
 MAX_EVENTS = 500
@@ -20,26 +21,6 @@ def checked_id(plugin_id):
     """Ids from URLs are matched against the id rule before anything else:
     nothing that fails it ever reaches a file path."""
     return check_plugin_id(plugin_id)
-
-
-def log_paging(query):
-    """page from 0; page_size default 100, clamped to 1..LOG_PAGE_MAX (DESIGN §6a: capped, not refused)."""
-    try:
-        page = int(query.get("page") or 0)
-        size = int(query.get("page_size") or 100)
-    except ValueError:
-        raise Invalid("page and page_size must be integers") from None
-    if page < 0:
-        raise Invalid("page must be 0 or more")
-    return page, max(1, min(size, LOG_PAGE_MAX))
-
-
-def event_limit(query, default=100):
-    try:
-        limit = int(query.get("limit", default))
-    except ValueError:
-        limit = default
-    return max(1, min(limit, MAX_EVENTS))
 
 
 def push_plugin_changes(manager, topic):
@@ -80,7 +61,7 @@ def register(app, services):
 
     @app.get("/api/plugins/events", role="admin")
     def all_events():
-        return {"events": manager.events.recent(None, event_limit(bottle.request.query))}
+        return {"events": manager.events.recent(None, limit(bottle.request.query, 100, MAX_EVENTS))}
 
     @app.get("/api/plugins/<plugin_id>", role="user")
     def get_plugin(plugin_id):
@@ -100,13 +81,13 @@ def register(app, services):
     @app.get("/api/plugins/<plugin_id>/events", role="admin")
     def plugin_events(plugin_id):
         manager.get(checked_id(plugin_id))
-        return {"events": manager.events.recent(plugin_id, event_limit(bottle.request.query))}
+        return {"events": manager.events.recent(plugin_id, limit(bottle.request.query, 100, MAX_EVENTS))}
 
     @app.get("/api/plugins/<plugin_id>/logs", role="admin")
     def plugin_logs(plugin_id):
         manager.get(checked_id(plugin_id))
         query = bottle.request.query
-        page, size = log_paging(query)
+        page, size = paging(query, 100, LOG_PAGE_MAX)
         path = plugin_log_path(manager.log_dir, plugin_id)
         # Reading backwards through up to six files is disk work: off the hub.
         logs = gevent.get_hub().threadpool.apply(read_logs, (path, page, size, query.get("level") or None))

@@ -8,10 +8,10 @@ import time
 
 import bottle
 
-from toru.accounts.auth import current_user
+from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound
-from toru.accounts.login_limits import parse_paging
 from toru.tasks.output import recover_spool
+from toru.web.http import paging
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
@@ -26,10 +26,6 @@ def summary(row):
     task["output_truncated"] = bool(task["output_truncated"])
     task["script_name"] = task["script"]  # the original Toru's name for it (DESIGN §6a)
     return task
-
-
-def is_admin(user):
-    return user["role"] == "admin"
 
 
 class TaskHistory:
@@ -124,7 +120,7 @@ def register(app, services):
     @app.get("/api/history", role="user")
     def list_history():
         query = bottle.request.query
-        page, size = parse_paging(query)
+        page, size = paging(query)
         return history.page(current_user(), page, size, status=query.get("status") or None,
                             script=query.get("script") or None)
 

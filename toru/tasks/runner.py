@@ -24,10 +24,10 @@ import gevent.os
 import gevent.queue
 from gevent import subprocess
 
-from toru.accounts.auth import current_user
+from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from toru.processes import child_env, group_members, signal_group, stop_group
-from toru.tasks.history import is_admin, summary
+from toru.tasks.history import summary
 from toru.tasks.output import TaskOutput
 
 log = logging.getLogger("toru.tasks")

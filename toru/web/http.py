@@ -7,7 +7,8 @@
   caps request bodies before a handler reads them.
 - Every response carries the security headers (added at the WSGI edge so
   nothing, not even a 500, leaves without them).
-- `json_body()` is the one way a handler reads a JSON request.
+- `json_body()` is the one way a handler reads a JSON request, `paging()`
+  and `limit()` the one way a list endpoint reads its window.
 """
 
 import json
@@ -127,3 +128,35 @@ def json_body(required=True):
     if not isinstance(data, dict):
         raise Invalid("The JSON body must be an object")
     return data
+
+
+def _int_param(query, name, default):
+    value = query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name} must be an integer") from None
+
+
+def paging(query, default_size=50, max_size=200):
+    """(page, page_size) of a list endpoint, one rule for all: `page` counts
+    from 0; `page_size` defaults per endpoint and is capped at `max_size`
+    (DESIGN §6a: capped, not refused); a non-integer, a negative page or a
+    page_size below 1 answers 400."""
+    page = _int_param(query, "page", 0)
+    size = _int_param(query, "page_size", default_size)
+    if page < 0:
+        raise Invalid("page must be 0 or more")
+    if size < 1:
+        raise Invalid("page_size must be 1 or more")
+    return page, min(size, max_size)
+
+
+def limit(query, default=100, maximum=500):
+    """`limit` of a "most recent N" endpoint, with the same rule as page_size."""
+    value = _int_param(query, "limit", default)
+    if value < 1:
+        raise Invalid("limit must be 1 or more")
+    return min(value, maximum)
