@@ -26,6 +26,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update"]
 
 
+def pytest_collection_modifyitems(items):
+    # Every browser test is `e2e`, so `-m "not e2e"` leaves them out.
+    for item in items:
+        if "/e2e/" in item.path.as_posix():
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # TRUST_PROXY lets each client() speak from its own address (see
