@@ -3,7 +3,8 @@
 #
 #   ./build.sh                 build dist/toru.pyz for this machine's Python
 #   ./build.sh run [ARGS]      build, then start it (ARGS go to toru.pyz)
-#   ./build.sh test [ARGS]     build, then run the whole test suite (ARGS go to pytest)
+#   ./build.sh test [ARGS]     build, ruff, then the whole test suite (ARGS go to pytest;
+#                              -m "not e2e and not slow" is the fast subset for local work)
 #   ./build.sh --universal     build one pyz for CPython 3.10-3.13 on x86_64 and aarch64
 #   ./build.sh --output FILE   write the pyz somewhere else than dist/toru.pyz
 #   ./build.sh plugins [DIR]   build the example plugins into DIR/<name>.binary (default plugins/)
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     build|run|test|plugins) command=$1; shift; [ "$command" = build ] || break ;;
     --universal) universal=1; shift ;;
     --output) output=${2:?--output needs a file}; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -160,6 +161,9 @@ case "$command" in
   test)
     build
     venv .venv-test requirements.txt requirements-test.txt
+    # Unused imports and names, undefined names: the rule set is in pyproject.toml.
+    say "ruff check (rules in pyproject.toml)"
+    .venv-test/bin/ruff check --quiet . || die "ruff found problems (above): fix them, or run .venv-test/bin/ruff check --fix ."
     export TORU_PYZ=$PWD/$output
     exec .venv-test/bin/python -m pytest "$@"
     ;;

@@ -84,6 +84,34 @@ def test_malformed_json_is_400_and_creates_nothing(admin, raw):
     assert user_count(admin) == before
 
 
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000  # RecursionError in json.loads unless caught
+
+
+def body_routes(app):
+    """(method, path) of every route that may read a JSON body, with
+    placeholder path parameters."""
+    import re as re_mod
+    for route in app.routes:
+        # The plugin proxy passes bodies through unread; signing out would end this test's session.
+        if route.method in ("POST", "PUT", "PATCH", "DELETE") and not route.rule.startswith(
+                ("/api/plugins/route", "/api/auth/logout")):
+            yield route.method, re_mod.sub(r"<[^>]+>", "1", route.rule)
+
+
+def test_json_nested_100000_deep_is_400_on_every_route(app, admin):
+    routes = list(body_routes(app))
+    assert len(routes) >= 15, routes  # the app fixture holds every route module
+    for method, path in routes:
+        res = admin.request(method, path, data=DEEP_JSON, headers={"Content-Type": "application/json"})
+        # Routes that read no body act on it as on an empty one; none may fail.
+        assert res.status < 500, (method, path, res.status)
+        assert res.status < 400 or res.json["error"], (method, path, res.status)
+    for method, path in [("POST", "/api/users"), ("POST", "/api/auth/login"), ("PUT", "/api/settings"),
+                         ("POST", "/api/quick-actions")]:
+        res = admin.request(method, path, data=DEEP_JSON, headers={"Content-Type": "application/json"})
+        assert res.status == 400 and "nested too deeply" in res.json["error"], (method, path, res)
+
+
 # --- XSS --------------------------------------------------------------------------
 
 def test_xss_display_name_is_stored_as_text(admin):
@@ -122,6 +150,10 @@ def test_websocket_with_a_session_and_same_origin_works(server, admin):
         assert json.loads(ws.recv())["type"] == "error"
         ws.send(json.dumps({"type": "no-such-type"}))
         assert "Unknown message type" in json.loads(ws.recv())["data"]
+        ws.send("[" * 30_000 + "]" * 30_000)  # under the 64 KiB cap, far over the parser's depth
+        assert json.loads(ws.recv()) == {"type": "error", "data": "Message must be a JSON object"}
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv()) == {"type": "pong"}  # the connection survived it
     finally:
         ws.close()
 
