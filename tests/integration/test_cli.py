@@ -142,3 +142,20 @@ def test_bad_sample_interval(tmp_path, value):
     result = run_cli(["--data-dir", str(tmp_path)], env={"TORU_SAMPLE_INTERVAL": value})
     assert_one_line_error(result, "sample interval")
     assert not (tmp_path / "toru.db").exists()
+
+
+@pytest.mark.parametrize("value, fragment", [("kill_grace", "not name=seconds"), ("nap_time=3", "not name=seconds"),
+                                             ("kill_grace=soon", "kill_grace 'soon' is not a number"),
+                                             ("socket_timeout=0", "out of range")])
+def test_bad_timings_stop_the_start_with_one_line(tmp_path, value, fragment):
+    result = run_cli(["--data-dir", str(tmp_path)], env={"TORU_TIMINGS": value})
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "toru.db").exists()
+
+
+def test_timings_come_from_the_environment_over_the_defaults():
+    from toru.config import Config, Timings
+    config = Config.load({"data_dir": "/tmp"}, {"TORU_TIMINGS": "kill_grace=0.5, rescan_interval=2",
+                                                "TORU_PLUGIN_BACKOFF_BASE": "0.1"})
+    assert config.timings == Timings(kill_grace=0.5, rescan_interval=2, backoff_base=0.1, backoff_cap=1.6)
+    assert Config.load({"data_dir": "/tmp"}, {}).timings == Timings()
