@@ -68,6 +68,9 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = base_env()
         self.env["ADMIN_PASSWORD"] = ADMIN_PASSWORD
+        # A test server stops without waiting 3 s for a browser's idle keep-alive
+        # connections; tests that need other timings pass their own TORU_TIMINGS.
+        self.env["TORU_TIMINGS"] = "request_grace=0.5"
         self.env.update(env or {})
         self.args = list(args)
         self.pyz = pyz

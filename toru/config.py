@@ -32,6 +32,7 @@ class Timings:
     seconds, in one place. Services take theirs from `config.timings`;
     production uses these defaults, tests pass short ones (a server process
     reads `TORU_TIMINGS="name=seconds,..."`) instead of sleeping through them."""
+    request_grace: float = 3.0         # shutdown: in-flight requests get this long to finish
     sample_interval: float = 2.0       # monitor: one psutil snapshot per interval
     revalidate_every: float = 30.0     # WebSocket: re-check the session behind a connection
     subscriber_stall: float = 10.0     # task output: a subscriber this far behind is dropped

@@ -106,6 +106,7 @@ def universal_pyz(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_universal_pyz_carries_every_python_and_cpu(universal_pyz):
     with zipfile.ZipFile(universal_pyz) as z:
         names = set(z.namelist())
@@ -118,6 +119,7 @@ def test_universal_pyz_carries_every_python_and_cpu(universal_pyz):
     assert not [n for n in names if n.endswith(".abi3.so")], "abi3 modules would clash between CPUs"
 
 
+@pytest.mark.slow
 def test_universal_pyz_starts_on_each_installed_python(universal_pyz, tmp_path):
     pythons = other_pythons()
     pythons["%d.%d" % sys.version_info[:2]] = sys.executable

@@ -21,7 +21,6 @@ from toru.web import websocket as ws
 from toru.errors import ConfigError
 
 log = logging.getLogger("toru.server")
-STOP_TIMEOUT = 3  # seconds in-flight requests get to finish on shutdown
 
 
 class WSGIServer(pywsgi.WSGIServer):
@@ -99,7 +98,7 @@ def reset_command(config):
 
 def serve(app, listener, announce=print):
     """Run until SIGTERM/SIGINT; then stop accepting, give in-flight requests
-    STOP_TIMEOUT seconds, stop background work and return 0."""
+    `timings.request_grace` seconds, stop background work and return 0."""
     config, services = app.services.config, app.services
     server = make_server(app, listener)
     stopping = gevent.event.Event()
@@ -116,7 +115,8 @@ def serve(app, listener, announce=print):
         stopping.wait()
         log.info("shutting down")
     finally:
-        server.stop(timeout=STOP_TIMEOUT)
-        services.stop(timeout=STOP_TIMEOUT)
+        grace = config.timings.request_grace
+        server.stop(timeout=grace)
+        services.stop(timeout=grace)
         log.info("stopped")
     return 0
