@@ -29,7 +29,9 @@ SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "same-origin"),
 ]
-BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The methods that change state: they may carry a body (capped here) and
+# must come from the same origin (web/security.py).
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class App(bottle.Bottle):
@@ -82,7 +84,7 @@ class ErrorsPlugin:
         return wrapper
 
     def check_body_size(self):
-        if bottle.request.method not in BODY_METHODS:
+        if bottle.request.method not in STATE_CHANGING:
             return
         if "chunked" in bottle.request.get_header("Transfer-Encoding", "").lower():
             # Bottle would buffer a chunked body of any size: ask for a length.

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import bottle
 
 from toru.errors import Forbidden, ToruError
+from toru.web.http import STATE_CHANGING
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
