@@ -28,7 +28,6 @@ from toru.live import Hub
 from toru.accounts.login_limits import LoginLimiter
 from toru.plugins import api as plugins_api
 from toru.plugins.manager import PluginManager
-from toru.plugins.supervisor import Timing
 from toru.tasks.quick_actions import QuickActions
 from toru.tasks.scripts import Scripts
 from toru.web.security import SecurityPlugin
@@ -121,10 +120,9 @@ def build_services(config):
     history.mark_interrupted(spool_dir, settings.get("output_cap_bytes"))
     greenlets = gevent.pool.Group()
     quick_actions = QuickActions(store, scripts)
-    runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets)
+    runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets, hub, timings)
     instance_id = store.instance_id()
-    plugins = PluginManager(config, store, instance_id, Timing(backoff_base=timings.backoff_base,
-                                                               backoff_cap=timings.backoff_cap))
+    plugins = PluginManager(config, store, instance_id)  # its timings are config.timings
     services = Services(config=config, store=store, instance_id=instance_id,
                         accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,

@@ -60,7 +60,7 @@ def stop_group(pgid, grace, done=None):
     """The stop sequence: TERM the group, wait up to `grace` seconds for
     `done()` (default: the group is gone), then KILL the group. Returns the
     signal that ended it ("SIGTERM"/"SIGKILL"), or None if it was already gone."""
-    done = done or (lambda: not signal_group(pgid, 0))
+    done = done or (lambda: group_gone(pgid))
     if not signal_group(pgid, signal.SIGTERM):
         return None
     deadline = time.monotonic() + grace
@@ -70,6 +70,15 @@ def stop_group(pgid, grace, done=None):
             return "SIGTERM"
     signal_group(pgid, signal.SIGKILL)
     return "SIGKILL"
+
+
+def group_gone(pgid):
+    """No live process is left in the group. killpg(pgid, 0) alone is not
+    enough: a member that died after its parent stays a zombie until init
+    reaps it, which some inits (a container's) do only every second or two;
+    counting it made every stop wait the whole grace and then "KILL". So a
+    yes from killpg is checked against /proc (one scan, only while waiting)."""
+    return not signal_group(pgid, 0) or not group_members({pgid})
 
 
 def die_with_parent():
@@ -101,10 +110,14 @@ def describe_exit(code):
 
 def exit_text(code):
     """'exit code 1', 'killed by SIGKILL', 'no exit status': for reasons people read."""
-    described = describe_exit(code)
-    if "signal" in described:
-        return f"killed by {described['signal']}"
-    return "no exit status" if described["code"] is None else f"exit code {described['code']}"
+    return ended_text(**describe_exit(code))
+
+
+def ended_text(code=None, signal=None):
+    """exit_text() for an exit already described (e.g. read back from a row)."""
+    if signal:
+        return f"killed by {signal}"
+    return "no exit status" if code is None else f"exit code {code}"
 
 
 def group_members(pgids):

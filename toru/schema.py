@@ -102,4 +102,22 @@ MIGRATIONS = [
         CREATE INDEX plugin_events_plugin ON plugin_events(plugin_id, timestamp);
         CREATE INDEX plugin_events_time ON plugin_events(timestamp);
     """),
+    # A signal that ended a task is named, not stored as a negative exit
+    # code: exit_code -15 becomes exit_code NULL, exit_signal 'SIGTERM'
+    # (Linux numbers; others read 'signal N' as processes.describe_exit says).
+    (5, "task_exit_signal", """
+        ALTER TABLE task_history ADD COLUMN exit_signal TEXT;
+        UPDATE task_history SET exit_signal = CASE -exit_code
+                WHEN 1 THEN 'SIGHUP' WHEN 2 THEN 'SIGINT' WHEN 3 THEN 'SIGQUIT' WHEN 4 THEN 'SIGILL'
+                WHEN 5 THEN 'SIGTRAP' WHEN 6 THEN 'SIGABRT' WHEN 7 THEN 'SIGBUS' WHEN 8 THEN 'SIGFPE'
+                WHEN 9 THEN 'SIGKILL' WHEN 10 THEN 'SIGUSR1' WHEN 11 THEN 'SIGSEGV' WHEN 12 THEN 'SIGUSR2'
+                WHEN 13 THEN 'SIGPIPE' WHEN 14 THEN 'SIGALRM' WHEN 15 THEN 'SIGTERM' WHEN 16 THEN 'SIGSTKFLT'
+                WHEN 17 THEN 'SIGCHLD' WHEN 18 THEN 'SIGCONT' WHEN 19 THEN 'SIGSTOP' WHEN 20 THEN 'SIGTSTP'
+                WHEN 21 THEN 'SIGTTIN' WHEN 22 THEN 'SIGTTOU' WHEN 23 THEN 'SIGURG' WHEN 24 THEN 'SIGXCPU'
+                WHEN 25 THEN 'SIGXFSZ' WHEN 26 THEN 'SIGVTALRM' WHEN 27 THEN 'SIGPROF' WHEN 28 THEN 'SIGWINCH'
+                WHEN 29 THEN 'SIGIO' WHEN 30 THEN 'SIGPWR' WHEN 31 THEN 'SIGSYS'
+                ELSE 'signal ' || -exit_code END,
+            exit_code = NULL
+            WHERE exit_code < 0;
+    """),
 ]

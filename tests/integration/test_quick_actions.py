@@ -154,7 +154,8 @@ def test_a_quick_action_timeout_overrides_the_global_one(admin):
     action = create(admin, name="Short nap", script="nap.sh", timeout=1)
     task_id = admin.post(f"/api/quick-actions/{action['id']}/execute").json["task_id"]
     wait_for(lambda: admin.get(f"/api/history/{task_id}").json["task"]["status"] != "running", timeout=15)
-    assert admin.get(f"/api/history/{task_id}").json["task"]["status"] == "timed_out"
+    task = admin.get(f"/api/history/{task_id}").json["task"]
+    assert task["status"] == "timed_out" and task["exit_text"] == "Timed out — stopped by SIGTERM"
 
 
 def test_history_keeps_a_deleted_quick_actions_runs(admin):

@@ -1,15 +1,25 @@
 """Scripts and tasks through a real server, real subprocesses and a real
-WebSocket client: streaming, cancel, timeout, caps, names, crash recovery."""
+WebSocket client: streaming, cancel, timeout, caps, names, crash recovery,
+how a run's end reads.
+
+The servers here run with short timings (TORU_TIMINGS): the grace between
+TERM and KILL and the wait for a stuck watcher are what these tests check,
+not what they should sleep through."""
 
 import os
 import signal
+import sqlite3
 import stat
 import time
 
 import psutil
 import pytest
 
-from helpers import ADMIN_PASSWORD, TaskSocket, wait_for
+from helpers import ADMIN_PASSWORD, ServerProcess, TaskSocket, wait_for
+
+KILL_GRACE = 0.5
+SUBSCRIBER_STALL = 1
+TIMINGS = {"TORU_TIMINGS": f"kill_grace={KILL_GRACE},subscriber_stall={SUBSCRIBER_STALL},drain_after_exit=1"}
 
 
 def write_script(server, name, body, executable=True):
@@ -17,6 +27,20 @@ def write_script(server, name, body, executable=True):
     path.write_text(body)
     path.chmod(0o755 if executable else 0o644)
     return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # conftest's module server, with this module's short timings.
+    proc = ServerProcess(tmp_path_factory.mktemp("data") / "data", env={"TRUST_PROXY": "1", **TIMINGS}).start()
+    yield proc
+    proc.stop()
+
+
+def signed_in(server):
+    admin = server.client()
+    assert admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status == 200
+    return admin
 
 
 @pytest.fixture
@@ -50,9 +74,21 @@ def test_output_streams_in_order_with_streams_apart_and_exit_codes(server, sock)
     assert out == "out1\nout2\nout3\n"
     assert err == "err1\nerr2\nerr3\n"
     assert exit_message["code"] == 3 and exit_message["status"] == "failed"
+    assert exit_message["signal"] is None and exit_message["exit_text"] == "Exit code 3"
     write_script(server, "ok.sh", "echo fine\n", executable=False)  # not executable: run by /bin/sh
     out, _, exit_message = sock.run_to_end("ok.sh")
     assert out == "fine\n" and exit_message["code"] == 0 and exit_message["status"] == "success"
+    assert exit_message["signal"] is None and exit_message["exit_text"] == "Exit code 0"
+
+
+def test_a_script_killed_from_outside_names_the_signal_not_a_negative_code(server, sock, admin):
+    write_script(server, "suicide.sh", "#!/bin/sh\necho going\nkill -KILL $$\n")
+    out, _, exit_message = sock.run_to_end("suicide.sh")
+    assert out == "going\n"
+    assert exit_message["status"] == "failed" and exit_message["code"] is None
+    assert exit_message["signal"] == "SIGKILL" and exit_message["exit_text"] == "Killed by SIGKILL"
+    row = admin.get(f"/api/history/{exit_message['task_id']}").json["task"]
+    assert (row["exit_code"], row["exit_signal"], row["exit_text"]) == (None, "SIGKILL", "Killed by SIGKILL")
 
 
 def test_task_environment_cwd_and_stdin(server, sock):
@@ -119,6 +155,14 @@ def test_cancel_kills_the_whole_group_including_a_backgrounded_grandchild(server
              timeout=10, message="grandchild gone")
     row = admin.get(f"/api/history/{task_id}").json["task"]
     assert row["status"] == "cancelled" and "started" in row["output"]
+    # Read as a cancel, never as "Exit code -15": in the row and in the `exit` message.
+    assert (row["exit_code"], row["exit_signal"]) == (None, "SIGTERM")
+    assert row["exit_text"] == "Cancelled — stopped by SIGTERM"
+    assert {k: messages[-1][k] for k in ("code", "signal", "exit_text")} == \
+        {"code": None, "signal": "SIGTERM", "exit_text": "Cancelled — stopped by SIGTERM"}
+    listed = admin.get("/api/history?status=cancelled&script=spawner.sh").json["tasks"][0]
+    assert (listed["exit_code"], listed["exit_signal"], listed["exit_text"]) == \
+        (None, "SIGTERM", "Cancelled — stopped by SIGTERM")
 
 
 def test_a_script_ignoring_term_is_killed_after_the_grace_period(server, sock):
@@ -129,7 +173,20 @@ def test_a_script_ignoring_term_is_killed_after_the_grace_period(server, sock):
     sock.send(type="cancel", task_id=task_id)
     exit_message = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=20)[-1]
     assert exit_message["status"] == "cancelled"
-    assert 4 < time.monotonic() - began < 15
+    assert KILL_GRACE <= time.monotonic() - began < KILL_GRACE + 10  # the server's grace (TORU_TIMINGS)
+    assert exit_message["signal"] == "SIGKILL" and exit_message["exit_text"] == "Cancelled — stopped by SIGKILL"
+
+
+def test_a_script_that_catches_term_and_exits_reads_as_cancelled_with_its_code(server, sock, admin):
+    write_script(server, "tidy.sh", "#!/bin/sh\ntrap 'echo tidying; exit 143' TERM\necho ready\n"
+                 "while :; do sleep 0.1; done\n")
+    task_id = sock.run("tidy.sh")["task_id"]
+    sock.until(lambda m: m.get("data") == "ready\n")
+    sock.send(type="cancel", task_id=task_id)
+    exit_message = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=15)[-1]
+    assert (exit_message["code"], exit_message["signal"]) == (143, None)
+    assert exit_message["status"] == "cancelled" and exit_message["exit_text"] == "Cancelled — exit code 143"
+    assert admin.get(f"/api/history/{task_id}").json["task"]["output"].startswith("ready\ntidying\n")
 
 
 def test_leftover_background_processes_end_with_the_task(server, sock):
@@ -142,11 +199,44 @@ def test_leftover_background_processes_end_with_the_task(server, sock):
              timeout=10, message="left-over process stopped")
 
 
+def test_a_cancel_after_the_script_exited_does_not_make_it_cancelled(fresh_server):
+    # The script exits 0 but leaves a process ignoring TERM: the task ends
+    # only when that one is KILLed after the grace period. A cancel in that
+    # window must not turn a run that finished by itself into a cancelled one.
+    server = fresh_server(env={"TORU_TIMINGS": "kill_grace=2"}).start()
+    admin = signed_in(server)
+    sock = TaskSocket(server, admin)
+    pidfile = server.data_dir / "stubborn-orphan.pid"
+    write_script(server, "leaves-stubborn.sh",
+                 f"#!/bin/sh\n(trap '' TERM; exec sleep 300) > /dev/null 2>&1 &\necho $! > {pidfile}\necho bye\n")
+    task_id = sock.run("leaves-stubborn.sh")["task_id"]
+    sock.until(lambda m: m.get("data") == "bye\n")
+
+    def script_exited():
+        for child in psutil.Process(server.proc.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "leaves-stubborn.sh" in " ".join(child.cmdline()):
+                    return False
+            except psutil.Error:  # it ended (or became a zombie) while we looked
+                continue
+        return True
+    wait_for(script_exited, message="the script itself exited")
+    sock.send(type="cancel", task_id=task_id)
+    messages = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=15)
+    assert [m["type"] for m in messages] == ["exit"]  # the cancel was taken (no error) but changed nothing
+    assert messages[-1]["status"] == "success" and messages[-1]["exit_text"] == "Exit code 0"
+    orphan = int(pidfile.read_text())  # KILLed: gone as soon as the kernel delivers it
+    wait_for(lambda: not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE,
+             timeout=10, message="left-over process killed")
+    sock.close()
+
+
 def test_timeout_ends_the_task_as_timed_out(server, sock, admin):
     assert admin.put("/api/settings", json={"task_timeout_seconds": 1}).status == 200
     write_script(server, "slow.sh", "#!/bin/sh\necho begin\nsleep 30\necho never\n")
     out, _, exit_message = sock.run_to_end("slow.sh", timeout=15)
     assert out == "begin\n" and exit_message["status"] == "timed_out"
+    assert exit_message["code"] is None and exit_message["exit_text"] == "Timed out — stopped by SIGTERM"
 
 
 def test_concurrency_cap_refuses_one_more(server, sock, admin):
@@ -243,6 +333,8 @@ def test_malformed_and_unknown_messages_get_errors_and_the_connection_stays(sock
     assert reply["type"] == "error" and reply["task_id"] == "nope"
     sock.send(type="launch")
     assert sock.recv()["type"] == "error"
+    sock.send(type="subscribe", topic="resources")  # a public topic: by name
+    sock.send(type="unsubscribe", topic="resources")
     sock.send(type="ping")
     assert sock.recv()["type"] == "pong"
 
@@ -326,7 +418,7 @@ def test_retention_prunes_the_oldest_tasks(server, admin, sock):
 
 
 def test_kill_9_mid_task_marks_it_interrupted_at_restart(fresh_server):
-    server = fresh_server().start()
+    server = fresh_server(env=TIMINGS).start()
     admin = server.client()
     admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     sock = TaskSocket(server, admin)
@@ -346,6 +438,8 @@ def test_kill_9_mid_task_marks_it_interrupted_at_restart(fresh_server):
     admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     task = admin.get(f"/api/history/{task_id}").json["task"]
     assert task["status"] == "interrupted" and task["output"] == "first-words\n"
+    assert (task["exit_code"], task["exit_signal"]) == (None, None)  # nobody saw it end
+    assert task["exit_text"] == "Interrupted — Toru stopped while it ran"
     assert admin.get(f"/api/history/{kept}").json["task"]["status"] == "success"
     assert not any((server.data_dir / "tasks").iterdir())
 
@@ -361,7 +455,7 @@ def test_scripts_dir_listing_skips_what_is_not_a_script(server, admin):
 
 
 def test_sigterm_stops_running_tasks_and_records_them_interrupted(fresh_server):
-    server = fresh_server().start()
+    server = fresh_server(env=TIMINGS).start()
     admin = server.client()
     admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     sock = TaskSocket(server, admin)
@@ -377,6 +471,7 @@ def test_sigterm_stops_running_tasks_and_records_them_interrupted(fresh_server):
     admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     task = admin.get(f"/api/history/{task_id}").json["task"]
     assert task["status"] == "interrupted" and task["output"] == "first-words\n"
+    assert task["exit_code"] is None and task["exit_text"] == "Interrupted — stopped by SIGTERM"
 
 
 def test_a_client_that_stops_reading_is_dropped_and_server_memory_stays_bounded(server, admin):
@@ -387,7 +482,7 @@ def test_a_client_that_stops_reading_is_dropped_and_server_memory_stays_bounded(
     try:
         task_id = sock.run("flood.sh")["task_id"]
         # Deliberately read nothing for longer than the server waits for a stuck client.
-        peak, deadline = before, time.monotonic() + 12
+        peak, deadline = before, time.monotonic() + SUBSCRIBER_STALL + 2
         while time.monotonic() < deadline:
             peak = max(peak, proc.memory_info().rss)
             time.sleep(0.2)
@@ -398,3 +493,73 @@ def test_a_client_that_stops_reading_is_dropped_and_server_memory_stays_bounded(
     assert peak - before < 50 * 1024 * 1024, f"server RSS grew {(peak - before) >> 20} MiB"
     wait_for(lambda: admin.get(f"/api/history/{task_id}").json["task"]["status"] == "success", timeout=60)
     assert admin.get(f"/api/history/{task_id}").json["task"]["output_bytes"] == 78888897
+
+
+def test_a_cancel_does_not_wait_the_grace_period_for_processes_already_dead(fresh_server):
+    # The script's `sleep` dies with it but, orphaned, stays a zombie in the
+    # group until init reaps it (a container's init may take seconds): the
+    # stop must not count it as alive, wait the whole grace and call it a KILL.
+    server = fresh_server(env={"TORU_TIMINGS": "kill_grace=5"}).start()
+    sock = TaskSocket(server, signed_in(server))
+    write_script(server, "napper.sh", "#!/bin/sh\necho napping\nsleep 300\n")
+    for _ in range(3):
+        task_id = sock.run("napper.sh")["task_id"]
+        sock.until(lambda m: m.get("data") == "napping\n")
+        began = time.monotonic()
+        sock.send(type="cancel", task_id=task_id)
+        exit_message = sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id, timeout=15)[-1]
+        assert time.monotonic() - began < 1
+        assert exit_message["exit_text"] == "Cancelled — stopped by SIGTERM"
+    assert "ignored TERM" not in server.console(tail=None)
+    sock.close()
+
+
+def test_a_task_topic_cannot_be_joined_by_name(server, admin, make_user):
+    # Each running task has a hub topic `task:<id>`, but only `subscribe`
+    # with a task_id (after the who-may-watch check) joins it.
+    write_script(server, "private.sh", "#!/bin/sh\necho secret-output\nsleep 30\n")
+    owner = TaskSocket(server, admin)
+    client, _ = make_user()
+    snoop = TaskSocket(server, client)
+    try:
+        task_id = owner.run("private.sh")["task_id"]
+        owner.until(lambda m: m.get("data") == "secret-output\n")
+        snoop.send(type="subscribe", topic=f"task:{task_id}")
+        reply = snoop.recv()
+        assert reply["type"] == "error" and "Unknown topic" in reply["data"]
+        owner.send(type="cancel", task_id=task_id)
+        owner.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id)
+        snoop.send(type="ping")
+        assert snoop.recv()["type"] == "pong"  # and nothing of the task came before it
+    finally:
+        owner.close()
+        snoop.close()
+
+
+def test_old_rows_with_a_negative_exit_code_read_as_a_signal_after_the_upgrade(fresh_server, tmp_path):
+    from toru.schema import MIGRATIONS
+    from toru.store import Store
+    data_dir = tmp_path / "upgraded"
+    data_dir.mkdir()
+    old = Store(data_dir / "toru.db", migrations=[m for m in MIGRATIONS if m[0] <= 4])  # before exit_signal
+    rows = {"c": ("cancelled", -15), "t": ("timed_out", -9), "k": ("failed", -9), "f": ("failed", 2),
+            "s": ("success", 0), "i": ("interrupted", None), "x": ("failed", -64)}
+    for task_id, (status, code) in rows.items():
+        old.execute("INSERT INTO task_history(id, script, started_by, started_by_id, trigger, started_at, "
+                    "finished_at, status, exit_code) VALUES(?, 'old.sh', 'admin', 0, 'ws', ?, ?, ?, ?)",
+                    (task_id, time.time(), time.time(), status, code))  # recent: not pruned at start
+    old.close()
+    server = fresh_server(data_dir, env=TIMINGS).start()
+    admin = signed_in(server)
+    read = {t: admin.get(f"/api/history/{t}").json["task"] for t in rows}
+    assert {t: (r["exit_code"], r["exit_signal"], r["exit_text"]) for t, r in read.items()} == {
+        "c": (None, "SIGTERM", "Cancelled — stopped by SIGTERM"),
+        "t": (None, "SIGKILL", "Timed out — stopped by SIGKILL"),
+        "k": (None, "SIGKILL", "Killed by SIGKILL"),
+        "f": (2, None, "Exit code 2"),
+        "s": (0, None, "Exit code 0"),
+        "i": (None, None, "Interrupted — Toru stopped while it ran"),
+        "x": (None, "signal 64", "Killed by signal 64"),
+    }
+    with sqlite3.connect(data_dir / "toru.db") as db:
+        assert db.execute("SELECT count(*) FROM task_history WHERE exit_code < 0").fetchone() == (0,)

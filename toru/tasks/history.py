@@ -10,6 +10,7 @@ import bottle
 
 from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound
+from toru.processes import ended_text
 from toru.tasks.output import recover_spool
 from toru.web.http import paging
 
@@ -18,12 +19,34 @@ audit = logging.getLogger("toru.audit")
 
 STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted")
 SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at, "
-           "status, exit_code, output_truncated, output_bytes, peak_rss, cpu_seconds")
+           "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds")
+# Statuses where Toru, not the script, decided the end: their words say so first.
+STOPPED_BY_TORU = {"cancelled": "Cancelled", "timed_out": "Timed out", "interrupted": "Interrupted"}
+
+
+def exit_text(status, exit_code, exit_signal):
+    """How a run ended, in the words the UI shows (docs/tasks.md has the
+    table): "Exit code 1", "Killed by SIGKILL" (from outside Toru),
+    "Cancelled — stopped by SIGTERM", "Timed out — stopped by SIGKILL",
+    "Interrupted — Toru stopped while it ran" (no exit status: a crash);
+    None while it runs. Never "exit code -15": a signal is named."""
+    if status == "running":
+        return None
+    reason = STOPPED_BY_TORU.get(status)
+    if reason is None:
+        text = ended_text(exit_code, exit_signal)
+        return text[0].upper() + text[1:]
+    if exit_signal:
+        return f"{reason} — stopped by {exit_signal}"
+    if exit_code is not None:  # the script caught the TERM and exited by itself
+        return f"{reason} — {ended_text(exit_code)}"
+    return f"{reason} — Toru stopped while it ran" if status == "interrupted" else reason
 
 
 def summary(row):
     task = {key: row[key] for key in row.keys() if key not in ("output", "started_by_id")}
     task["output_truncated"] = bool(task["output_truncated"])
+    task["exit_text"] = exit_text(task["status"], task["exit_code"], task["exit_signal"])
     task["script_name"] = task["script"]  # the original Toru's name for it (DESIGN §6a)
     return task
 
@@ -38,11 +61,13 @@ class TaskHistory:
             "started_at, status) VALUES(?, ?, ?, ?, ?, ?, ?, 'running')",
             (task_id, script, user["username"], user["id"], trigger, quick_action_id, started_at))
 
-    def finish(self, task_id, status, exit_code, output, truncated, output_bytes, peak_rss, cpu_seconds):
+    def finish(self, task_id, finished_at, status, exit_code, exit_signal, output, truncated, output_bytes,
+               peak_rss, cpu_seconds):
+        """Complete the row; `exit_code` is None when `exit_signal` ("SIGTERM"…) ended the script."""
         self.store.execute(
-            "UPDATE task_history SET finished_at = ?, status = ?, exit_code = ?, output = ?, "
+            "UPDATE task_history SET finished_at = ?, status = ?, exit_code = ?, exit_signal = ?, output = ?, "
             "output_truncated = ?, output_bytes = ?, peak_rss = ?, cpu_seconds = ? WHERE id = ?",
-            (time.time(), status, exit_code, output, int(truncated), output_bytes, peak_rss,
+            (finished_at, status, exit_code, exit_signal, output, int(truncated), output_bytes, peak_rss,
              cpu_seconds, task_id))
 
     def row(self, task_id):

@@ -1,20 +1,21 @@
 """The task runner: starts scripts in their own process group, streams their
-output to WebSocket subscribers in batches, cancels and times them out, and
-records each run in the history.
+output through the hub in batches, cancels and times them out, and records
+each run in the history.
 
-One task = one script process group and four greenlets: two pipe readers,
-one pump that batches output to subscribers (at most one message per stream
-every BATCH_INTERVAL, unless BATCH_BYTES are waiting), and one waiter that
-blocks on the process and then finishes the task. The readers hand chunks to
-the pump through a small queue; the pump waits for a subscriber that is
-behind — so a flood of output fills the pipe and slows the script, never the
-server's memory.
+One task = one script process group (started by `processes.spawn`, stopped by
+`processes.stop_group`), one hub topic `task:<id>` its watchers are added to,
+and four greenlets: two pipe readers, one pump that batches output to the
+topic (at most one message per stream every BATCH_INTERVAL, unless
+BATCH_BYTES are waiting), and one waiter that blocks on the process and then
+finishes the task. The readers hand chunks to the pump through a small
+queue; the pump waits for a watcher that is behind (`Topic.send` with a
+backlog) — so a flood of output fills the pipe and slows the script, never
+the server's memory. Waits come from `config.timings` (kill_grace,
+drain_after_exit, subscriber_stall).
 """
 
 import errno
-import json
 import logging
-import signal
 import time
 import uuid
 
@@ -22,12 +23,11 @@ import gevent
 import gevent.event
 import gevent.os
 import gevent.queue
-from gevent import subprocess
 
 from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from toru.processes import child_env, group_members, signal_group, stop_group
-from toru.tasks.history import summary
+from toru.processes import describe_exit, group_members, spawn, stop_group
+from toru.tasks.history import exit_text, summary
 from toru.tasks.output import TaskOutput
 
 log = logging.getLogger("toru.tasks")
@@ -38,11 +38,15 @@ BATCH_BYTES = 64 * 1024
 BATCH_INTERVAL = 0.05
 CHUNK_QUEUE = 8            # chunks between the readers and the pump
 SUBSCRIBER_BACKLOG = 16    # messages a subscriber may have queued before the pump waits
-SUBSCRIBER_STALL = 10      # seconds a stuck subscriber is waited for before it is dropped
-KILL_GRACE = 5             # seconds between TERM and KILL
-DRAIN_AFTER_EXIT = 5       # seconds to wait for pipes held open by escaped processes
 SAMPLE_EVERY = 0.5
 PRUNE_EVERY = 3600
+FELL_BEHIND = "This connection fell behind the task's output; subscribe again to catch up"
+
+
+def exit_message(task_id, status, code, signal, finished_at):
+    """The `exit` message, live or replayed: `code` is None when `signal` ended the script."""
+    return {"type": "exit", "task_id": task_id, "code": code, "signal": signal,
+            "exit_text": exit_text(status, code, signal), "status": status, "finished_at": finished_at}
 
 
 class Task:
@@ -57,7 +61,8 @@ class Task:
         self.started_at = time.time()
         self.process = None
         self.stop_reason = None   # "cancelled" / "timed_out" / "interrupted" once asked to stop
-        self.subscribers = set()
+        self.stopper = None       # the greenlet running stop_group once asked to stop
+        self.topic = None         # the hub topic `task:<id>` its watchers are on
         self.chunks = gevent.queue.Queue(CHUNK_QUEUE)
         self.pending_stream, self.pending, self.pending_bytes = None, [], 0
         self.peak_rss = None
@@ -88,7 +93,9 @@ class Task:
 
 
 class TaskRunner:
-    def __init__(self, scripts, settings, history, quick_actions, spool_dir, greenlets):
+    def __init__(self, scripts, settings, history, quick_actions, spool_dir, greenlets, hub, timings):
+        self.hub = hub
+        self.timings = timings
         self.scripts = scripts
         self.settings = settings
         self.history = history
@@ -113,15 +120,19 @@ class TaskRunner:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         output = TaskOutput(self.spool_dir / f"{task_id}.out", self.settings.get("output_cap_bytes"))
         task = Task(task_id, script, user, trigger, quick_action_id, timeout, output)
-        env = child_env(TORU_TASK_ID=task_id, TORU_USER=user["username"])
-        # Take the slot before Popen: starting a process yields to other greenlets.
+        # Take the slot before spawning: starting a process yields to other greenlets.
         self.running[task_id] = task
+        task.topic = self.hub.topic(f"task:{task_id}")  # not public: watchers are added after a visibility check
         try:
-            task.process = subprocess.Popen(
-                argv, cwd=str(path.parent), env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+            # die_with_core=False: a script is the admin's own work (a backup, an
+            # upgrade); a Toru crash must not cut it off halfway. PDEATHSIG would
+            # only reach the leader anyway, and the run is recorded `interrupted`
+            # at the next start.
+            task.process = spawn(argv, cwd=path.parent, env={"TORU_TASK_ID": task_id, "TORU_USER": user["username"]},
+                                 die_with_core=False)
         except OSError as e:
             del self.running[task_id]
+            self.hub.drop_topic(task.topic.name)
             output.close()
             raise Invalid(f"Cannot start {script}: {e.strerror or e}") from None
         self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at)
@@ -168,22 +179,18 @@ class TaskRunner:
             text = row["output"]
             for start in range(0, len(text), BATCH_BYTES):
                 conn.send({"type": "stdout", "task_id": row["id"], "data": text[start:start + BATCH_BYTES]})
-            conn.send({"type": "exit", "task_id": row["id"], "code": row["exit_code"], "status": row["status"],
-                       "finished_at": row["finished_at"]})
+            conn.send(exit_message(row["id"], row["status"], row["exit_code"], row["exit_signal"],
+                                   row["finished_at"]))
             return
         conn.send(task.started_message(replay=True))
         for stream, text in task.output.replay():
             conn.send({"type": stream, "task_id": task.id, "data": text})
-        task.subscribers.add(conn)
+        task.topic.add(conn)
 
     def unsubscribe(self, conn, task_id):
         task = self.running.get(task_id)
         if task:
-            task.subscribers.discard(conn)
-
-    def forget(self, conn):
-        for task in self.running.values():
-            task.subscribers.discard(conn)
+            task.topic.discard(conn)
 
     def running_tasks(self, user):
         return [dict(summary(self.history.row(t.id))) for t in self.running.values()
@@ -195,31 +202,39 @@ class TaskRunner:
         if task is None:
             self.history.visible_row(task_id, user)  # 404 for tasks the user may not see
             raise Conflict("The task is not running")
-        if task.stop_reason or task.process is None:
-            return task
+        if task.stop_reason or task.process is None or task.process.poll() is not None:
+            return task  # already stopping, or the script exited and its `exit` is on the way
         self._stop(task, "cancelled")
         audit.info("task cancelled", extra={"actor": user["username"], "task_id": task.id, "script": task.script})
-        self._broadcast(task, {"type": "cancelled", "task_id": task.id})
+        task.topic.send({"type": "cancelled", "task_id": task.id})
         return task
 
     def shutdown(self, timeout=5):
         """Server stop: end every running task (recorded as interrupted)."""
         for task in list(self.running.values()):
-            if task.process:
-                self._stop(task, "interrupted", grace=min(timeout, KILL_GRACE))
+            if task.process and not task.stop_reason and task.process.poll() is None:
+                self._stop(task, "interrupted", grace=min(timeout, self.timings.kill_grace))
         deadline = time.monotonic() + timeout + 1
         for task in list(self.running.values()):
             task.done.wait(max(0, deadline - time.monotonic()))
 
-    def _stop(self, task, reason, grace=KILL_GRACE):
+    def _stop(self, task, reason, grace=None):
+        """TERM the task's group now and KILL it after the grace period, in a
+        greenlet of its own so the caller (a WebSocket handler) never waits."""
         task.stop_reason = reason
-        signal_group(task.pgid, signal.SIGTERM)
-        self.greenlets.spawn(self._kill_after, task, grace)
+        task.stopper = self.greenlets.spawn(self._stop_group, task, self.timings.kill_grace if grace is None else grace)
 
-    def _kill_after(self, task, grace):
-        if not task.done.wait(grace) and task.process.poll() is None:
-            log.warning("task ignored TERM; killing its process group", extra={"task_id": task.id})
-            signal_group(task.pgid, signal.SIGKILL)
+    def _stop_group(self, task, grace):
+        if stop_group(task.pgid, grace) == "SIGKILL":
+            log.warning("the task's process group ignored TERM; killed it", extra={"task_id": task.id})
+
+    def _end_group(self, task):
+        """After the script exited: whatever it left running in its group goes
+        with it — by the stop already under way, or by one started now."""
+        if task.stopper is None:
+            self._stop_group(task, self.timings.kill_grace)
+        else:
+            task.stopper.join()
 
     # --- the life of a task -----------------------------------------------------
     def _run(self, task):
@@ -231,11 +246,10 @@ class TaskRunner:
         code = None
         try:
             code = proc.wait()
-            # Whatever the script left running in its group goes with it.
-            stop_group(task.pgid, KILL_GRACE)
+            self._end_group(task)
             self._drain(task, readers)
             task.chunks.put(None)
-            pump.join(timeout=SUBSCRIBER_STALL + 5)
+            pump.join(timeout=self.timings.subscriber_stall + 5)
         finally:
             if timer:
                 timer.kill(block=False)
@@ -247,9 +261,9 @@ class TaskRunner:
     def _drain(self, task, readers):
         """Wait for the pipes' EOF. While the pump is behind (queue full) the
         output is still moving; otherwise a process that escaped the group
-        (setsid) holds a pipe open, and after DRAIN_AFTER_EXIT we stop reading."""
+        (setsid) holds a pipe open, and after timings.drain_after_exit we stop reading."""
         while True:
-            gevent.joinall(readers, timeout=DRAIN_AFTER_EXIT)
+            gevent.joinall(readers, timeout=self.timings.drain_after_exit)
             if all(r.dead for r in readers):
                 return
             if not task.chunks.full():
@@ -314,24 +328,13 @@ class TaskRunner:
         task.pending_stream, task.pending, task.pending_bytes = None, [], 0
         task.output.add(stream, text)
         for start in range(0, len(text), BATCH_BYTES):  # one read may exceed a message
-            self._broadcast(task, {"type": stream, "task_id": task.id, "data": text[start:start + BATCH_BYTES]},
-                            wait=True)
+            stalled = task.topic.send({"type": stream, "task_id": task.id, "data": text[start:start + BATCH_BYTES]},
+                                      backlog=SUBSCRIBER_BACKLOG, stall=self.timings.subscriber_stall)
+            for conn in stalled:  # already off the topic; they may subscribe again
+                conn.send({"type": "error", "task_id": task.id, "code": "fell_behind", "data": FELL_BEHIND})
             # A full pipe never makes the readers wait: yield here so requests
             # (and other tasks) get the hub between batches.
             gevent.sleep(0)
-
-    def _broadcast(self, task, message, wait=False):
-        encoded = json.dumps(message)  # once for every subscriber
-        for conn in list(task.subscribers):
-            if conn.closed:
-                task.subscribers.discard(conn)
-                continue
-            if wait and not conn.wait_for_room(SUBSCRIBER_BACKLOG, SUBSCRIBER_STALL):
-                task.subscribers.discard(conn)
-                conn.send({"type": "error", "task_id": task.id, "code": "fell_behind",
-                           "data": "This connection fell behind the task's output; subscribe again to catch up"})
-                continue
-            conn.send(encoded)
 
     def _expire(self, task):
         if task.process.poll() is None and not task.stop_reason:
@@ -343,18 +346,20 @@ class TaskRunner:
         if code is None:  # the waiter itself was killed (server stop)
             task.stop_reason = task.stop_reason or "interrupted"
         status = task.stop_reason or ("success" if code == 0 else "failed")
+        ended = describe_exit(code)  # a signal is named, never stored as a negative code
+        exit_code, exit_signal, finished_at = ended["code"], ended.get("signal"), time.time()
         try:
-            self.history.finish(task.id, status, code, output.text(), output.omitted > 0, output.total_bytes,
-                                task.peak_rss, task.cpu_seconds())
+            self.history.finish(task.id, finished_at, status, exit_code, exit_signal, output.text(),
+                                output.omitted > 0, output.total_bytes, task.peak_rss, task.cpu_seconds())
         finally:
             output.close(remove=True)
             self.running.pop(task.id, None)
             task.done.set()
         log.info("task finished", extra={"task_id": task.id, "script": task.script, "status": status,
-                                         "exit_code": code, "output_bytes": output.total_bytes})
-        self._broadcast(task, {"type": "exit", "task_id": task.id, "code": code, "status": status,
-                               "finished_at": time.time()})
-        task.subscribers.clear()
+                                         "exit_code": exit_code, "exit_signal": exit_signal,
+                                         "output_bytes": output.total_bytes})
+        task.topic.send(exit_message(task.id, status, exit_code, exit_signal, finished_at))
+        self.hub.drop_topic(task.topic.name)
 
     # --- background work -------------------------------------------------------
     def sample_loop(self):
@@ -423,7 +428,7 @@ def register(app, services):
         if user is None:
             return
         task = runner.run_for(user, message)
-        task.subscribers.add(conn)
+        task.topic.add(conn)  # before `started` is queued; nothing yields in between
         reply = task.started_message()
         if isinstance(message.get("ref"), str):
             reply["ref"] = message["ref"][:100]
@@ -434,7 +439,6 @@ def register(app, services):
     hub.handle("cancel", lambda conn, message: runner.cancel(task_id_of(message), conn.user))
     hub.handle("subscribe", lambda conn, message: runner.subscribe(conn, task_id_of(message)), key="task_id")
     hub.handle("unsubscribe", lambda conn, message: runner.unsubscribe(conn, task_id_of(message)), key="task_id")
-    hub.on_close(runner.forget)
 
     @app.get("/api/tasks/running", role="user")
     def running():
