@@ -60,8 +60,9 @@ from resources_bench import COOKIE, login  # noqa: E402
 import psutil  # noqa: E402  (http_bench already said how to get it)
 
 sys.path.insert(1, str(ROOT))
+sys.path.insert(1, str(ROOT / "sdk_py"))
 try:
-    from toru.plugins.protocol import FrameError, encode_frame, envelope, read_frame  # noqa: E402
+    from toru_plugin.protocol import FrameError, encode_frame, envelope, read_frame  # noqa: E402
     from toru.plugins.router import http_payload  # noqa: E402
 except ImportError as e:
     sys.exit(f"plugin_bench: cannot import toru's protocol ({e}): run it with .venv-test/bin/python")

@@ -87,13 +87,14 @@ def main(argv=None, environ=None):
         if args.command == "import-steering-db":
             return import_steering_db(config, args.path, args.dry_run, args.force_instance_id)
         if args.metadata_check is not None:
-            return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json)
+            return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json,
+                                  config.timings.metadata_timeout)
         if args.command == "license":
             from toru.plugins import license_cli
             return license_cli.main(args.license_args, environ)
         if args.command == "plugin-test":
             from toru.plugins import conformance
-            return conformance.main(args.plugin_test_args)
+            return conformance.main(args.plugin_test_args, config.timings)
         return run_server(config)
     except ConfigError as e:
         print(f"toru: {e}", file=sys.stderr)
@@ -178,7 +179,7 @@ def import_steering_db(config, path, dry_run, force_instance_id):
     return 0
 
 
-def metadata_check(plugins_dir, as_json=False):
+def metadata_check(plugins_dir, as_json=False, timeout=None):
     """Check every `*.binary` in `plugins_dir` as the server would, print
     one line per file (or JSON) and return 0 only if all are valid."""
     import json
@@ -193,7 +194,7 @@ def metadata_check(plugins_dir, as_json=False):
     # Findings are printed below; the log would only repeat them on stderr.
     logging.getLogger("toru").addHandler(logging.NullHandler())
     try:
-        found = discovery.scan(plugins_dir)
+        found = discovery.scan(plugins_dir, timeout or discovery.METADATA_TIMEOUT)
     except OSError as e:
         raise ConfigError(f"cannot read plugin directory {plugins_dir}: {e.strerror}") from None
     all_valid = all(item.valid for item in found)

@@ -3,6 +3,20 @@
 A frame is a 4-byte unsigned big-endian length followed by that many bytes of
 UTF-8 JSON, one object per frame, at most `MAX_FRAME` bytes. Every message is
 an envelope `{"type", "timestamp", "request_id", "payload"}`.
+
+This module is the one implementation of the framing: plugins built on this
+SDK and the Toru core (which carries the SDK) both read and write frames
+here. The policy for a bad frame, in two kinds:
+
+- `FrameError`: the stream itself is broken (a length over the cap, the peer
+  closed mid-frame). Nothing after it can be trusted: drop the connection.
+- `MalformedFrame` (a FrameError too): one whole frame arrived, but its body
+  is not UTF-8, not JSON, not a JSON object, or JSON nested too deeply to
+  parse. The stream is still in step, so a reader may skip it (the SDK does,
+  and logs it) or treat it as a broken connection (the core does: a reply it
+  cannot read fails the waiting request at once instead of at its timeout).
+
+Stdlib only: plugins copy this package into their own file.
 """
 
 import json
@@ -12,14 +26,16 @@ from datetime import datetime, timezone
 PROTOCOL_VERSION = 1
 MAX_FRAME = 16 * 1024 * 1024
 HEADER = struct.Struct(">I")
+READ_SIZE = 64 * 1024       # one recv of a buffered reader
+EXACT_READ_MAX = 1024 * 1024  # one recv of an exact reader
 
 
 class FrameError(Exception):
     """The stream is broken (oversized or truncated frame): drop the connection."""
 
 
-class MalformedFrame(Exception):
-    """One frame is not a JSON object; the stream is still in step."""
+class MalformedFrame(FrameError):
+    """One whole frame is not a UTF-8 JSON object; the stream is still in step."""
 
 
 def timestamp():
@@ -27,59 +43,81 @@ def timestamp():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def envelope(kind, payload, request_id=None):
-    return {"type": kind, "timestamp": timestamp(), "request_id": request_id, "payload": payload}
+def envelope(kind, payload, request_id=None, **top):
+    """`{type, timestamp, request_id, payload}`, plus any `top` fields (the
+    core repeats a lifecycle frame's `action` there for old plugins)."""
+    return dict({"type": kind, "timestamp": timestamp(), "request_id": request_id, "payload": payload}, **top)
 
 
 def encode_frame(message):
-    data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    """The frame for `message`. Text goes as UTF-8; a string that UTF-8
+    cannot carry (a lone surrogate) makes the whole frame use JSON's \\u
+    escapes instead, so the peer still gets valid UTF-8 JSON."""
+    try:
+        data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     if len(data) > MAX_FRAME:
         raise FrameError(f"frame of {len(data)} bytes exceeds the {MAX_FRAME}-byte limit")
     return HEADER.pack(len(data)) + data
 
 
 def decode_body(data):
+    """The message in one frame's body, or MalformedFrame."""
     try:
         message = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise MalformedFrame(f"frame is not UTF-8 JSON: {e}") from None
+        raise MalformedFrame(f"malformed frame: not UTF-8 JSON ({e})") from None
+    except RecursionError:
+        raise MalformedFrame("malformed frame: JSON nested too deeply") from None
     if not isinstance(message, dict):
-        raise MalformedFrame(f"frame is JSON {type(message).__name__}, not an object")
+        raise MalformedFrame(f"malformed frame: JSON {type(message).__name__}, not an object")
     return message
 
 
-def recv_exactly(sock, size):
-    """`size` bytes from `sock`, however the kernel splits them; b"" if the
-    peer closed before the first byte; FrameError if it closed mid-way."""
-    chunks, got = [], 0
-    while got < size:
-        chunk = sock.recv(min(size - got, 1024 * 1024))
-        if not chunk:
-            if got:
-                raise FrameError(f"connection closed mid-frame ({got} of {size} bytes)")
-            return b""
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+class FrameReader:
+    """Frames from one stream socket, in order.
+
+    Buffered (the default), one recv may bring several frames, or a frame
+    and the start of the next. `exact=True` never reads past the frame being
+    read, so a later reader on the same socket starts where this one
+    stopped (that is `read_frame`)."""
+
+    def __init__(self, sock, read_size=READ_SIZE, max_frame=MAX_FRAME, exact=False):
+        self.sock = sock
+        self.read_size = read_size
+        self.max_frame = max_frame
+        self.exact = exact
+        self.buffer = bytearray()
+
+    def next(self):
+        """The next message (a dict), or None at a clean end of stream.
+        Raises FrameError or MalformedFrame (see the module docstring)."""
+        while True:
+            need = HEADER.size
+            if len(self.buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(self.buffer)
+                if size > self.max_frame:
+                    raise FrameError(f"frame length {size} exceeds the {self.max_frame}-byte limit")
+                need += size
+                if len(self.buffer) >= need:
+                    body = bytes(self.buffer[HEADER.size:need])
+                    del self.buffer[:need]
+                    return decode_body(body)
+            want = min(need - len(self.buffer), EXACT_READ_MAX) if self.exact else self.read_size
+            chunk = self.sock.recv(want)
+            if not chunk:
+                if self.buffer:
+                    raise FrameError(f"connection closed mid-frame ({len(self.buffer)} of {need} bytes)")
+                return None
+            self.buffer += chunk
 
 
 def read_frame(sock, max_frame=MAX_FRAME):
-    """The next message (a dict), or None at a clean end of stream.
-
-    Raises FrameError when the stream cannot go on (the length is over the
-    cap, or the peer closed mid-frame) and MalformedFrame when this one
-    frame's body is not a JSON object (the next frame can still be read).
-    """
-    header = recv_exactly(sock, HEADER.size)
-    if not header:
-        return None
-    (size,) = HEADER.unpack(header)
-    if size > max_frame:
-        raise FrameError(f"frame length {size} exceeds the {max_frame}-byte limit")
-    body = recv_exactly(sock, size) if size else b""
-    if len(body) != size:
-        raise FrameError("connection closed mid-frame")
-    return decode_body(body)
+    """The next message on `sock` (a dict), or None at a clean end of stream;
+    reads exactly one frame's bytes. Raises FrameError when the stream cannot
+    go on and MalformedFrame when only this frame is bad."""
+    return FrameReader(sock, max_frame=max_frame, exact=True).next()
 
 
 def reply_request_id(message):

@@ -69,9 +69,10 @@ def test_text_output_has_one_line_per_check_and_exit_0(built):
 
 def test_no_socket_fails_the_socket_check_and_the_plugin_is_killed(tmp_path):
     binary = install_plugin(tmp_path, "never_socket")
-    result = plugin_test(binary)  # one run (the socket wait is 10 s): text output, then the process table
+    # The socket wait is the supervisor's (10 s); TORU_TIMINGS shortens it here as for a server.
+    result = plugin_test(binary, env={"TORU_TIMINGS": "socket_timeout=1"})
     assert result.returncode == 1, result
-    assert "FAIL socket: no socket within 10 s" in result.stdout
+    assert "FAIL socket: no socket within 1 s" in result.stdout
     assert "hint: bind and listen on a Unix socket at the path in TORU_PLUGIN_SOCKET" in result.stdout
     assert "  | started" in result.stdout        # the plugin's own output, for the author
     assert "PASS metadata: never-socket 1.0.0 /never-socket" in result.stdout
@@ -95,9 +96,9 @@ def test_bad_metadata_fails_the_metadata_check(tmp_path, fixture, reason, hint):
 
 
 def test_a_hanging_metadata_call_is_cut_off(tmp_path):
-    checks, _ = report(install_plugin(tmp_path, "hangs_metadata"))
+    checks, _ = report(install_plugin(tmp_path, "hangs_metadata"), env={"TORU_TIMINGS": "metadata_timeout=1"})
     failed = only_failure(checks)
-    assert failed["detail"] == "--metadata did not answer within 5 s"
+    assert failed["detail"] == "--metadata did not answer within 1 s"
     assert "answer --metadata at once" in failed["hint"]
 
 
@@ -120,11 +121,13 @@ def test_a_plugin_that_never_answers_fails_http_and_still_gets_shut_down(tmp_pat
 
 def test_ignoring_shutdown_fails_the_shutdown_check(tmp_path):
     binary = install_plugin(tmp_path, "ignores_shutdown")
-    result = plugin_test(binary)
+    short = {"TORU_TIMINGS": "stop_grace=0.5"}  # the supervisor's grace (3 s by default)
+    result = plugin_test(binary, env=short)
     assert result.returncode == 1
-    assert "FAIL shutdown: still running 3 s after `shutdown`" in result.stdout
-    assert "hint: on lifecycle `shutdown`, finish and exit within 3 s" in result.stdout
-    checks, _ = report(binary)
+    assert "FAIL shutdown: still running 0.5 s after `shutdown`" in result.stdout
+    assert ("hint: on lifecycle `shutdown`, finish and exit within 0.5 s; Toru then sends SIGTERM to the process "
+            "group, and SIGKILL 0.5 s later") in result.stdout
+    checks, _ = report(binary, env=short)
     assert only_failure(checks)["name"] == "shutdown"
     # The checker killed it (it ignores SIGTERM too).
     assert not [p for p in psutil.process_iter(["cmdline"]) if str(binary) in " ".join(p.info["cmdline"] or [])]

@@ -16,6 +16,46 @@ def events(admin, plugin_id):
     return [e["event_type"] for e in admin.get(f"/api/plugins/{plugin_id}/events?limit=500").json["events"]][::-1]
 
 
+def event_rows(admin, plugin_id, after_id=0):
+    """The plugin's events (oldest first) with an id above `after_id`."""
+    rows = admin.get(f"/api/plugins/{plugin_id}/events?limit=500").json["events"][::-1]
+    return [e for e in rows if e["id"] > after_id]
+
+
+def supervisor_lines(server, plugin_id):
+    path = server.data_dir / "logs" / "plugin-supervisor.log"
+    return [line for line in map(json.loads, path.read_text().splitlines()) if line["plugin"] == plugin_id]
+
+
+def pushes_until(sock, plugin_id, predicate, timeout=15):
+    """The `plugins` pushes about `plugin_id` up to one matching `predicate`."""
+    seen = sock.until(lambda m: m["type"] == "plugins" and m["data"]["id"] == plugin_id and predicate(m["data"]),
+                      timeout=timeout)
+    return [m["data"] for m in seen if m["type"] == "plugins" and m["data"]["id"] == plugin_id]
+
+
+def assert_one_record_per_event(server, padmin, plugin_id, rows, pushes, log_before):
+    """Each event is one row, one supervisor-log line and one push, and a
+    transition's push shows the state it moved to (recorded after the move)."""
+    assert [p["event"]["id"] for p in pushes] == [r["id"] for r in rows]
+    for push in pushes:
+        event = push["event"]
+        if "new" in event["details"]:
+            assert push["state"] == event["details"]["new"], push
+    log = supervisor_lines(server, plugin_id)[log_before:]
+    assert [line["event"] for line in log] == [r["event_type"] for r in rows]
+    assert all(line["message"].startswith(f"Plugin {plugin_id}: {line['event']} - ") for line in log)
+
+
+def subscribed(server, admin):
+    from helpers import TaskSocket
+    sock = TaskSocket(server, admin)
+    sock.send(type="subscribe", topic="plugins")
+    sock.send(type="ping")
+    sock.until(lambda m: m["type"] == "pong")
+    return sock
+
+
 @pytest.fixture(scope="module")
 def psrv(tmp_path_factory):
     data = tmp_path_factory.mktemp("plugins") / "data"
@@ -23,7 +63,9 @@ def psrv(tmp_path_factory):
                           ("toolbox", "concurrent"), ("toolbox", "silent"), ("toolbox", "oversize"),
                           ("toolbox", "malformed"), ("metadata_fails", "broken")):
         install_plugin(data, fixture, name)
-    server = ServerProcess(data, env={"TRUST_PROXY": "1", "TORU_PLUGIN_TIMEOUT": "2"}).start()
+    # A short stop grace: the reference plugin ignores `shutdown`, and the teardown would wait 3 s for it.
+    server = ServerProcess(data, env={"TRUST_PROXY": "1", "TORU_PLUGIN_TIMEOUT": "2",
+                                      "TORU_TIMINGS": "stop_grace=0.5"}).start()
     admin = sign_in(server)
     for plugin_id in ("hello-plugin-python", "echo", "echo-b", "concurrent", "silent", "oversize", "malformed"):
         wait_state(admin, plugin_id, "running")
@@ -105,6 +147,19 @@ def test_unknown_routes_and_ids_are_404_and_ids_never_reach_files(psrv, padmin):
     assert padmin.post("/api/plugins/nobody/restart").json == {"error": "Plugin not found"}
 
 
+@pytest.mark.parametrize("part", ["key", "value"])
+def test_a_kv_request_the_store_cannot_keep_gets_an_error_reply(psrv, padmin, part):
+    """A lone surrogate is valid JSON (`\\ud800`) but SQLite refuses it: the
+    plugin gets an error reply at once instead of waiting for its timeout."""
+    began = time.monotonic()
+    res = padmin.get(f"/api/plugins/route/echo/kv-unstorable?part={part}")
+    assert res.status == 200, res
+    assert res.json["value"] is None and res.json["error"].startswith("cannot store this key or value")
+    assert time.monotonic() - began < 1.5
+    assert padmin.get("/api/plugins/route/echo/kv/k").json["value"] is None  # nothing was stored
+    assert plugin(padmin, "echo")["health"] == "healthy"
+
+
 def test_kv_round_trips_in_every_request_shape_and_stays_in_its_namespace(psrv, padmin):
     base = "/api/plugins/route/echo/kv"
     assert padmin.request("PUT", f"{base}/colour", data=b"blue").json["value"] == "blue"
@@ -172,29 +227,44 @@ def test_broken_frames_drop_the_connection_not_the_core(psrv, padmin, plugin_id)
 
 
 def test_kill_9_of_a_plugin_restarts_it_within_about_a_second(psrv, padmin):
-    pid = plugin(padmin, "echo-b")["pid"]
-    os.kill(pid, signal.SIGKILL)
-    began = time.monotonic()
-    wait_for(lambda: (plugin(padmin, "echo-b") or {}).get("pid") not in (None, pid)
-             and plugin(padmin, "echo-b")["state"] == "running", timeout=10)
-    took = time.monotonic() - began
+    info = plugin(padmin, "echo-b")
+    pid, restarts = info["pid"], info["restarts"]
+    last_id = max([0] + [e["id"] for e in event_rows(padmin, "echo-b")])
+    log_before = len(supervisor_lines(psrv, "echo-b"))
+    sock = subscribed(psrv, padmin)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        began = time.monotonic()
+        pushes = pushes_until(sock, "echo-b", lambda d: d["state"] == "running")
+        took = time.monotonic() - began
+    finally:
+        sock.close()
     assert 0.8 < took < 3, took
     assert padmin.get("/api/plugins/route/echo-b/x").status == 200
-    kinds = events(padmin, "echo-b")
-    assert kinds.index("exited") < kinds.index("restarting_with_backoff") < len(kinds)
-    assert plugin(padmin, "echo-b")["restarts"] >= 1
+    rows = event_rows(padmin, "echo-b", last_id)
+    # One crash, three transitions, three events — each recorded once the state had changed.
+    assert [(r["event_type"], r["details"]["old"], r["details"]["new"]) for r in rows] == [
+        ("exited", "running", "backoff"), ("restarting_with_backoff", "backoff", "starting"),
+        ("started", "starting", "running")]
+    exited = rows[0]["details"]
+    assert exited["signal"] == "SIGKILL" and exited["crashes"] == 1 and exited["delay"] == 1
+    assert rows[2]["details"]["pid"] not in (None, pid)
+    assert_one_record_per_event(psrv, padmin, "echo-b", rows, pushes, log_before)
+    assert [p["condition"] for p in pushes] == ["restarting", "starting", "running"]
+    assert [p["health"] for p in pushes] == ["unhealthy", "unhealthy", "healthy"]
+    assert plugin(padmin, "echo-b")["restarts"] == restarts + 1
 
 
 def test_invalid_plugins_are_listed_with_their_reason(psrv, padmin):
     broken = plugin(padmin, "broken")
-    assert broken["state"] == "invalid" and broken["health"] == "unhealthy"
+    assert broken["state"] == "invalid" and broken["health"] == "unhealthy" and broken["condition"] == "invalid"
     assert "exited with 1" in broken["reason"] and "Error" in broken["reason"]
 
 
 def test_disable_stops_it_persists_and_enable_starts_it(psrv, padmin):
     assert padmin.post("/api/plugins/echo-b/disable").json == {"success": True}
     info = wait_state(padmin, "echo-b", "stopped")
-    assert info["health"] == "disabled" and info["pid"] is None
+    assert info["health"] == "disabled" and info["condition"] == "disabled" and info["pid"] is None
     assert padmin.get("/api/plugins/route/echo-b/x").status == 404
     config = json.loads((psrv.data_dir / "plugins" / ".metadata" / "config.json").read_text())
     assert config["plugins"]["echo-b"] is False
@@ -205,33 +275,37 @@ def test_disable_stops_it_persists_and_enable_starts_it(psrv, padmin):
 
 
 def test_crash_loop_backs_off_then_fails_and_disables(fresh_server):
-    server = fresh_server(env={"TORU_PLUGIN_BACKOFF_BASE": "0.05"})
+    server = fresh_server(env={"TORU_PLUGIN_BACKOFF_BASE": "0.01"})
     install_plugin(server.data_dir, "toolbox", "crashy")
     install_plugin(server.data_dir, "toolbox", "echo")
     server.start()
     admin = sign_in(server)
     info = wait_state(admin, "crashy", "failed", timeout=30)
-    assert info["enabled"] is False and info["health"] == "disabled"
+    assert info["enabled"] is False and info["health"] == "disabled" and info["condition"] == "failed"
     assert info["reason"] == "failed 10 times in a row; disabled (last: exited, exit code 1)"
     evs = admin.get("/api/plugins/crashy/events?limit=500").json["events"][::-1]
     delays = [e["details"]["delay"] for e in evs if e["event_type"] == "restarting_with_backoff"]
-    assert delays == [0.05, 0.1, 0.2, 0.4, 0.8, 0.8, 0.8, 0.8, 0.8]  # base × 2^n, capped at 16 × base
+    assert delays == [0.01, 0.02, 0.04, 0.08, 0.16, 0.16, 0.16, 0.16, 0.16]  # base × 2^n, capped at 16 × base
     assert [e["event_type"] for e in evs].count("exited") == 10
-    assert "disabled_after_max_restarts" in [e["event_type"] for e in evs]
+    # Giving up is one transition, one event (no second `disabled` event for it).
+    assert [e["event_type"] for e in evs][-2:] == ["exited", "disabled_after_max_restarts"]
+    assert "disabled" not in [e["event_type"] for e in evs]
     assert wait_state(admin, "echo", "running")["health"] == "healthy"  # the others are untouched
     config = json.loads((server.data_dir / "plugins" / ".metadata" / "config.json").read_text())
     assert config["plugins"]["crashy"] is False
 
 
 def test_a_plugin_that_never_creates_its_socket_is_killed_and_retried(fresh_server):
-    server = fresh_server()
+    server = fresh_server(env={"TORU_TIMINGS": "socket_timeout=1,backoff_base=0.1,stop_grace=0.5"})
     install_plugin(server.data_dir, "never_socket")
     server.start()
     admin = sign_in(server)
     first_pid = wait_state(admin, "never-socket", "starting")["pid"]
-    wait_for(lambda: "start_failed" in events(admin, "never-socket"), timeout=15)
+    wait_for(lambda: "restarting_with_backoff" in events(admin, "never-socket"), timeout=10)
     wait_for(lambda: not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie")
-    assert "restarting_with_backoff" in events(admin, "never-socket")
+    failed = next(e for e in event_rows(admin, "never-socket") if e["event_type"] == "start_failed")
+    assert failed["details"]["error"] == "no socket within 1 s" and failed["details"]["signal"] == "SIGKILL"
+    assert (failed["details"]["old"], failed["details"]["new"]) == ("starting", "backoff")
 
 
 def test_rescan_picks_up_added_removed_and_replaced_binaries(psrv, padmin):
@@ -252,11 +326,16 @@ def test_rescan_picks_up_added_removed_and_replaced_binaries(psrv, padmin):
     wait_for(lambda: not psutil.pid_exists(info["pid"]) or psutil.Process(info["pid"]).status() == "zombie")
 
 
-def test_the_periodic_check_finds_a_new_binary_without_a_request(psrv, padmin):
-    install_plugin(psrv.data_dir, "toolbox", "echo-auto")
-    wait_state(padmin, "echo-auto", "running", timeout=25)
-    (psrv.data_dir / "plugins" / "echo-auto.binary").unlink()
-    wait_for(lambda: plugin(padmin, "echo-auto") is None, timeout=25)
+def test_the_periodic_check_finds_a_new_binary_without_a_request(fresh_server):
+    server = fresh_server(env={"TORU_TIMINGS": "rescan_interval=0.2"}).start()
+    admin = sign_in(server)
+    install_plugin(server.data_dir, "toolbox", "echo-auto")
+    wait_state(admin, "echo-auto", "running", timeout=10)
+    (server.data_dir / "plugins" / "echo-auto.binary").unlink()
+    wait_for(lambda: plugin(admin, "echo-auto") is None, timeout=10)
+    recent = admin.get("/api/plugins/events?limit=100").json["events"][::-1]
+    assert [e["event_type"] for e in recent if e["plugin_id"] == "echo-auto"] == [
+        "discovered", "starting", "started", "stopping", "stopped", "removed"]
 
 
 def test_logs_page_and_filter_by_level(psrv, padmin):
@@ -342,17 +421,20 @@ def test_a_corrupt_config_is_kept_aside_and_reported(fresh_server):
 
 
 def test_state_changes_are_pushed_to_websocket_subscribers(psrv, padmin):
-    from helpers import TaskSocket
-    sock = TaskSocket(psrv, padmin)
+    wait_state(padmin, "echo-b", "running")
+    last_id = max([0] + [e["id"] for e in event_rows(padmin, "echo-b")])
+    log_before = len(supervisor_lines(psrv, "echo-b"))
+    sock = subscribed(psrv, padmin)
     try:
-        sock.send(type="subscribe", topic="plugins")
-        sock.send(type="ping")
-        sock.until(lambda m: m["type"] == "pong")
-        padmin.post("/api/plugins/echo-b/restart")
-        seen = sock.until(lambda m: m["type"] == "plugin" and m["data"]["id"] == "echo-b"
-                          and m["data"]["state"] == "running", timeout=15)
+        assert padmin.post("/api/plugins/echo-b/restart").json == {"success": True}
+        pushes = pushes_until(sock, "echo-b", lambda d: d["state"] == "running")
     finally:
         sock.close()
-    states = [m["data"]["state"] for m in seen if m["type"] == "plugin" and m["data"]["id"] == "echo-b"]
-    assert "stopping" in states or "stopped" in states
-    assert seen[-1]["data"]["health"] == "healthy" and seen[-1]["data"]["event"]["plugin_id"] == "echo-b"
+    rows = event_rows(padmin, "echo-b", last_id)
+    assert [(r["event_type"], r["details"]["old"], r["details"]["new"]) for r in rows] == [
+        ("stopping", "running", "stopping"), ("stopped", "stopping", "stopped"),
+        ("starting", "stopped", "starting"), ("started", "starting", "running")]
+    assert all(r["details"]["reason"] for r in rows)
+    assert_one_record_per_event(psrv, padmin, "echo-b", rows, pushes, log_before)
+    assert pushes[-1]["health"] == "healthy" and pushes[-1]["condition"] == "running"
+    assert pushes[-1]["event"]["plugin_id"] == "echo-b"

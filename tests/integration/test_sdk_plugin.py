@@ -51,6 +51,11 @@ def events(admin):
     return admin.get(f"/api/plugins/{PLUGIN}/events?limit=500").json["events"][::-1]
 
 
+def exit_of(event):
+    """How the process ended, as an event's details tell it: {"code"[, "signal"]}."""
+    return {k: v for k, v in event["details"].items() if k in ("code", "signal")}
+
+
 def logs(admin, level=None):
     query = f"?level={level}&page_size=1000" if level else "?page_size=1000"
     return admin.get(f"/api/plugins/{PLUGIN}/logs{query}").json["logs"]
@@ -183,7 +188,8 @@ def test_kv_survives_a_plugin_restart_and_init_uses_kv(sdk_server, admin):
     wait_for(lambda: int(admin.get(f"{ROUTE}/kv/inits").json["value"]) == inits + 1, timeout=15,
              message="on_init ran again")
     stopped = [e for e in events(admin) if e["event_type"] == "stopped"]
-    assert stopped and stopped[-1]["details"] == {"code": 0}  # it left on `shutdown`, not by a signal
+    assert stopped and exit_of(stopped[-1]) == {"code": 0}  # it left on `shutdown`, not by a signal
+    assert (stopped[-1]["details"]["old"], stopped[-1]["details"]["new"]) == ("stopping", "stopped")
     assert "killed" not in [e["event_type"] for e in events(admin)]
     shutdown_file = sdk_server.data_dir / "sdk-demo.shutdown"
     assert str(old_pid) in shutdown_file.read_text().split()
@@ -194,7 +200,7 @@ def test_sigterm_to_the_plugin_exits_0_and_removes_its_socket(sdk_server, admin)
     socket_path = admin.get(f"{ROUTE}/").json["socket"]
     assert os.path.exists(socket_path)
     os.kill(before["pid"], signal.SIGTERM)
-    wait_for(lambda: any(e["event_type"] == "exited" and e["details"] == {"code": 0} for e in events(admin)),
+    wait_for(lambda: any(e["event_type"] == "exited" and exit_of(e) == {"code": 0} for e in events(admin)),
              timeout=15, message="exit 0 after SIGTERM")
     assert str(before["pid"]) in (sdk_server.data_dir / "sdk-demo.shutdown").read_text().split()
     wait_running(admin, other_than=before["pid"])  # the supervisor restarts it
@@ -224,6 +230,7 @@ def test_kv_survives_a_core_restart_and_the_plugin_shuts_down_cleanly_with_the_c
         wait_running(admin)
         assert admin.get(f"{ROUTE}/kv/kept").json == {"value": "across restarts"}
         stopped = [e for e in events(admin) if e["event_type"] in ("stopped", "killed")]
-        assert stopped and stopped[-1]["event_type"] == "stopped" and stopped[-1]["details"] == {"code": 0}
+        assert stopped and stopped[-1]["event_type"] == "stopped" and exit_of(stopped[-1]) == {"code": 0}
+        assert stopped[-1]["details"]["reason"] == "core stopping"
     finally:
         second.stop()

@@ -1,11 +1,19 @@
-"""The core's side of the plugin wire protocol: frames and their reader."""
+"""The wire framing as the core uses it: `toru_plugin.protocol`'s buffered
+`FrameReader` (one implementation for the core and the SDK), and the core's
+connection dropping on a frame it cannot read."""
 
+import json
 import socket
 import struct
+import threading
+import time
 
 import pytest
 
-from toru.plugins.protocol import MAX_FRAME, FrameError, FrameReader, encode_frame, reply_request_id
+import toru_plugin.protocol as sdk_protocol
+from toru_plugin.protocol import MAX_FRAME, FrameError, FrameReader, MalformedFrame, encode_frame
+
+from toru.plugins import protocol as core_protocol
 
 
 @pytest.fixture
@@ -33,26 +41,64 @@ def test_several_frames_in_one_read(pair):
     assert [reader.next()["n"] for _ in range(50)] == list(range(50))
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # parses only by recursing past Python's limit
+
+
 @pytest.mark.parametrize("raw, message", [
     (struct.pack(">I", MAX_FRAME + 1), "exceeds"),
-    (struct.pack(">I", 9) + b"not json!", "malformed JSON"),
-    (struct.pack(">I", 2) + b"[]", "not a JSON object"),
+    (struct.pack(">I", 9) + b"not json!", "malformed frame: not UTF-8 JSON"),
+    (struct.pack(">I", 4) + b"\xff{}\xfe", "malformed frame: not UTF-8 JSON"),
+    (struct.pack(">I", 2) + b"[]", "malformed frame: JSON list, not an object"),
+    (struct.pack(">I", len(DEEP)) + DEEP, "malformed frame: JSON nested too deeply"),
     (struct.pack(">I", 10) + b"{}", "closed mid-frame"),
 ])
 def test_bad_frames_are_refused(pair, raw, message):
     a, b = pair
-    a.sendall(raw)
-    a.shutdown(socket.SHUT_WR)
+    threading.Thread(target=lambda: (a.sendall(raw), a.shutdown(socket.SHUT_WR)), daemon=True).start()
     with pytest.raises(FrameError, match=message):
         FrameReader(b).next()
 
 
-def test_an_oversize_frame_is_not_encoded():
-    with pytest.raises(FrameError):
-        encode_frame({"x": "a" * (MAX_FRAME + 1)})
+def test_the_core_reads_with_the_sdks_framing():
+    """One implementation: the core keeps no frame reader or encoder of its own."""
+    for name in ("FrameReader", "read_frame", "encode_frame", "decode_body", "recv_exactly", "FrameError",
+                 "envelope", "reply_request_id"):
+        assert getattr(core_protocol, name, None) in (None, getattr(sdk_protocol, name, None)), name
 
 
-def test_replies_name_their_request_at_the_top_or_in_the_payload():
-    assert reply_request_id({"request_id": "a", "payload": {"request_id": "b"}}) == "a"
-    assert reply_request_id({"payload": {"request_id": "b"}}) == "b"
-    assert reply_request_id({"request_id": None, "payload": {}}) is None
+def test_the_core_drops_a_connection_on_a_malformed_frame_and_fails_the_request_at_once(tmp_path):
+    """The documented policy: a reply the core cannot read (here JSON nested
+    too deeply, which once escaped as RecursionError) fails the waiting
+    request with 502 now, not at its timeout, and is reported as a problem."""
+    path = str(tmp_path / "p.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def plugin():
+        conn, _ = server.accept()
+        with conn:
+            FrameReader(conn).next()  # the request
+            conn.sendall(struct.pack(">I", len(DEEP)) + DEEP)
+            conn.settimeout(10)
+            conn.recv(1)  # until the core hangs up
+    thread = threading.Thread(target=plugin, daemon=True)
+    thread.start()
+    problems = []
+    connection = core_protocol.PluginConnection("p", path, on_problem=problems.append)
+    began = time.monotonic()
+    with pytest.raises(core_protocol.BadPluginReply):
+        connection.request("http", {"method": "GET"}, timeout=5)
+    assert time.monotonic() - began < 2
+    assert problems == ["malformed frame: JSON nested too deeply"]
+    connection.close()
+    thread.join(5)
+    server.close()
+
+
+def test_a_string_utf8_cannot_carry_is_sent_escaped_not_refused():
+    data = encode_frame({"value": "a\ud800b", "text": "é"})
+    body = data[4:].decode("utf-8")  # valid UTF-8 on the wire
+    assert "\\ud800" in body
+    assert json.loads(body) == {"value": "a\ud800b", "text": "é"}
+    assert issubclass(MalformedFrame, FrameError)  # a reader that drops on FrameError drops on both

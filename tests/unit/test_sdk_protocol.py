@@ -104,13 +104,24 @@ def test_the_16_mib_cap(pair):
     d.close()
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}", b"[1, 2]", b'"text"', b""])
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}", b"[1, 2]", b'"text"', b"",
+                                  b"[" * 100_000 + b"]" * 100_000],  # nested too deeply: RecursionError
+                         ids=["not-json", "not-utf8", "array", "string", "empty", "too-deep"])
 def test_a_malformed_frame_is_reported_and_the_next_one_still_reads(pair, body):
     a, b = pair
-    a.sendall(struct.pack(">I", len(body)) + body + frame({"after": True}))
-    with pytest.raises(MalformedFrame):
+    writer = threading.Thread(target=a.sendall, args=(struct.pack(">I", len(body)) + body + frame({"after": True}),))
+    writer.start()
+    with pytest.raises(MalformedFrame, match="^malformed frame: "):
         read_frame(b)
     assert read_frame(b) == {"after": True}
+    writer.join()
+
+
+def test_a_lone_surrogate_is_sent_as_an_escape_in_valid_utf8(pair):
+    a, b = pair
+    a.sendall(encode_frame({"key": "k\udc80", "text": "héllo"}))
+    assert read_frame(b) == {"key": "k\udc80", "text": "héllo"}
+    assert encode_frame({"text": "héllo"})[4:] == '{"text":"héllo"}'.encode()  # UTF-8 unless it cannot be
 
 
 def test_envelopes_and_reply_ids():

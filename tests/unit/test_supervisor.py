@@ -1,5 +1,5 @@
 """The supervisor's state machine and backoff, driven through its seams
-(`spawn`, `clock`) without real plugin processes or sleeps of real length."""
+(`popen`, `clock`) without real plugin processes or sleeps of real length."""
 
 import itertools
 import os
@@ -9,9 +9,9 @@ import gevent
 import gevent.event
 import pytest
 
+from toru.config import Timings
 from toru.plugins.discovery import Discovered
-from toru.plugins.supervisor import (ALLOWED, IllegalTransition, PluginProcess, PluginState, Timing,
-                                     backoff_delay)
+from toru.plugins.supervisor import ALLOWED, IllegalTransition, PluginProcess, PluginState, backoff_delay
 
 S = PluginState
 NO_SUCH_PID = 4_194_305  # above Linux's largest pid_max: signalling it finds nobody
@@ -35,14 +35,23 @@ class FakeProcess:
 
 
 class Recorder:
+    """The events a process records, each with the state it was in when it
+    recorded it (what a push would have shown)."""
+
     def __init__(self):
         self.events = []
+        self.states = []
+        self.process = None
 
     def record(self, plugin_id, event_type, **details):
         self.events.append((event_type, details))
+        self.states.append(self.process.state.value)
 
     def types(self):
         return [e for e, _ in self.events]
+
+    def transitions(self):
+        return [(e, d["old"], d["new"]) for e, d in self.events if "new" in d]
 
 
 class Clock:
@@ -73,8 +82,9 @@ def rig(tmp_path):
     process = PluginProcess(plugin, socket_path=tmp_path / "p.sock", log=NullLog(), data_dir=tmp_path,
                             instance_id="i", log_path=tmp_path / "p.log", events=events,
                             on_kv=lambda *a: None, on_give_up=gave_up.append,
-                            timing=Timing(backoff_base=0.001, backoff_cap=0.016, socket_timeout=10),
-                            spawn=spawn, clock=clock)
+                            timings=Timings(backoff_base=0.001, backoff_cap=0.016, socket_timeout=10),
+                            popen=spawn, clock=clock)
+    events.process = process
     return process, procs, clock, events, gave_up
 
 
@@ -87,17 +97,17 @@ def test_only_the_moves_in_the_table_are_allowed(rig):
     for old, new in itertools.product(S, S):
         process.state = old
         if new in ALLOWED[old]:
-            process._transition(new, "test")
+            process._transition(new, "test", "test")
             assert process.state is new
         else:
             with pytest.raises(IllegalTransition):
-                process._transition(new, "test")
+                process._transition(new, "test", "test")
             assert process.state is old
 
 
 def test_backoff_doubles_and_is_capped():
-    timing = Timing()
-    assert [backoff_delay(n, timing) for n in range(1, 8)] == [1, 2, 4, 8, 16, 16, 16]
+    timings = Timings()
+    assert [backoff_delay(n, timings) for n in range(1, 8)] == [1, 2, 4, 8, 16, 16, 16]
 
 
 def test_each_crash_backs_off_and_the_tenth_in_a_row_fails_and_disables(rig):
@@ -113,9 +123,18 @@ def test_each_crash_backs_off_and_the_tenth_in_a_row_fails_and_disables(rig):
     assert process.state is S.FAILED and gave_up == ["p"]
     delays = [d["delay"] for e, d in events.events if e == "restarting_with_backoff"]
     assert delays == [0.001, 0.002, 0.004, 0.008, 0.016, 0.016, 0.016, 0.016, 0.016]
+    assert [d.get("delay") for e, d in events.events if e == "exited"] == delays + [None]
     assert "disabled_after_max_restarts" in events.types()
-    transitions = [(d["old"], d["new"]) for e, d in events.events if e == "state"]
-    assert transitions[-2:] == [("starting", "backoff"), ("backoff", "failed")]
+    # One event per transition, named for what happened, recorded once the state changed.
+    assert events.types() == [e for e, _, _ in events.transitions()]
+    assert events.states == [new for _, _, new in events.transitions()]
+    assert events.transitions()[:3] == [("starting", "stopped", "starting"), ("exited", "starting", "backoff"),
+                                        ("restarting_with_backoff", "backoff", "starting")]
+    assert events.transitions()[-2:] == [("exited", "starting", "backoff"),
+                                         ("disabled_after_max_restarts", "backoff", "failed")]
+    assert events.types().count("exited") == 10
+    last_crash = events.events[-2][1]
+    assert last_crash["crashes"] == 10 and last_crash["code"] == 1 and "delay" not in last_crash
 
 
 def test_a_plugin_up_for_a_minute_starts_counting_crashes_again(rig):
@@ -138,15 +157,18 @@ def test_no_socket_within_the_timeout_counts_as_a_failed_start(rig):
     assert process.state is S.STARTING
     clock.now += 11
     settle()
-    assert "start_failed" in events.types()  # the supervisor killed it (pid group); the exit follows
+    assert process.state is S.STARTING  # the supervisor killed its group; the exit makes it a failed start
     procs[-1].die(-9)
     settle()
     assert process.crashes == 1 and process.last_exit["signal"] == "SIGKILL"
+    failed = [d for e, d in events.events if e == "start_failed"]
+    assert len(failed) == 1 and failed[0]["error"] == "no socket within 10 s" and failed[0]["new"] == "backoff"
+    assert "exited" not in events.types()
 
 
 def test_stop_during_backoff_goes_straight_to_stopped_and_cancels_the_retry(rig):
     process, procs, clock, events, _ = rig
-    process.timing = Timing(backoff_base=5, backoff_cap=5)
+    process.timings = Timings(backoff_base=5, backoff_cap=5)
     process.start()
     procs[-1].die(1)
     settle()
@@ -159,7 +181,7 @@ def test_stop_during_backoff_goes_straight_to_stopped_and_cancels_the_retry(rig)
 
 def test_stop_while_starting_ends_in_stopped_not_a_crash(rig):
     process, procs, clock, events, _ = rig
-    process.timing = Timing(stop_grace=0.05)
+    process.timings = Timings(stop_grace=0.05)
     process.start()
     stopper = gevent.spawn(process.stop, "operator")
     settle()
@@ -167,7 +189,9 @@ def test_stop_while_starting_ends_in_stopped_not_a_crash(rig):
     procs[-1].die(0)  # what TERM would have done
     stopper.join(timeout=2)
     assert process.state is S.STOPPED and process.crashes == 0
-    assert "exited" not in events.types() and "stopped" in events.types()
+    assert "exited" not in events.types()
+    assert events.transitions()[-2:] == [("stopping", "starting", "stopping"), ("stopped", "stopping", "stopped")]
+    assert events.events[-1][1]["code"] == 0 and events.events[-1][1]["reason"] == "operator"
 
 
 def test_a_spawn_that_fails_is_a_crash_with_its_reason(rig):
@@ -175,9 +199,48 @@ def test_a_spawn_that_fails_is_a_crash_with_its_reason(rig):
 
     def broken(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    process.spawn = broken
-    process.timing = Timing(backoff_base=5, backoff_cap=5)
+    process.popen = broken
+    process.timings = Timings(backoff_base=5, backoff_cap=5)
     process.start()
     assert process.state is S.BACKOFF and process.crashes == 1
     assert events.events[[e for e, _ in events.events].index("start_failed")][1]["error"].endswith("denied")
+    process.stop()
+
+
+def test_the_condition_the_ui_shows_is_computed_here(rig):
+    process, procs, clock, events, _ = rig
+    assert process.condition(enabled=True) == "stopped"
+    assert process.condition(enabled=False) == "disabled"
+    process.timings = Timings(backoff_base=5, backoff_cap=5)
+    process.start()
+    assert process.condition(True) == "starting"
+    procs[-1].die(1)
+    settle()
+    assert process.condition(True) == "restarting" and process.status(True)["retry_at"]
+    process.crashes = 3  # the third crash in a row
+    assert process.condition(True) == "crash-looping"
+    assert process.status(True)["health"] == "unhealthy" and process.status(False)["health"] == "disabled"
+    process.stop()
+    assert process.condition(True) == "stopped"
+    process.state = S.FAILED
+    assert process.condition(False) == "failed"
+
+
+def test_operator_starts_reset_the_crash_count_through_the_process(rig):
+    process, procs, clock, events, _ = rig
+    process.timings = Timings(backoff_base=5, backoff_cap=5)
+    process.start()
+    procs[-1].die(1)
+    settle()
+    assert process.crashes == 1 and process.state is S.BACKOFF
+    process.restart("operator")
+    assert process.crashes == 0 and process.state is S.STARTING
+    assert events.transitions()[-2:] == [("stopped", "backoff", "stopped"), ("starting", "stopped", "starting")]
+    procs[-1].die(1)
+    settle()
+    process.start_fresh("enabled")  # while it backs off: starts now, counting from zero
+    assert process.crashes == 0 and process.state is S.STARTING and process.retry is None
+    assert events.transitions()[-1] == ("starting", "backoff", "starting")
+    procs[-1].die(1)
+    settle()
     process.stop()

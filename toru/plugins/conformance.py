@@ -25,20 +25,19 @@ import gevent
 import gevent.lock
 import gevent.queue
 import psutil
-from gevent import socket, subprocess
+from gevent import socket
+from toru_plugin.protocol import (PROTOCOL_VERSION, FrameError, FrameReader, encode_frame, envelope,
+                                  reply_request_id)
 
+from toru.config import Timings
 from toru.errors import ConfigError
 from toru.plugins.discovery import MetadataError, read_metadata
 from toru.plugins.kv import PluginKV
 from toru.plugins.manager import runtime_dir
-from toru.plugins.protocol import (PROTOCOL_VERSION, BadPluginReply, FrameError, encode_frame, envelope, read_frame,
-                                   reply_request_id)
+from toru.plugins.protocol import BadPluginReply
 from toru.plugins.router import http_payload, parse_reply
-from toru.plugins.supervisor import Timing, exit_text
-from toru.processes import child_env, die_with_parent, group_members, signal_group
+from toru.processes import exit_text, group_members, signal_group, spawn
 
-SOCKET_TIMEOUT = Timing.socket_timeout   # as the supervisor: 10 s to accept
-SHUTDOWN_GRACE = Timing.stop_grace        # as the supervisor: 3 s, then TERM
 DEFAULT_TIMEOUT = 10.0                    # per reply (the core waits 30 s)
 SETTLE = 0.5                              # after init / unknown frames: did it die?
 OUTPUT_KEEP = 40                          # lines of plugin output kept for the report
@@ -67,7 +66,9 @@ def build_parser():
     return parser
 
 
-def main(argv):
+def main(argv, timings=None):
+    """The socket wait, shutdown grace and metadata timeout are the
+    supervisor's (`timings`: Toru's defaults, or TORU_TIMINGS)."""
     args = build_parser().parse_args(argv)
     if not 0 < args.timeout <= 600:
         raise ConfigError("plugin-test: --timeout must be between 0 and 600 seconds")
@@ -77,7 +78,7 @@ def main(argv):
     # Findings are reported as checks; the core's own log lines would repeat them.
     logging.getLogger("toru").addHandler(logging.NullHandler())
     logging.getLogger("toru").propagate = False
-    report = Checker(binary, args.timeout).run()
+    report = Checker(binary, args.timeout, timings).run()
     print_report(report, args.json)
     return 0 if report["ok"] else 1
 
@@ -159,9 +160,10 @@ class Link:
         self.reader = gevent.spawn(self._read)
 
     def _read(self):
+        frames = FrameReader(self.sock)
         try:
             while True:
-                message = read_frame(self.sock)
+                message = frames.next()
                 if message is None:
                     break
                 if message.get("type") == "kv":
@@ -189,9 +191,10 @@ class Link:
 # ---- the checker ------------------------------------------------------------------
 
 class Checker:
-    def __init__(self, binary, timeout):
+    def __init__(self, binary, timeout, timings=None):
         self.binary = binary
         self.timeout = timeout
+        self.timings = timings or Timings()
         self.checks = []
         self.output = collections.deque(maxlen=OUTPUT_KEEP)
         self.meta = None
@@ -247,7 +250,7 @@ class Checker:
         if not (st.st_mode & 0o111) or not os.access(self.binary, os.X_OK):
             raise CheckFailed("not executable (chmod +x)", f"run: chmod +x {self.binary}")
         try:
-            self.meta = read_metadata(self.binary)
+            self.meta = read_metadata(self.binary, self.timings.metadata_timeout)
         except MetadataError as e:
             raise CheckFailed(e.reason, metadata_hint(e.reason)) from None
         m = self.meta
@@ -262,19 +265,17 @@ class Checker:
         log_dir = self.work / "logs" / "plugins"
         log_dir.mkdir(parents=True)
         self.log_path = str(log_dir / f"{plugin_id}.log")
-        env = child_env(TORU_PLUGIN_SOCKET=str(self.socket_path), TORU_PLUGIN_ID=plugin_id,
-                        TORU_INSTANCE_ID=str(uuid.uuid4()), TORU_LOG_PATH=self.log_path)
-        self.instance_id = env["TORU_INSTANCE_ID"]
+        self.instance_id = str(uuid.uuid4())
+        env = {"TORU_PLUGIN_SOCKET": str(self.socket_path), "TORU_PLUGIN_ID": plugin_id,
+               "TORU_INSTANCE_ID": self.instance_id, "TORU_LOG_PATH": self.log_path}
         try:
-            self.proc = subprocess.Popen([str(self.binary)], cwd=str(self.work), env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                         preexec_fn=die_with_parent(), close_fds=True)
+            self.proc = spawn([self.binary], cwd=self.work, env=env)
         except OSError as e:
             raise CheckFailed(f"cannot start it: {e.strerror or e}", "run it by hand to see why") from None
         for pipe in (self.proc.stdout, self.proc.stderr):
             gevent.spawn(self._capture, pipe)
-        began = time.monotonic()
-        while time.monotonic() - began < SOCKET_TIMEOUT:
+        began, wait = time.monotonic(), self.timings.socket_timeout
+        while time.monotonic() - began < wait:
             if self.proc.poll() is not None:
                 raise CheckFailed(f"exited ({exit_text(self.proc.returncode)}) before creating its socket",
                                   "without --metadata, a plugin binds a Unix socket at the path in "
@@ -288,9 +289,9 @@ class Checker:
             gevent.sleep(0.02)
         exists = self.socket_path.exists()
         raise CheckFailed(
-            f"{'its socket did not accept a connection' if exists else 'no socket'} within {SOCKET_TIMEOUT:g} s",
+            f"{'its socket did not accept a connection' if exists else 'no socket'} within {wait:g} s",
             "call listen() on the socket once it is bound" if exists else
-            f"bind and listen on a Unix socket at the path in TORU_PLUGIN_SOCKET within {SOCKET_TIMEOUT:g} s "
+            f"bind and listen on a Unix socket at the path in TORU_PLUGIN_SOCKET within {wait:g} s "
             "of starting (Toru kills a plugin that does not, then retries with backoff)")
 
     def _capture(self, pipe):
@@ -469,14 +470,14 @@ class Checker:
         except (OSError, CheckFailed) as e:
             raise CheckFailed(f"could not send shutdown: {e}", "keep accepting connections until `shutdown`") \
                 from None
-        began = time.monotonic()
-        with gevent.Timeout(SHUTDOWN_GRACE, False):
+        began, grace = time.monotonic(), self.timings.stop_grace
+        with gevent.Timeout(grace, False):
             self.proc.wait()
         code = self.proc.poll()
         if code is None:
-            raise CheckFailed(f"still running {SHUTDOWN_GRACE:g} s after `shutdown`",
-                              f"on lifecycle `shutdown`, finish and exit within {SHUTDOWN_GRACE:g} s; Toru then "
-                              "sends SIGTERM to the process group, and SIGKILL 3 s later")
+            raise CheckFailed(f"still running {grace:g} s after `shutdown`",
+                              f"on lifecycle `shutdown`, finish and exit within {grace:g} s; Toru then "
+                              f"sends SIGTERM to the process group, and SIGKILL {grace:g} s later")
         if code != 0:
             raise CheckFailed(f"exited ({exit_text(code)}) after `shutdown`", "exit with status 0 on `shutdown`")
         self.stopped_cleanly = True

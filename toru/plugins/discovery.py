@@ -17,16 +17,16 @@ from pathlib import Path
 
 import gevent
 import gevent.pool
-from gevent import subprocess
 
+from toru.config import Timings
 from toru.errors import NotFound
-from toru.processes import child_env
+from toru.processes import describe_exit, signal_group, spawn
 
 log = logging.getLogger("toru.plugins")
 
 PLUGIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SUFFIX = ".binary"
-METADATA_TIMEOUT = 5.0
+METADATA_TIMEOUT = Timings.metadata_timeout  # the default; a server passes its config.timings
 METADATA_CAP = 64 * 1024
 STDERR_KEEP = 4096          # enough for the first line of an error message
 ICON_MAX = 32
@@ -35,7 +35,7 @@ DESCRIPTION_MAX = 4096
 # Bounds how many `--metadata` processes run at once; far above any real
 # plugin count, so in practice every call runs at the same time.
 CONCURRENT_CALLS = 32
-# Never handed to plugin code (DESIGN §6a).
+REAP_WITHIN = 5             # SIGKILL cannot be ignored, but never hang discovery on a wait
 
 class MetadataError(Exception):
     """A binary's metadata cannot be used; `reason` is a sentence for people."""
@@ -93,18 +93,10 @@ def validate_metadata(data):
     MetadataError. Unknown keys are ignored; null counts as absent."""
     if not isinstance(data, dict):
         raise MetadataError(f"metadata is a JSON {json_type(data)}, not an object")
-    plugin_id = data.get("id")
-    if plugin_id is None:
-        raise MetadataError('metadata has no "id"')
-    if not isinstance(plugin_id, str):
-        raise MetadataError(f'"id" must be a string, not {json_type(plugin_id)}')
+    plugin_id = required_text(data, "id")
     if not is_plugin_id(plugin_id):
         raise MetadataError(f'id {plugin_id!r} must match {PLUGIN_ID_RE.pattern}')
-    route = data.get("route")
-    if route is None:
-        raise MetadataError('metadata has no "route"')
-    if not isinstance(route, str):
-        raise MetadataError(f'"route" must be a string, not {json_type(route)}')
+    route = required_text(data, "route")
     if not (route.startswith("/") and is_plugin_id(route[1:])):
         raise MetadataError(f'route {route!r} must be "/" followed by one segment matching '
                             f'{PLUGIN_ID_RE.pattern}')
@@ -124,6 +116,15 @@ def validate_metadata(data):
         "description": description,
         "concurrent": concurrent,
     }
+
+
+def required_text(data, key):
+    value = data.get(key)
+    if value is None:
+        raise MetadataError(f'metadata has no "{key}"')
+    if not isinstance(value, str):
+        raise MetadataError(f'"{key}" must be a string, not {json_type(value)}')
+    return value
 
 
 def optional_text(data, key, default, limit):
@@ -160,12 +161,9 @@ def read_metadata(path, timeout=METADATA_TIMEOUT, cap=METADATA_CAP):
     MetadataError. Bounded: `timeout` seconds, `cap` bytes of stdout."""
     path = Path(path).absolute()   # it runs with the plugins dir as cwd
     try:
-        # Own session: on timeout the whole group goes, including anything
-        # the binary forked (a shell script's children, say).
-        proc = subprocess.Popen(
-            [str(path), "--metadata"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=str(path.parent), env=child_env(),
-            start_new_session=True, close_fds=True)
+        # Own process group: on timeout the whole group goes, including
+        # anything the binary forked (a shell script's children, say).
+        proc = spawn([path, "--metadata"], cwd=path.parent)
     except OSError as e:
         raise MetadataError(f"cannot run it: {e.strerror or e}") from None
     errors = gevent.spawn(read_stderr, proc.stderr)
@@ -181,7 +179,10 @@ def read_metadata(path, timeout=METADATA_TIMEOUT, cap=METADATA_CAP):
     finally:
         # Also after a normal exit: children it left behind go with it.
         # (Linux keeps a pid unused while it names a live process group.)
-        kill_group(proc)
+        # No TERM and grace: a metadata call has nothing to save.
+        signal_group(proc.pid, signal.SIGKILL)
+        with gevent.Timeout(REAP_WITHIN, False):
+            proc.wait()
         # The reader must be gone before its pipe is closed: greenlets share
         # a thread, so closing under a pending read is a "reentrant call".
         errors.kill(timeout=1)
@@ -205,26 +206,10 @@ def read_stderr(pipe):
             kept += chunk[:STDERR_KEEP - len(kept)]
 
 
-def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
-    # Bounded: SIGKILL cannot be ignored, but never hang discovery on it.
-    with gevent.Timeout(5, False):
-        proc.wait()
-
-
 def exit_reason(code, err):
     first = next((line.strip() for line in err.decode("utf-8", "replace").splitlines() if line.strip()), "")
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        text = f"--metadata was killed by {name}"
-    else:
-        text = f"--metadata exited with {code}"
+    ended = describe_exit(code)
+    text = f"--metadata was killed by {ended['signal']}" if "signal" in ended else f"--metadata exited with {code}"
     return f"{text}: {first[:200]}" if first else text
 
 

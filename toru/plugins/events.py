@@ -1,12 +1,16 @@
 """Plugin events: every supervisor transition and operator action, kept in
 `plugin_events` for 7 days, written to `plugin-supervisor.log` and pushed to
-listeners (the UI's WebSocket).
+listeners (the `plugins` live topic). One event is one row, one log line and
+one push.
 
-Event types keep the original Toru's names where the meaning is the same:
-`started`, `killed`, `enabled`, `disabled`, `restarting_with_backoff`,
-`disabled_after_max_restarts`; ours add `exited`, `stopped`, `start_failed`,
-`invalid`, `discovered`, `removed`, `replaced`, `rescanned`,
-`connection_problem`.
+Event types keep the original Toru's names where the meaning is the same.
+A state transition is exactly one event (details: `old`, `new`, `reason`
+and what the move is about — see toru/plugins/supervisor.py): `starting`,
+`restarting_with_backoff`, `started`, `exited`, `start_failed`,
+`disabled_after_max_restarts`, `stopping`, `stopped`, `killed`. Other
+events are not transitions: `enabled`, `disabled` (operator),
+`discovered`, `removed`, `replaced`, `invalid` (discovery) and
+`connection_problem` (a frame or connection the core could not read).
 """
 
 import json
@@ -16,7 +20,7 @@ import time
 log = logging.getLogger("toru.plugins")
 
 KEEP_DAYS = 7
-WARN_EVENTS = {"exited", "killed", "start_failed", "restarting_with_backoff", "invalid", "connection_problem"}
+WARN_EVENTS = {"exited", "killed", "start_failed", "invalid", "connection_problem"}
 ERROR_EVENTS = {"disabled_after_max_restarts"}
 
 

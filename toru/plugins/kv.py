@@ -7,9 +7,13 @@ level, flat in `payload`, or nested in `payload.payload`; `action` in any case.
 """
 
 import json
+import logging
+import sqlite3
 import time
 
-from toru.plugins.protocol import envelope
+from toru_plugin.protocol import envelope
+
+log = logging.getLogger("toru.plugins")
 
 ACTIONS = ("get", "set", "delete", "list")
 MAX_KEY = 1024
@@ -67,7 +71,9 @@ class PluginKV:
         return [r["key"] for r in rows]
 
     def handle(self, plugin_id, message):
-        """The reply frame to a plugin's `kv` request."""
+        """The reply frame to a plugin's `kv` request: always one, with
+        `error` when the request cannot be carried out — the plugin waits
+        for it, so no request may go unanswered."""
         request_id = message.get("request_id")
         payload = message.get("payload")
         if request_id is None and isinstance(payload, dict):
@@ -77,6 +83,11 @@ class PluginKV:
             reply.update(self._apply(plugin_id, request_fields(message)))
         except KvError as e:
             reply.update(value=None, error=str(e))
+        except (sqlite3.Error, ValueError) as e:
+            # SQLite refuses what it cannot store, e.g. a lone surrogate
+            # (UnicodeEncodeError is a ValueError): the request fails, not the reply.
+            log.warning("plugin kv request refused by the store", extra={"plugin": plugin_id, "error": str(e)})
+            reply.update(value=None, error=f"cannot store this key or value: {type(e).__name__}")
         return envelope("kv", reply, request_id)
 
     def _apply(self, plugin_id, fields):

@@ -2,7 +2,7 @@
 their supervised processes — what the management API and the router ask.
 
 Discovery runs at start, on `POST /api/plugins/rescan`, and whenever the
-cheap stat check every RESCAN_EVERY seconds sees a `*.binary` added, removed
+cheap stat check every `timings.rescan_interval` seconds sees a `*.binary` added, removed
 or replaced. A replaced binary that was running is restarted on the new file.
 """
 
@@ -21,11 +21,10 @@ from toru.plugins.config import PluginConfig
 from toru.plugins.events import PluginEvents
 from toru.plugins.kv import PluginKV
 from toru.plugins.logs import RotatingJsonLog, SupervisorLog, plugin_log_path, supervisor_log_path
-from toru.plugins.supervisor import PluginProcess, PluginState, Timing
+from toru.plugins.supervisor import PluginProcess
 
 log = logging.getLogger("toru.plugins")
 
-RESCAN_EVERY = 10
 SUN_PATH_MAX = 107
 STOP_ALL_WITHIN = 10
 
@@ -47,14 +46,14 @@ def runtime_dir(data_dir):
 
 
 class PluginManager:
-    def __init__(self, config, store, instance_id, timing=Timing()):
+    def __init__(self, config, store, instance_id):
         self.data_dir = Path(config.data_dir)
         self.plugins_dir = self.data_dir / "plugins"
         self.plugins_dir.mkdir(parents=True, exist_ok=True)
         (self.plugins_dir / ".metadata").mkdir(exist_ok=True)
         self.log_dir = Path(config.log_dir)
         self.instance_id = instance_id
-        self.timing = timing
+        self.timings = config.timings
         self.enabled = PluginConfig(self.plugins_dir / ".metadata" / "config.json")
         self.enabled.load()
         self.kv = PluginKV(store)
@@ -70,7 +69,7 @@ class PluginManager:
     def rescan(self, reason="rescan"):
         """Bring the running set in line with the directory; returns counts."""
         self.fingerprints = discovery.fingerprints(self.plugins_dir)
-        found = discovery.scan(self.plugins_dir)
+        found = discovery.scan(self.plugins_dir, self.timings.metadata_timeout)
         valid = {d.id: d for d in found if d.valid}
         counts = {"added": 0, "removed": 0, "replaced": 0, "invalid": 0}
         for plugin_id in list(self.processes):
@@ -82,17 +81,20 @@ class PluginManager:
                 self.events.record(plugin_id, "removed", file=str(process.plugin.path))
                 counts["removed"] += 1
             elif new.fingerprint != process.plugin.fingerprint:
-                was_running = process.state in (PluginState.STARTING, PluginState.RUNNING, PluginState.BACKOFF)
+                was_running = process.wants_to_run
                 process.stop("binary replaced")
-                del self.processes[plugin_id]
+                replacement = self._add(new)  # in place first: the event's push shows the new card
                 self.events.record(plugin_id, "replaced", file=str(new.path))
                 counts["replaced"] += 1
-                self._add(new, start=was_running or self.enabled.is_enabled(plugin_id))
+                if was_running or self.enabled.is_enabled(plugin_id):
+                    replacement.start("binary replaced")
         for plugin_id, plugin in valid.items():
             if plugin_id not in self.processes:
-                self._add(plugin, start=self.enabled.is_enabled(plugin_id))
+                process = self._add(plugin)
                 self.events.record(plugin_id, "discovered", file=str(plugin.path),
                                    version=plugin.metadata["version"])
+                if self.enabled.is_enabled(plugin_id):
+                    process.start("enabled")
                 counts["added"] += 1
         old_invalid = {(d.path, d.fingerprint) for d in self.invalid}
         self.invalid = [d for d in found if not d.valid]
@@ -103,22 +105,21 @@ class PluginManager:
         log.info("plugins scanned", extra=dict(counts, reason=reason))
         return counts
 
-    def _add(self, plugin, start):
+    def _add(self, plugin):
         plugin_id = plugin.id
         if plugin_id not in self.logs:
             self.logs[plugin_id] = RotatingJsonLog(plugin_log_path(self.log_dir, plugin_id))
         process = PluginProcess(
             plugin, socket_path=self.sockets / f"{plugin_id}.sock", log=self.logs[plugin_id],
             data_dir=self.data_dir, instance_id=self.instance_id, log_path=plugin_log_path(self.log_dir, plugin_id),
-            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timing=self.timing)
+            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timings=self.timings)
         self.processes[plugin_id] = process
-        if start:
-            process.start("enabled")
+        return process
 
     def watch(self):
         """Rescan when the directory's cheap fingerprint changes."""
         while True:
-            gevent.sleep(RESCAN_EVERY)
+            gevent.sleep(self.timings.rescan_interval)
             try:
                 if discovery.fingerprints(self.plugins_dir) != self.fingerprints:
                     self.rescan("directory changed")
@@ -136,9 +137,7 @@ class PluginManager:
         process = self.process(plugin_id)
         self.enabled.set_enabled(plugin_id, True)
         self.events.record(plugin_id, "enabled")
-        process.crashes = 0
-        process.reason = None
-        process.start("enabled")
+        process.start_fresh("enabled")
 
     def disable(self, plugin_id):
         process = self.process(plugin_id)
@@ -151,13 +150,12 @@ class PluginManager:
         if not self.enabled.is_enabled(plugin_id):
             self.enabled.set_enabled(plugin_id, True)
             self.events.record(plugin_id, "enabled")
-        process.stop("restart")
-        process.crashes = 0
-        process.start("restart")
+        process.restart("restart")
 
     def _give_up(self, plugin_id):
+        # The process records this as its `disabled_after_max_restarts`
+        # transition: one event, not a second `disabled` one.
         self.enabled.set_enabled(plugin_id, False)
-        self.events.record(plugin_id, "disabled", reason="too many crashes")
 
     def shutdown(self, timeout=STOP_ALL_WITHIN):
         """Stop every plugin in parallel (core shutdown)."""
@@ -173,18 +171,12 @@ class PluginManager:
 
     def describe(self, process):
         meta = process.plugin.metadata
-        enabled = self.enabled.is_enabled(process.id)
         info = {
             "id": process.id, "name": meta["name"], "version": meta["version"], "author": meta["author"],
             "icon": meta["icon"], "route": meta["route"], "description": meta["description"],
-            "file": process.plugin.path.name, "enabled": enabled, "state": process.state.value,
-            "running": process.state is PluginState.RUNNING,
-            "health": "disabled" if not enabled else "healthy" if process.healthy else "unhealthy",
-            "pid": process.pid, "restarts": process.restarts, "crashes": process.crashes,
-            "last_exit": process.last_exit, "started_at": process.started_wall if process.pid else None,
-            "retry_at": process.retry_at if process.state is PluginState.BACKOFF else None,
-            "reason": process.reason, "cpu_percent": None, "rss": None,
+            "file": process.plugin.path.name, "cpu_percent": None, "rss": None,
         }
+        info.update(process.status(self.enabled.is_enabled(process.id)))
         info.update(self._usage(process))
         return info
 
@@ -192,7 +184,7 @@ class PluginManager:
         return {"id": found.id, "name": found.id, "version": "unknown", "author": "", "icon": "",
                 "route": None, "description": None, "file": found.path.name,
                 "enabled": self.enabled.is_enabled(found.id), "state": "invalid", "running": False,
-                "health": "unhealthy", "pid": None, "restarts": 0, "crashes": 0, "last_exit": None,
+                "health": "unhealthy", "condition": "invalid", "pid": None, "restarts": 0, "crashes": 0, "last_exit": None,
                 "started_at": None, "retry_at": None, "reason": found.reason, "cpu_percent": None, "rss": None}
 
     def list(self):

@@ -1,8 +1,9 @@
-"""The plugin wire protocol, version 1 (DESIGN §6, §6a).
+"""The core's side of the plugin wire protocol, version 1 (DESIGN §6, §6a).
 
-A frame is a 4-byte unsigned big-endian length and that many bytes of UTF-8
-JSON, one object per frame, at most MAX_FRAME bytes. Every frame the core
-sends is an envelope `{type, timestamp, request_id, payload}`.
+Framing and envelopes are `toru_plugin.protocol`'s (the SDK the core
+carries): one implementation for both ends. A frame the core cannot read —
+a broken stream or one malformed frame — drops the connection (the plugin
+counts as unhealthy until it answers again; the next request reconnects).
 
 `PluginConnection` is the core's one connection to one plugin. Old plugins
 (the original design's SDKs) read one frame at a time and may serve one
@@ -13,30 +14,21 @@ reconnects — that is how some plugins work, not a crash.
 """
 
 import itertools
-import json
 import logging
 import socket
-import struct
 import time
-from datetime import datetime, timezone
 
 import gevent
 import gevent.event
 import gevent.lock
+from toru_plugin.protocol import FrameError, FrameReader, encode_frame, envelope, reply_request_id
 
 from toru.errors import PluginTimeout, ToruError
 
 log = logging.getLogger("toru.plugins")
 
-PROTOCOL_VERSION = 1
-MAX_FRAME = 16 * 1024 * 1024
-HEADER = struct.Struct(">I")
 CONNECT_TIMEOUT = 2.0
 MAX_WAITING = 64  # requests queued behind a lockstep plugin's outstanding one
-
-
-class FrameError(Exception):
-    """A frame the core cannot accept: the connection is dropped."""
 
 
 class PluginUnavailable(ToruError):
@@ -45,99 +37,6 @@ class PluginUnavailable(ToruError):
 
 class BadPluginReply(ToruError):
     status = 502
-
-
-def timestamp():
-    """RFC 3339 with offset, milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def envelope(kind, payload, request_id=None, **top):
-    return dict({"type": kind, "timestamp": timestamp(), "request_id": request_id, "payload": payload}, **top)
-
-
-def encode_frame(message):
-    data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if len(data) > MAX_FRAME:
-        raise FrameError(f"frame of {len(data)} bytes exceeds {MAX_FRAME}")
-    return HEADER.pack(len(data)) + data
-
-
-def decode_body(data):
-    try:
-        message = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise FrameError(f"malformed JSON frame: {e}") from None
-    if not isinstance(message, dict):
-        raise FrameError("frame is not a JSON object")
-    return message
-
-
-def recv_exactly(sock, size):
-    """`size` bytes, or b"" if the peer closed before the first byte."""
-    chunks, got = [], 0
-    while got < size:
-        chunk = sock.recv(min(size - got, 1024 * 1024))
-        if not chunk:
-            if got:
-                raise FrameError(f"connection closed mid-frame ({got} of {size} bytes)")
-            return b""
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(sock):
-    """The next message, or None at a clean end of stream."""
-    header = recv_exactly(sock, HEADER.size)
-    if not header:
-        return None
-    (size,) = HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise FrameError(f"frame length {size} exceeds {MAX_FRAME}")
-    body = recv_exactly(sock, size)
-    if len(body) != size:
-        raise FrameError("connection closed mid-frame")
-    return decode_body(body)
-
-
-def reply_request_id(message):
-    """Where a reply names its request: top level, else inside the payload."""
-    if message.get("request_id") is not None:
-        return message["request_id"]
-    payload = message.get("payload")
-    if isinstance(payload, dict) and payload.get("request_id") is not None:
-        return payload["request_id"]
-    return None
-
-
-class FrameReader:
-    """Frames from a socket through one buffer: a frame that arrives whole
-    costs one recv, not one for the header and one for the body."""
-
-    def __init__(self, sock, read_size=64 * 1024):
-        self.sock = sock
-        self.read_size = read_size
-        self.buffer = bytearray()
-
-    def next(self):
-        """The next message, or None at a clean end of stream."""
-        while True:
-            if len(self.buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(self.buffer)
-                if size > MAX_FRAME:
-                    raise FrameError(f"frame length {size} exceeds {MAX_FRAME}")
-                end = HEADER.size + size
-                if len(self.buffer) >= end:
-                    body = bytes(self.buffer[HEADER.size:end])
-                    del self.buffer[:end]
-                    return decode_body(body)
-            chunk = self.sock.recv(self.read_size)
-            if not chunk:
-                if self.buffer:
-                    raise FrameError(f"connection closed mid-frame ({len(self.buffer)} bytes pending)")
-                return None
-            self.buffer += chunk
 
 
 class PluginConnection:

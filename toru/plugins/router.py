@@ -15,9 +15,8 @@ import binascii
 import json
 import logging
 
-from toru.errors import NotFound, PluginTimeout
-from toru.plugins.protocol import BadPluginReply, PluginUnavailable
-from toru.plugins.supervisor import PluginState
+from toru.errors import NotFound
+from toru.plugins.protocol import BadPluginReply
 
 log = logging.getLogger("toru.plugins")
 
@@ -102,15 +101,8 @@ def forward(manager, segment, method, path, headers, data, user, timeout):
     process = manager.by_route(segment)
     if process is None or not manager.enabled.is_enabled(process.id):
         raise NotFound("Plugin not found")
-    if process.state is not PluginState.RUNNING or process.connection is None:
-        raise PluginUnavailable(f"Plugin {process.id} is not running (state: {process.state.value})")
     headers = dict(headers, **{"x-toru-user": user["username"], "x-toru-role": user["role"]})
-    try:
-        reply = process.connection.request("http", http_payload(method, path, headers, data), timeout)
-    except PluginTimeout:
-        process.note_problem()
-        raise
-    process.note_ok()
+    reply = process.request("http", http_payload(method, path, headers, data), timeout)
     return parse_reply(process.id, reply)
 
 
@@ -122,7 +114,7 @@ def bundle(manager, plugin_id, user, timeout):
     if path.is_file() and path.resolve().parent == directory:
         return path.read_bytes()
     process = manager.processes.get(plugin_id)
-    if process is None or not manager.enabled.is_enabled(plugin_id) or process.state is not PluginState.RUNNING:
+    if process is None or not manager.enabled.is_enabled(plugin_id) or not process.running:
         raise NotFound("Plugin has no bundle.js (no file, and the plugin is not running)")
     status, _, body = forward(manager, process.plugin.metadata["route"][1:], "GET", "/bundle.js", {}, b"",
                               user, timeout)

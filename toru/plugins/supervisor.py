@@ -7,8 +7,20 @@ process) instead of a polling tick.
     BACKOFF ─10th crash in a row─▶ FAILED (and disabled)
     STARTING/RUNNING ─stop─▶ STOPPING ─exits─▶ STOPPED
 
-Only `_transition` changes `state`; it refuses moves not in ALLOWED, logs
-each one and records it as an event.
+Only `_transition` changes `state`; it refuses moves not in ALLOWED and
+records the move as exactly one event (a `plugin_events` row, a
+`plugin-supervisor.log` line and a push to the UI), after the state and
+the figures the event reports have changed. Which event names which move:
+
+    → STARTING   starting (first start, enable, restart) · restarting_with_backoff (after BACKOFF)
+    → RUNNING    started
+    → BACKOFF    exited (it ended by itself) · start_failed (could not run, or no socket in time)
+    → FAILED     disabled_after_max_restarts
+    → STOPPING   stopping
+    → STOPPED    stopped (by itself after `shutdown`, or nothing was running) · killed (TERM/KILL needed)
+
+Timings (socket timeout, stop grace, backoff, stable run) are
+`toru.config.Timings`; processes start and stop through `toru.processes`.
 """
 
 import enum
@@ -16,17 +28,22 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 
 import gevent
 import gevent.event
 from gevent import subprocess
+from toru_plugin.protocol import PROTOCOL_VERSION
 
+from toru.config import Timings
+from toru.errors import PluginTimeout
 from toru.plugins.logs import capture_lines, line_writer
-from toru.plugins.protocol import PROTOCOL_VERSION, PluginConnection
-from toru.processes import child_env, die_with_parent, signal_group
+from toru.plugins.protocol import PluginConnection, PluginUnavailable
+from toru.processes import describe_exit, exit_text, signal_group, spawn, stop_group
 
 log = logging.getLogger("toru.plugins")
+
+MAX_CRASHES = 10  # in a row → FAILED and disabled (a count, not a timing)
+CRASH_LOOP = 3    # crashes in a row from which a restarting plugin reads as crash-looping
 
 
 class PluginState(str, enum.Enum):
@@ -47,6 +64,7 @@ ALLOWED = {
     S.STOPPING: {S.STOPPED},
     S.FAILED: {S.STARTING, S.STOPPED},
 }
+UP = (S.STARTING, S.RUNNING, S.STOPPING)  # a process exists (or is being made)
 
 
 class IllegalTransition(Exception):
@@ -54,45 +72,17 @@ class IllegalTransition(Exception):
         super().__init__(f"plugin {plugin_id}: {old.value} → {new.value} is not allowed")
 
 
-@dataclass(frozen=True)
-class Timing:
-    socket_timeout: float = 10.0   # STARTING → socket must accept within this
-    backoff_base: float = 1.0      # first retry delay; doubles per crash
-    backoff_cap: float = 16.0
-    stable_after: float = 60.0     # up this long: the crash count starts again
-    max_crashes: int = 10          # in a row → FAILED and disabled
-    stop_grace: float = 3.0        # after `shutdown`, and again after TERM
-
-
-def backoff_delay(crashes, timing):
-    return min(timing.backoff_base * 2 ** (crashes - 1), timing.backoff_cap)
-
-
-def exit_text(code):
-    """'exit code 1', 'killed by SIGKILL': for reasons people read."""
-    described = describe_exit(code)
-    if "signal" in described:
-        return f"killed by {described['signal']}"
-    return "no exit status" if described["code"] is None else f"exit code {described['code']}"
-
-
-def describe_exit(code):
-    if code is None:
-        return {"code": None}
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = str(-code)
-        return {"code": None, "signal": name}
-    return {"code": code}
+def backoff_delay(crashes, timings):
+    return min(timings.backoff_base * 2 ** (crashes - 1), timings.backoff_cap)
 
 
 class PluginProcess:
-    """One valid plugin binary and, while it runs, its process."""
+    """One valid plugin binary and, while it runs, its process. Its counters
+    (crashes, restarts) change only through its own methods."""
 
     def __init__(self, plugin, *, socket_path, log, data_dir, instance_id, log_path, events, on_kv,
-                 on_give_up, timing=Timing(), spawn=subprocess.Popen, clock=time.monotonic):
+                 on_give_up, timings=None, max_crashes=MAX_CRASHES, popen=subprocess.Popen,
+                 clock=time.monotonic):
         self.plugin = plugin            # discovery.Discovered (path, metadata)
         self.id = plugin.metadata["id"]
         self.socket_path = str(socket_path)
@@ -103,8 +93,9 @@ class PluginProcess:
         self.events = events
         self.on_kv = on_kv              # fn(plugin_id, message) → reply frame
         self.on_give_up = on_give_up    # fn(plugin_id): disable it in the config
-        self.timing = timing
-        self.spawn = spawn
+        self.timings = timings or Timings()
+        self.max_crashes = max_crashes
+        self.popen = popen              # the seam unit tests replace
         self.clock = clock
         self.state = S.STOPPED
         self.proc = None
@@ -117,42 +108,62 @@ class PluginProcess:
         self.retry = None
         self.last_exit = None
         self.reason = None              # why FAILED, for the API
+        self.failure = None             # why the current start is being abandoned (we killed it)
+        self.stop_reason = None
+        self.signalled = None           # the last signal a stop needed ("SIGTERM"/"SIGKILL")
         self.ok_at = None               # last time the socket accepted or a reply came
         self.problem_at = None          # last protocol problem or timeout
         self.stopped = gevent.event.Event()
         self.stopped.set()
 
     # --- the state machine -------------------------------------------------------
-    def _transition(self, new, reason):
+    def _transition(self, new, event_type, reason, **details):
+        """Move to `new` and record it as one `event_type` event (details
+        carry old, new and reason). Callers update what the event and the
+        pushed card report *before* calling this."""
         if new not in ALLOWED[self.state]:
             raise IllegalTransition(self.id, self.state, new)
         old, self.state = self.state, new
         log.info("plugin transition", extra={"plugin": self.id, "old": old.value, "new": new.value,
-                                             "reason": reason})
-        self.events.record(self.id, "state", old=old.value, new=new.value, reason=reason)
+                                             "event": event_type, "reason": reason})
+        self.events.record(self.id, event_type, old=old.value, new=new.value, reason=reason, **details)
 
     # --- starting ----------------------------------------------------------------
     def start(self, reason="start"):
-        if self.state in (S.STARTING, S.RUNNING, S.STOPPING):
+        """Start it unless a process is already up or on its way."""
+        if self.state in UP:
             return
-        if self.retry:
-            self.retry.kill(block=False)
-            self.retry = None
-        self._transition(S.STARTING, reason)
+        self._cancel_retry()
+        self.reason = None
+        self._launch("starting", reason)
+
+    def start_fresh(self, reason):
+        """An operator's start (enable, restart): the crash count starts again."""
+        self.crashes = 0
+        self.start(reason)
+
+    def restart(self, reason="restart"):
+        self.stop(reason)
+        self.start_fresh(reason)
+
+    def _launch(self, event_type, reason, **details):
         self.stopped.clear()
+        self.failure = self.signalled = None
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:
             pass
-        env = child_env(TORU_PLUGIN_SOCKET=self.socket_path, TORU_PLUGIN_ID=self.id,
-                        TORU_INSTANCE_ID=self.instance_id, TORU_LOG_PATH=self.log_path)
+        self._transition(S.STARTING, event_type, reason, **details)
+        env = {"TORU_PLUGIN_SOCKET": self.socket_path, "TORU_PLUGIN_ID": self.id,
+               "TORU_INSTANCE_ID": self.instance_id, "TORU_LOG_PATH": self.log_path}
         try:
-            proc = self.spawn([str(self.plugin.path)], cwd=str(self.data_dir), env=env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              start_new_session=True, preexec_fn=die_with_parent(), close_fds=True)
+            proc = spawn([self.plugin.path], cwd=self.data_dir, env=env, popen=self.popen)
         except OSError as e:
-            self.events.record(self.id, "start_failed", error=str(e))
-            self._crashed(None, f"cannot start: {e}")
+            if self.state is S.STOPPING:  # stopped while the fork was under way
+                self._transition(S.STOPPED, "stopped", self.stop_reason)
+                self.stopped.set()
+            else:
+                self._crashed(None, f"cannot start: {e}")
             return
         self.proc = proc
         self.started_at = self.clock()
@@ -165,10 +176,11 @@ class PluginProcess:
         for pipe, stream in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
             gevent.spawn(capture_lines, pipe, line_writer(self.log, self.id, stream, proc.pid))
         gevent.spawn(self._wait, proc)
-        gevent.spawn(self._await_socket, proc)
+        # spawn() yields while the child execs: a stop may have come meanwhile.
+        gevent.spawn(self._shut_down if self.state is S.STOPPING else self._await_socket, proc)
 
     def _await_socket(self, proc):
-        deadline = self.clock() + self.timing.socket_timeout
+        deadline = self.clock() + self.timings.socket_timeout
         connection = self.connection
         while proc is self.proc and self.state is S.STARTING:
             if os.path.exists(self.socket_path) and connection.try_connect():
@@ -176,16 +188,14 @@ class PluginProcess:
                     connection.lifecycle("init", instance_id=self.instance_id, plugin_socket=self.socket_path,
                                          socket_path=self.socket_path, log_path=self.log_path,
                                          protocol_version=PROTOCOL_VERSION)
-                except Exception as e:  # the plugin may die right now; its exit is handled by _wait
-                    log.warning("init not delivered", extra={"plugin": self.id, "error": str(e)})
+                except Exception as e:  # it closed at once or is dying: try again until the deadline
+                    log.info("init not delivered", extra={"plugin": self.id, "error": str(e)})
+                else:
+                    self.ok_at = time.time()
+                    self._transition(S.RUNNING, "started", "socket accepted, init sent", pid=proc.pid)
                     return
-                self.ok_at = time.time()
-                self._transition(S.RUNNING, "socket accepted, init sent")
-                self.events.record(self.id, "started", pid=proc.pid)
-                return
             if self.clock() >= deadline:
-                self.events.record(self.id, "start_failed",
-                                   error=f"no socket within {self.timing.socket_timeout:g} s")
+                self.failure = f"no socket within {self.timings.socket_timeout:g} s"
                 signal_group(proc.pid, signal.SIGKILL)  # _wait sees the exit and backs off
                 return
             gevent.sleep(0.02)
@@ -201,35 +211,49 @@ class PluginProcess:
             self.connection.close()
         self.last_exit = dict(describe_exit(code), at=time.time())
         if self.state is S.STOPPING:
-            self._transition(S.STOPPED, "stopped")
-            self.events.record(self.id, "stopped", **describe_exit(code))
+            details = describe_exit(code)
+            if self.signalled:
+                details["signal"] = self.signalled
+            self._transition(S.STOPPED, "killed" if self.signalled else "stopped", self.stop_reason, **details)
             self.stopped.set()
             return
-        self.events.record(self.id, "exited", **describe_exit(code))
-        self._crashed(code, "exited")
+        self._crashed(code, self.failure)
 
-    def _crashed(self, code, why):
-        if self.started_at is not None and self.clock() - self.started_at >= self.timing.stable_after:
+    def _crashed(self, code, failure=None):
+        """It ended without being asked to (`failure`: we gave up on the
+        start): back off and retry, or after `max_crashes` in a row give up."""
+        if self.started_at is not None and self.clock() - self.started_at >= self.timings.stable_after:
             self.crashes = 0  # it had been up long enough: a fresh run of bad luck
         self.crashes += 1
-        self._transition(S.BACKOFF, why)
-        if self.crashes >= self.timing.max_crashes:
-            self.reason = f"failed {self.crashes} times in a row; disabled (last: {why}, {exit_text(code)})"
-            self._transition(S.FAILED, self.reason)
-            self.events.record(self.id, "disabled_after_max_restarts", crashes=self.crashes)
-            self.stopped.set()
+        event_type = "start_failed" if failure else "exited"
+        details = dict(describe_exit(code), crashes=self.crashes)
+        if failure:
+            details["error"] = failure
+        giving_up = self.crashes >= self.max_crashes
+        self.retry_at = None
+        if not giving_up:
+            details["delay"] = backoff_delay(self.crashes, self.timings)
+            self.retry_at = time.time() + details["delay"]
+        self._transition(S.BACKOFF, event_type, failure or exit_text(code), **details)
+        if giving_up:
+            self.reason = (f"failed {self.crashes} times in a row; disabled "
+                           f"(last: {failure or 'exited'}, {exit_text(code)})")
             self.on_give_up(self.id)
+            self._transition(S.FAILED, "disabled_after_max_restarts", self.reason, crashes=self.crashes)
+            self.stopped.set()
             return
-        delay = backoff_delay(self.crashes, self.timing)
-        self.retry_at = time.time() + delay
-        self.events.record(self.id, "restarting_with_backoff", delay=delay, crashes=self.crashes)
-        self.retry = gevent.spawn_later(delay, self._retry)
+        self.retry = gevent.spawn_later(details["delay"], self._retry, details["delay"])
 
-    def _retry(self):
+    def _retry(self, delay):
         self.retry = None
         if self.state is S.BACKOFF:
             self.restarts += 1
-            self.start("backoff over")
+            self._launch("restarting_with_backoff", "backoff over", delay=delay, crashes=self.crashes)
+
+    def _cancel_retry(self):
+        if self.retry:
+            self.retry.kill(block=False)
+            self.retry = None
 
     # --- stopping -------------------------------------------------------------------
     def stop(self, reason="stop"):
@@ -237,47 +261,61 @@ class PluginProcess:
         when it is stopped."""
         if self.state is S.BACKOFF:
             # Nothing runs: cancel the retry and stop at once (no process to signal).
-            if self.retry:
-                self.retry.kill(block=False)
-                self.retry = None
-            self._transition(S.STOPPED, reason)
+            self._cancel_retry()
+            self._transition(S.STOPPED, "stopped", reason)
             self.stopped.set()
             return
         if self.state is S.FAILED:
-            self._transition(S.STOPPED, reason)
+            self._transition(S.STOPPED, "stopped", reason)
             return
         if self.state in (S.STARTING, S.RUNNING):
-            self._transition(S.STOPPING, reason)
+            self.stop_reason = reason
+            self._transition(S.STOPPING, "stopping", reason)
             self._shut_down(self.proc)
-        self.stopped.wait(3 * self.timing.stop_grace + 2)
+        self.stopped.wait(3 * self.timings.stop_grace + 2)
 
     def _shut_down(self, proc):
         if proc is None:
-            return
+            return  # still being spawned: _launch shuts it down once it exists
         try:
             if self.connection and self.connection.sock is not None:
                 self.connection.lifecycle("shutdown")
         except Exception as e:  # a dying plugin: go on to signals
             log.info("shutdown message not delivered", extra={"plugin": self.id, "error": str(e)})
-        if self.stopped.wait(self.timing.stop_grace):
+        if self.stopped.wait(self.timings.stop_grace):
             return
-        self.events.record(self.id, "killed", signal="SIGTERM")
-        signal_group(proc.pid, signal.SIGTERM)
-        if self.stopped.wait(self.timing.stop_grace):
-            return
-        self.events.record(self.id, "killed", signal="SIGKILL")
-        signal_group(proc.pid, signal.SIGKILL)
+        # Set first: _wait may see the exit while stop_group is still waiting.
+        self.signalled = "SIGTERM"
+        self.signalled = stop_group(proc.pid, self.timings.stop_grace, done=self.stopped.is_set)
 
-    # --- health -----------------------------------------------------------------------
+    # --- requests and health ------------------------------------------------------------
+    def request(self, kind, payload, timeout):
+        """Send a request to the running plugin and return its reply.
+        PluginUnavailable when it is not running; a timeout counts against
+        its health, a reply for it."""
+        connection = self.connection
+        if self.state is not S.RUNNING or connection is None:
+            raise PluginUnavailable(f"Plugin {self.id} is not running (state: {self.state.value})")
+        try:
+            reply = connection.request(kind, payload, timeout)
+        except PluginTimeout:
+            self.problem_at = time.time()
+            raise
+        self.ok_at = time.time()
+        return reply
+
     def _connection_problem(self, reason):
         self.problem_at = time.time()
         self.events.record(self.id, "connection_problem", reason=reason)
 
-    def note_ok(self):
-        self.ok_at = time.time()
+    @property
+    def running(self):
+        return self.state is S.RUNNING
 
-    def note_problem(self):
-        self.problem_at = time.time()
+    @property
+    def wants_to_run(self):
+        """Up, or coming back by itself (a replaced binary restarts)."""
+        return self.state in (S.STARTING, S.RUNNING, S.BACKOFF)
 
     @property
     def healthy(self):
@@ -286,3 +324,30 @@ class PluginProcess:
     @property
     def pid(self):
         return self.proc.pid if self.proc else None
+
+    def condition(self, enabled):
+        """The one word the UI shows (DESIGN §6a keeps `health` to three):
+        running, unhealthy, starting, restarting, crash-looping, failed,
+        disabled, stopping or stopped (`invalid` is discovery's)."""
+        if self.state is S.FAILED:
+            return "failed"
+        if not enabled:
+            return "disabled"
+        if self.state is S.RUNNING:
+            return "running" if self.healthy else "unhealthy"
+        if self.state in (S.STARTING, S.BACKOFF):
+            if self.crashes >= CRASH_LOOP:
+                return "crash-looping"
+            return "starting" if self.state is S.STARTING else "restarting"
+        return self.state.value
+
+    def status(self, enabled):
+        """The runtime half of the plugin's card in the API."""
+        return {
+            "enabled": enabled, "state": self.state.value, "running": self.running,
+            "health": "disabled" if not enabled else "healthy" if self.healthy else "unhealthy",
+            "condition": self.condition(enabled), "pid": self.pid, "restarts": self.restarts,
+            "crashes": self.crashes, "last_exit": self.last_exit,
+            "started_at": self.started_wall if self.proc else None,
+            "retry_at": self.retry_at if self.state is S.BACKOFF else None, "reason": self.reason,
+        }
