@@ -1,7 +1,11 @@
 // The one fetch wrapper. JSON in and out, same-origin cookies; every failure
 // becomes an ApiError(status, message) for the caller to show in a toast.
-import { navigate } from './router.js';
-import { setUser } from './session.js';
+// It imports nothing: a 401 (the session ended) is announced as the
+// `toru:unauthorized` event on window, and app.js signs the user out and
+// shows the login page.
+
+/** The event a 401 outside /api/auth/* dispatches on window; detail: {path}. */
+export const UNAUTHORIZED_EVENT = 'toru:unauthorized';
 
 export const NETWORK_ERROR = 'Cannot reach the server — check that Toru is running';
 
@@ -38,9 +42,10 @@ async function request(method, path, body, { signal } = {}) {
     const message = (data && typeof data === 'object' && typeof data.error === 'string' && data.error)
       || response.statusText || `Request failed (HTTP ${response.status})`;
     const error = new ApiError(response.status, message, data);
-    // An expired session: send the user to sign in and back. Calls to
-    // /api/auth/* (the login form itself) show their own 401 instead.
-    if (response.status === 401 && !isAuthPath(path)) error.handled = redirectToLogin();
+    // An expired session: the app sends the user to sign in and back (the
+    // caller need not show it). Calls to /api/auth/* (the login form
+    // itself) show their own 401 instead.
+    if (response.status === 401 && !isAuthPath(path)) error.handled = announceUnauthorized(path);
     throw error;
   }
   return data;
@@ -64,12 +69,11 @@ function isAuthPath(path) {
   return new URL(path, window.location.origin).pathname.startsWith('/api/auth/');
 }
 
-function redirectToLogin() {
-  setUser(null); // the session is gone; the login page must not bounce back
-  if (window.location.pathname === '/login') return false;
-  const next = window.location.pathname + window.location.search;
-  navigate(`/login?next=${encodeURIComponent(next)}`);
-  return true;
+// True when a listener took it (the app is not already on the login page).
+function announceUnauthorized(path) {
+  const onLogin = window.location.pathname === '/login';
+  window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT, { detail: { path } }));
+  return !onLogin;
 }
 
 // Writes always carry a JSON body ({} when none is given): the server only

@@ -29,3 +29,23 @@ export async function signOut() {
   await api.post('/api/auth/logout');
   setUser(null);
 }
+
+/** The address to sign in at and come back to `path` afterwards. */
+export function loginPath(path) {
+  return `/login?next=${encodeURIComponent(path)}`;
+}
+
+/** `next` of the login page when it is a path on this site, else "/": it
+ *  comes from the address bar, and an absolute or protocol-relative URL
+ *  there would be an open redirect. */
+export function safeNext(next) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  let url;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== window.location.origin || url.pathname === '/login') return '/';
+  return url.pathname + url.search + url.hash;
+}

@@ -1,5 +1,7 @@
 // The app's one WebSocket (/api/ws), shared by every page. Pages call
-// subscribe(topic, handler) and the returned function in unmount; this module
+// subscribe(topic, handler, {signal: ctx.signal}): the subscription ends with
+// the page (or call the returned function sooner). A pushed message's type
+// is its topic ("resources", "plugins"). This module
 // keeps the socket open while someone is signed in, reconnects with backoff
 // (1, 2, 4, 8, 15 s) and subscribes again to every topic after a reconnect.
 // onConnectionChange() tells pages when to show "Reconnecting…".
@@ -11,6 +13,7 @@
 // sees every message (how tasks.js matches a run's `ref`).
 import { api, ApiError } from './api.js';
 import { getUser, onUserChange } from './session.js';
+import { until } from './lifetime.js';
 
 const BACKOFF_S = [1, 2, 4, 8, 15];
 // Proxies (Cloudflare's is 100 s) drop idle sockets, and a dead TCP link
@@ -31,9 +34,10 @@ let pingTimer = null;
 let lastHeard = 0;
 let generation = 0; // bumped by close(): late callbacks of an old socket are ignored
 
-/** Calls handler(data, message) for every message of type `topic`; returns
- *  the function that stops it. Connects on first use. */
-export function subscribe(topic, handler) {
+/** Calls handler(data, message) for every message of type `topic` until
+ *  `signal` aborts; returns the function that stops it sooner. Connects on
+ *  first use. */
+export function subscribe(topic, handler, { signal } = {}) {
   let handlers = topics.get(topic);
   if (!handlers) {
     handlers = new Set();
@@ -42,13 +46,13 @@ export function subscribe(topic, handler) {
   }
   handlers.add(handler);
   connect();
-  return () => {
+  return until(signal, () => {
     handlers.delete(handler);
     if (handlers.size === 0 && topics.get(topic) === handlers) {
       topics.delete(topic);
       send({ type: 'unsubscribe', topic });
     }
-  };
+  });
 }
 
 /**
@@ -57,9 +61,9 @@ export function subscribe(topic, handler) {
  * (the server replays its output, then streams it live) unless
  * `subscribed` says the connection already is (it started the task); the
  * last one to stop unsubscribes. After a reconnect every watched task is
- * subscribed again.
+ * subscribed again. Ends when `signal` aborts, or with the returned function.
  */
-export function watchTaskMessages(taskId, handler, { subscribed = false } = {}) {
+export function watchTaskMessages(taskId, handler, { subscribed = false, signal } = {}) {
   let handlers = tasks.get(taskId);
   if (!handlers) {
     handlers = new Set();
@@ -68,13 +72,13 @@ export function watchTaskMessages(taskId, handler, { subscribed = false } = {}) 
   }
   handlers.add(handler);
   connect();
-  return () => {
+  return until(signal, () => {
     handlers.delete(handler);
     if (handlers.size === 0 && tasks.get(taskId) === handlers) {
       tasks.delete(taskId);
       send({ type: 'unsubscribe', task_id: taskId });
     }
-  };
+  });
 }
 
 /** Subscribes again to a watched task (the server dropped the watcher). */
@@ -101,9 +105,9 @@ export function sendMessage(message) {
 
 /** Calls handler(message) for every message the server sends; returns the
  *  function that stops it. */
-export function onMessage(handler) {
+export function onMessage(handler, { signal } = {}) {
   listeners.add(handler);
-  return () => listeners.delete(handler);
+  return until(signal, () => listeners.delete(handler));
 }
 
 /** "idle", "connecting", "connected" or "reconnecting". */
@@ -111,11 +115,12 @@ export function connectionState() {
   return state;
 }
 
-/** Calls fn(state) now and on every change; returns the function that stops it. */
-export function onConnectionChange(fn) {
+/** Calls fn(state) now and on every change until `signal` aborts; returns
+ *  the function that stops it sooner. */
+export function onConnectionChange(fn, { signal } = {}) {
   stateListeners.add(fn);
   fn(state);
-  return () => stateListeners.delete(fn);
+  return until(signal, () => stateListeners.delete(fn));
 }
 
 /** Closes the socket and stops reconnecting (sign-out). The next
@@ -185,8 +190,9 @@ function scheduleReconnect() {
   const gen = generation;
   retryTimer = setTimeout(async () => {
     // The socket's close code cannot say why an upgrade was refused; a
-    // session that ended shows here as a 401, and api.js then sends the
-    // user to sign in (which calls close() through onUserChange).
+    // session that ended shows here as a 401: api.js announces it
+    // (toru:unauthorized), the app signs the user out and shows the login
+    // page, and close() follows through onUserChange.
     try {
       await api.get('/api/auth/me');
     } catch (err) {

@@ -1,39 +1,53 @@
-// A small History API router. Each page module exports mount(root, ctx) and
-// unmount(root); the previous page is unmounted before the next one mounts.
+// A small History API router and the one route table, which the sidebar
+// also reads. A page module exports mount(root, ctx); ctx.signal is aborted
+// when the page is left, and everything the page started (timers,
+// subscriptions, listeners, fetches) hangs on it (lifetime.js). There is
+// no unmount().
 import { closeDrawer, markActiveNav, setChrome } from './ui/layout.js';
 import { closeAllDialogs } from './ui/dialog.js';
 import { showToast } from './ui/toast.js';
 import { getUser } from './session.js';
+import { loginPath, safeNext } from './auth.js';
 
 // `chrome: false` pages render without the sidebar. Patterns may hold
 // `:name` segments, passed to the page as ctx.params.name. Every page needs
 // a signed-in user unless `guest: true`; `admin: true` pages show a "not
-// available" page to other roles (the server refuses their API calls anyway).
+// available" page to other roles (the server refuses their API calls anyway,
+// and the sidebar hides their links). `nav: {label, icon}` puts the route in
+// the sidebar, in this order; it is marked current on its sub-paths too.
 const settings = () => import('./pages/settings.js');
-const routes = [
-  { path: '/', title: 'Dashboard', load: () => import('./pages/dashboard.js') },
-  { path: '/monitor', title: 'System Monitor', load: () => import('./pages/monitor.js') },
-  { path: '/scripts', title: 'Scripts', admin: true, load: () => import('./pages/scripts.js') },
-  { path: '/history', title: 'History', load: () => import('./pages/history.js') },
-  { path: '/plugins', title: 'Plugins', load: () => import('./pages/plugins.js') },
-  { path: '/plugins/:id', title: 'Plugin details', load: () => import('./pages/plugins.js') },
+const plugins = () => import('./pages/plugins.js');
+export const ROUTES = [
+  { path: '/', title: 'Dashboard', nav: { label: 'Dashboard', icon: 'dashboard' }, load: () => import('./pages/dashboard.js') },
+  { path: '/monitor', title: 'System Monitor', nav: { label: 'System Monitor', icon: 'monitor' }, load: () => import('./pages/monitor.js') },
+  { path: '/scripts', title: 'Scripts', admin: true, nav: { label: 'Scripts', icon: 'scripts' }, load: () => import('./pages/scripts.js') },
+  { path: '/history', title: 'History', nav: { label: 'History', icon: 'history' }, load: () => import('./pages/history.js') },
+  { path: '/plugins', title: 'Plugins', nav: { label: 'Plugins', icon: 'plugins' }, load: plugins },
+  { path: '/plugins/:id', title: 'Plugin details', load: plugins },
   { path: '/plugin/:id', title: 'Plugin', load: () => import('./pages/plugin-view.js') },
-  { path: '/settings', title: 'Settings', load: settings },
+  { path: '/settings', title: 'Settings', nav: { label: 'Settings', icon: 'settings' }, load: settings },
   { path: '/settings/:section', title: 'Settings', load: settings },
   { path: '/login', title: 'Sign in', chrome: false, guest: true, load: () => import('./pages/login.js') },
 ];
+
+/** The sidebar's links, from the route table: [{href, label, icon, admin}]. */
+export function navEntries() {
+  return ROUTES.filter((route) => route.nav).map((route) => ({
+    href: route.path, label: route.nav.label, icon: route.nav.icon, admin: Boolean(route.admin),
+  }));
+}
 const notFound = { title: 'Not found', load: () => import('./pages/notfound.js') };
 const forbidden = { title: 'Not available', load: () => import('./pages/forbidden.js') };
 
 let root = null;
-let current = null;  // {module, controller} of the mounted page
+let current = null;  // the AbortController of the mounted page
 let renderSeq = 0;   // a newer navigation wins over a slower, older one
 
 /** Matches a pathname against the route table; unknown paths get notFound. */
 export function matchRoute(pathname) {
   const clean = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
   const segments = clean.split('/').slice(1);
-  for (const route of routes) {
+  for (const route of ROUTES) {
     const parts = route.path.split('/').slice(1);
     if (parts.length !== segments.length) continue;
     const params = {};
@@ -97,26 +111,6 @@ function onLinkClick(event) {
   navigate(url.pathname + url.search + url.hash);
 }
 
-/** The address to sign in at and come back to `path` afterwards. */
-export function loginPath(path) {
-  return `/login?next=${encodeURIComponent(path)}`;
-}
-
-/** `next` of the login page when it is a path on this site, else "/": it
- *  comes from the address bar, and an absolute or protocol-relative URL
- *  there would be an open redirect. */
-export function safeNext(next) {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  let url;
-  try {
-    url = new URL(next, window.location.origin);
-  } catch {
-    return '/';
-  }
-  if (url.origin !== window.location.origin || url.pathname === '/login') return '/';
-  return url.pathname + url.search + url.hash;
-}
-
 // Which page the current address shows to the current user. Rewrites the
 // address on the way: signed out → /login?next=…, signed in on /login → next.
 function resolve() {
@@ -157,13 +151,13 @@ async function render({ focus }) {
   }
   if (seq !== renderSeq) return;
 
-  unmountCurrent();
+  leaveCurrent();
   setChrome(route.chrome !== false);
   markActiveNav(nav);
   setTitle(route.title);
 
   const controller = new AbortController();
-  current = { module, controller };
+  current = controller;
   root.replaceChildren();
   root.removeAttribute('aria-busy');
   const ctx = {
@@ -185,17 +179,12 @@ async function render({ focus }) {
   if (focus) focusHeading();
 }
 
-function unmountCurrent() {
+// Ends the page: everything it hung on ctx.signal stops now.
+function leaveCurrent() {
   if (!current) return;
-  const { module, controller } = current;
+  const controller = current;
   current = null;
-  try {
-    if (typeof module.unmount === 'function') module.unmount(root);
-  } catch (err) {
-    console.error('Leaving page failed', err);
-  } finally {
-    controller.abort();
-  }
+  controller.abort();
 }
 
 function setTitle(title) {

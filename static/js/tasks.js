@@ -1,7 +1,9 @@
 // Running and watching tasks over the shared WebSocket (docs/tasks.md).
 //
-//   const watch = await runScript('backup.sh', handlers);   // → {taskId, stop}
-//   const stop = watchTask(taskId, handlers);                // replay, then live
+//   const watch = await runScript('backup.sh', handlers, {signal});  // → {taskId, stop}
+//   const stop = watchTask(taskId, handlers, {signal});               // replay, then live
+//
+// The watch ends when `signal` (a page's ctx.signal) aborts, or with stop().
 //   cancelTask(taskId);
 //
 // handlers (all optional):
@@ -10,7 +12,9 @@
 //       subscribe, or a resubscribe after a reconnect): clear the screen.
 //   onOutput(stream, data)      stream is "stdout" or "stderr"
 //   onCancelled()               the cancel was accepted; onExit follows
-//   onExit({code, status, finished_at})
+//   onExit({code, status, finished_at, exit_text, signal})
+//       exit_text says how it ended ("Exit code 1", "Cancelled — stopped by
+//       SIGTERM"); code is null when a signal ended the script.
 //   onError(text)               a refusal about this task (cancel refused…)
 import { onMessage, sendMessage, watchTaskMessages, resubscribeTask } from './live.js';
 
@@ -23,7 +27,8 @@ const RESUBSCRIBE_AFTER_MS = 2_000;
 
 let refs = 0;
 
-/** Calls the handlers for every message about `taskId`; returns stop(). */
+/** Calls the handlers for every message about `taskId`; returns stop().
+ *  options: {signal} ends the watch, {subscribed} see watchTaskMessages. */
 export function watchTask(taskId, handlers = {}, options = {}) {
   let lastResubscribe = 0;
   let ended = false;
@@ -63,13 +68,13 @@ export function watchTask(taskId, handlers = {}, options = {}) {
 
 /** Starts a script (admins); resolves to {taskId, stop} once the server
  *  answered `started`, rejects with an Error carrying the server's reason. */
-export function runScript(script, handlers = {}) {
-  return run({ type: 'run', script }, handlers);
+export function runScript(script, handlers = {}, options = {}) {
+  return run({ type: 'run', script }, handlers, options);
 }
 
 /** Starts a quick action (any user), like runScript. */
-export function runQuickAction(quickActionId, handlers = {}) {
-  return run({ type: 'run', quick_action_id: quickActionId }, handlers);
+export function runQuickAction(quickActionId, handlers = {}, options = {}) {
+  return run({ type: 'run', quick_action_id: quickActionId }, handlers, options);
 }
 
 /** Asks the server to cancel a task; the answer arrives to its watchers
@@ -78,7 +83,8 @@ export function cancelTask(taskId) {
   sendMessage({ type: 'cancel', task_id: taskId });
 }
 
-function run(message, handlers) {
+// options.signal ends the watch of the started task, not the task.
+function run(message, handlers, { signal } = {}) {
   refs += 1;
   const ref = `r${refs}-${Math.random().toString(36).slice(2, 8)}`;
   return new Promise((resolve, reject) => {
@@ -90,7 +96,7 @@ function run(message, handlers) {
         finish();
         // Registered while the `started` message is being dispatched, so
         // the handlers see it and all the output after it.
-        const stop = watchTask(answer.task_id, handlers, { subscribed: true });
+        const stop = watchTask(answer.task_id, handlers, { subscribed: true, signal });
         resolve({ taskId: answer.task_id, stop });
       } else if (answer.type === 'error') {
         finish();

@@ -100,7 +100,7 @@ def test_a_run_shows_colours_stderr_status_and_exit_code(server, browser):
         expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
         expect(panel).to_have_attribute("data-status", "failed")
         expect(panel.locator(".task-status")).to_have_text("Failed")
-        expect(panel.locator("[data-exit-code]")).to_have_text("Exit code 3")
+        expect(panel.locator("[data-exit-text]")).to_have_text("Exit code 3")
         expect(panel.locator("[data-duration]")).to_have_text(re.compile(r"^\d+(\.\d)? s$"))
         text = expect_terminal(panel, r"after-err")
         assert "green-word blue-word" in text and "err-line" in text, text
@@ -165,13 +165,21 @@ def test_several_runs_as_tabs_cancel_and_close(server, browser):
         assert "tick-3" in text
         task = api(page, server, "GET", f"/api/history/{slow_id}").json()["task"]
         assert task["status"] == "cancelled", task
-        expect(slow_panel.locator("[data-exit-code]")).to_have_text(f"Exit code {task['exit_code']}")
+        # How it ended, in the server's words: a cancel names the signal,
+        # never "Exit code -15" (or None).
+        assert task["exit_code"] is None and task["exit_signal"] == "SIGTERM", task
+        assert task["exit_text"] == "Cancelled — stopped by SIGTERM", task
+        expect(slow_panel.locator("[data-exit-text]")).to_have_text(task["exit_text"])
 
         page.get_by_role("button", name=f"Close the tab of {quick}").click()
         expect(page.locator(f'.run-panel[data-task-id="{quick_id}"]')).to_have_count(0)
         expect(slow_panel).to_be_visible()
         slow_panel.get_by_role("button", name="Close").click()
         expect(page.locator(".runs")).to_be_hidden()
+        # History reads the same.
+        page.goto(url(server, f"/history?highlight_task={slow_id}"))
+        reason = page.locator(f'tr.task-row[data-task-id="{slow_id}"] [data-exit-text]')
+        expect(reason).to_have_text("Cancelled — stopped by SIGTERM")
         no_trouble(seen)
 
 

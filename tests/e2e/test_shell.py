@@ -150,7 +150,7 @@ def test_csp_blocks_nothing(server, browser):
         expect(heading(page)).to_have_text("Sign in")
         form_sign_in(page, "admin", ADMIN_PASSWORD)
         expect(heading(page)).to_have_text("Dashboard")
-        # The stylesheets applied (the sidebar is fixed only through app.css).
+        # The stylesheets applied (the sidebar is fixed only through layout.css).
         assert page.locator("#sidebar").evaluate("el => getComputedStyle(el).position") == "fixed"
         assert page.evaluate("getComputedStyle(document.body).getPropertyValue('--primary').trim()") == "#493FAA"
 

@@ -59,7 +59,7 @@ def test_spa_fallback_serves_index_html(client, path):
 
 
 def test_static_files_have_mime_types_and_revalidate_with_etag(client):
-    for path, mime in [("/static/js/app.js", "text/javascript"), ("/static/css/app.css", "text/css"),
+    for path, mime in [("/static/js/app.js", "text/javascript"), ("/static/css/base.css", "text/css"),
                        ("/static/favicon.svg", "image/svg+xml")]:
         res = client.get(path)
         assert res.status == 200, path

@@ -14,22 +14,22 @@ import { resourceCards } from './dashboard/cards.js';
 import { quickActionsCard, recentTasksCard } from './dashboard/tasks.js';
 import { pluginHealthCard } from './dashboard/plugins.js';
 import { isAdmin } from '../session.js';
-
-let ticker = null;
-let stops = [];
+import { every } from '../lifetime.js';
+import { loadError } from '../ui/load-error.js';
 
 export function mount(root, ctx) {
+  const { signal } = ctx;
   const admin = isAdmin();
-  const recent = recentTasksCard({ signal: ctx.signal, admin });
-  const actions = quickActionsCard({ signal: ctx.signal, admin, onStarted: () => recent.load() });
+  const recent = recentTasksCard({ signal, admin });
+  const actions = quickActionsCard({ signal, admin, onStarted: () => recent.load() });
   const resources = resourceCards();
   const server = serverCard();
-  const plugins = pluginHealthCard();
+  const plugins = pluginHealthCard({ signal });
   const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
     resources.cards, server.el, plugins.el);
   const notice = h('div', { class: 'notice-slot' });
   const updated = h('time', { class: 'updated', dataset: { metric: 'updated' } });
-  const live = liveStatus((state) => grid.classList.toggle('is-stale', state === 'reconnecting'));
+  const live = liveStatus({ signal, onChange: (state) => grid.classList.toggle('is-stale', state === 'reconnecting') });
   root.append(page(
     pageHeader('Dashboard', 'An overview of this server.', updated, live.el),
     notice,
@@ -48,18 +48,11 @@ export function mount(root, ctx) {
     updated.textContent = `Updated ${formatTime(snapshot.timestamp)}`;
     updated.setAttribute('datetime', isoTime(snapshot.timestamp));
   };
-  stops = [live.stop, subscribe('resources', show), recent.stop, plugins.stop];
+  subscribe('resources', show, { signal });
   actions.load();
   recent.load();
-  loadResources(ctx.signal, show, notice);
-  loadHealth(ctx.signal, server.fields);
-}
-
-export function unmount() {
-  for (const stop of stops) stop();
-  stops = [];
-  clearInterval(ticker);
-  ticker = null;
+  loadResources(signal, show, notice);
+  loadHealth(signal, server.fields);
 }
 
 async function loadResources(signal, show, notice) {
@@ -67,10 +60,8 @@ async function loadResources(signal, show, notice) {
     show(await api.get('/api/resources', { signal }));
   } catch (err) {
     if (signal.aborted || err.handled) return;
-    notice.replaceChildren(h('p', { class: 'notice notice-error', role: 'alert' },
-      icon('error', 'notice-icon'),
-      h('span', null, `System resources could not be loaded: ${err.message}`),
-      h('button', { type: 'button', class: 'btn btn-sm', onClick: () => loadResources(signal, show, notice) }, 'Try again')));
+    notice.replaceChildren(loadError(`System resources could not be loaded: ${err.message}`,
+      () => loadResources(signal, show, notice)));
     showError(err, 'System resources');
   }
 }
@@ -111,8 +102,7 @@ async function loadHealth(signal, fields) {
   const startedAt = Date.now() - Number(health.uptime_s) * 1000;
   const tick = () => { uptime.textContent = formatDuration((Date.now() - startedAt) / 1000); };
   tick();
-  clearInterval(ticker);
-  ticker = setInterval(tick, 1000);
+  every(signal, 1000, tick);
 }
 
 function statusBadge(text, tone) {

@@ -10,5 +10,3 @@ export function mount(root, ctx) {
         '. Ask an admin of this server if you need it.'),
       h('p', { class: 'card-actions' }, h('a', { class: 'btn btn-primary', href: '/' }, 'Go to the dashboard')))));
 }
-
-export function unmount() {}

@@ -17,14 +17,14 @@ import {
   STATUSES, TRIGGERS, formatCpu, formatElapsed, formatRss, statusBadge, taskElapsed,
 } from '../ui/task-status.js';
 import { watchTask } from '../tasks.js';
+import { loadError } from '../ui/load-error.js';
+import { later, onAbort, scope } from '../lifetime.js';
 
 export const PAGE_SIZE = 20;
 const FILTER_DELAY_MS = 300;
 // While a shown task runs, its row is checked this often (expanded rows
 // follow the live stream instead).
 const RUNNING_POLL_MS = 3000;
-
-let current = null;
 
 export function mount(root, ctx) {
   const view = {
@@ -36,19 +36,16 @@ export function mount(root, ctx) {
     rows: new Map(), // task_id → {task, row, detail}
     open: new Set(), // task_ids whose output is shown
     inflight: null,
-    timer: null,
-    poll: null,
-    disposed: false,
-    stops: [],
+    cancelFilter: () => {},
+    cancelPoll: () => {},
   };
-  current = view;
 
   view.script = h('input', {
     id: 'task-script', type: 'search', class: 'input', placeholder: 'Any script', autocomplete: 'off',
     autocapitalize: 'none', spellcheck: 'false',
     onInput: () => {
-      clearTimeout(view.timer);
-      view.timer = setTimeout(() => applyFilters(view), FILTER_DELAY_MS);
+      view.cancelFilter();
+      view.cancelFilter = later(view.signal, FILTER_DELAY_MS, () => applyFilters(view));
     },
     onKeydown: (event) => {
       if (event.key === 'Enter') {
@@ -86,24 +83,16 @@ export function mount(root, ctx) {
       view.list,
       h('div', { class: 'pager' }, view.summary, h('div', { class: 'pager-controls' }, view.prev, view.pageLabel, view.next)))));
 
+  // Open rows end with the page: their watches and terminals.
+  onAbort(ctx.signal, () => {
+    for (const entry of view.rows.values()) closeDetail(entry);
+    view.rows.clear();
+  });
   load(view);
 }
 
-export function unmount() {
-  if (!current) return;
-  const view = current;
-  current = null;
-  view.disposed = true;
-  clearTimeout(view.timer);
-  clearTimeout(view.poll);
-  if (view.inflight) view.inflight.abort();
-  for (const stop of view.stops) stop();
-  for (const entry of view.rows.values()) closeDetail(entry);
-  view.rows.clear();
-}
-
 function applyFilters(view) {
-  clearTimeout(view.timer);
+  view.cancelFilter();
   const script = view.script.value.trim();
   const changed = view.state.script !== script || view.state.status !== view.status.value;
   view.state.script = script;
@@ -118,11 +107,10 @@ function go(view, pageNumber) {
 }
 
 async function load(view) {
+  if (view.signal.aborted) return;
   if (view.inflight) view.inflight.abort();
-  const controller = new AbortController();
+  const controller = scope(view.signal);
   view.inflight = controller;
-  const stop = () => controller.abort();
-  view.signal.addEventListener('abort', stop, { once: true });
   const { state } = view;
   const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
   if (state.status) query.set('status', state.status);
@@ -147,14 +135,12 @@ async function load(view) {
   } catch (err) {
     if (controller.signal.aborted) return;
     view.list.removeAttribute('aria-busy');
-    view.list.replaceChildren(h('div', { class: 'table-note table-note-error' },
-      h('p', null, `The task history could not be loaded: ${err.message}`),
-      h('button', { type: 'button', class: 'btn btn-sm', onClick: () => load(view) }, 'Try again')));
+    view.list.replaceChildren(loadError(`The task history could not be loaded: ${err.message}`, () => load(view)));
     showError(err, 'History');
     return;
   } finally {
-    view.signal.removeEventListener('abort', stop);
     if (view.inflight === controller) view.inflight = null;
+    controller.abort(); // done: let go of the page's signal
   }
   view.list.removeAttribute('aria-busy');
   const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
@@ -259,7 +245,7 @@ function fillRow(view, entry, row = entry.row) {
         h('span', { class: 'time-ago' }, formatAgo(task.started_at)))),
     h('td', { dataset: { label: 'Status' } },
       h('span', { class: 'result-cell' }, statusBadge(task.status),
-        task.exit_code != null ? h('span', { class: 'result-reason', dataset: { exitCode: task.exit_code } }, `Exit code ${task.exit_code}`) : null)),
+        task.exit_text ? h('span', { class: 'result-reason', dataset: { exitText: '' } }, task.exit_text) : null)),
     h('td', { dataset: { label: 'Duration' } }, entry.duration),
     h('td', { dataset: { label: 'Peak memory · CPU' } },
       h('span', { class: 'cost-cell' },
@@ -281,7 +267,9 @@ function openDetail(view, entry) {
     h('div', { class: 'task-detail-head' }, facts, liveNote), notice, term.el);
   const detail = h('tr', { class: 'task-detail', dataset: { taskId: task.id } },
     h('td', { colspan: '6' }, panel));
-  entry.detail = { row: detail, term, notice, facts, liveNote, stop: null, stopBadge: null, seq: 0 };
+  // The row's own lifetime: collapsing it (or leaving the page) ends its
+  // live watch and badge.
+  entry.detail = { row: detail, term, notice, facts, liveNote, life: scope(view.signal), live: false, seq: 0 };
   entry.row.after(detail);
   entry.row.classList.add('is-open');
   entry.toggle.setAttribute('aria-expanded', 'true');
@@ -300,8 +288,7 @@ function closeDetail(entry) {
   const { detail } = entry;
   entry.detail = null;
   detail.seq += 1;
-  if (detail.stop) detail.stop();
-  if (detail.stopBadge) detail.stopBadge();
+  detail.life.abort();
   detail.term.dispose();
   detail.row.remove();
   entry.row.classList.remove('is-open');
@@ -353,10 +340,11 @@ function followLive(view, entry) {
   const { detail } = entry;
   const id = entry.task.id;
   // "Live", or "Reconnecting…" while the socket is down.
-  const badge = liveStatus();
+  const { signal } = detail.life;
+  const badge = liveStatus({ signal });
   detail.liveNote.replaceChildren(badge.el);
-  detail.stopBadge = badge.stop;
-  detail.stop = watchTask(id, {
+  detail.live = true;
+  watchTask(id, {
     onStart: (m) => {
       if (m.replay) detail.term.clear();
     },
@@ -366,15 +354,19 @@ function followLive(view, entry) {
     },
     onExit: (m) => {
       badge.stop();
-      detail.stopBadge = null;
       detail.liveNote.replaceChildren();
       updateTask(view, entry, {
-        ...entry.task, status: m.status, exit_code: m.code ?? null, finished_at: m.finished_at ?? Date.now() / 1000,
+        ...entry.task,
+        status: m.status,
+        exit_code: m.code ?? null,
+        exit_signal: m.signal ?? null,
+        exit_text: m.exit_text ?? null,
+        finished_at: m.finished_at ?? Date.now() / 1000,
       });
       refreshSummary(view, entry);
     },
     onError: (text) => showToast(`${entry.task.script}: ${text}`, 'error'),
-  });
+  }, { signal });
 }
 
 // The full summary (peak memory, CPU, output size) once a task has ended.
@@ -398,11 +390,10 @@ function updateTask(view, entry, task) {
 // Rows of running tasks that are not open learn that they ended from
 // /api/tasks/running; the durations of running rows tick meanwhile.
 function schedulePoll(view) {
-  clearTimeout(view.poll);
-  if (view.disposed) return;
+  view.cancelPoll();
   const running = [...view.rows.values()].filter((e) => e.task.status === 'running');
   if (!running.length) return;
-  view.poll = setTimeout(() => pollRunning(view), RUNNING_POLL_MS);
+  view.cancelPoll = later(view.signal, RUNNING_POLL_MS, () => pollRunning(view));
   for (const entry of running) entry.duration.textContent = formatElapsed(taskElapsed(entry.task));
 }
 
@@ -415,10 +406,10 @@ async function pollRunning(view) {
     schedulePoll(view);
     return;
   }
-  if (view.disposed) return;
+  if (view.signal.aborted) return;
   const still = new Set((data.tasks || []).map((t) => t.id));
   const ended = [...view.rows.values()].filter((e) => e.task.status === 'running' && !still.has(e.task.id)
-    && !(e.detail && e.detail.stop));
+    && !(e.detail && e.detail.live));
   await Promise.all(ended.map((entry) => refreshSummary(view, entry)));
   schedulePoll(view);
 }
@@ -443,7 +434,7 @@ async function remove(view, entry) {
   const ok = await confirmDialog(
     `The run of ${task.script} started ${formatDateTime(task.started_at)} and its output are deleted for good.`,
     { title: 'Delete this task?', confirmLabel: 'Delete', danger: true });
-  if (!ok || view.disposed) return;
+  if (!ok || view.signal.aborted) return;
   try {
     await api.del(`/api/history/${encodeURIComponent(task.id)}`, { signal: view.signal });
   } catch (err) {

@@ -1,12 +1,11 @@
 import { h } from '../ui/dom.js';
 import { brandMark, icon } from '../ui/icons.js';
 import { formatCountdown } from '../ui/format.js';
-import { signIn } from '../auth.js';
-import { safeNext } from '../router.js';
-
-let ticker = null;
+import { safeNext, signIn } from '../auth.js';
+import { every } from '../lifetime.js';
 
 export function mount(root, ctx) {
+  let stopTicker = null; // set while a lock counts down
   const message = h('span', { class: 'form-error-text' });
   const error = h('div', { class: 'form-error', role: 'alert', id: 'login-error', hidden: true },
     icon('error', 'form-error-icon'), message);
@@ -45,7 +44,7 @@ export function mount(root, ctx) {
   // 429: count down the seconds the server gave and keep the button
   // disabled until they are over.
   function lockFor(seconds) {
-    stopTicker();
+    if (stopTicker) stopTicker();
     const until = Date.now() + Math.max(1, Number(seconds) || 60) * 1000;
     submit.disabled = true;
     error.classList.add('form-error-wait');
@@ -59,6 +58,7 @@ export function mount(root, ctx) {
       const left = Math.ceil((until - Date.now()) / 1000);
       if (left <= 0) {
         stopTicker();
+        stopTicker = null;
         error.setAttribute('role', 'status');
         message.textContent = 'You can try again now.';
         submit.disabled = false;
@@ -68,13 +68,13 @@ export function mount(root, ctx) {
       message.textContent = `Too many attempts. Try again in ${formatCountdown(left)}`;
       submit.textContent = `Wait ${formatCountdown(left)}`;
     };
+    stopTicker = every(ctx.signal, 1000, tick);
     tick();
-    ticker = setInterval(tick, 1000);
   }
 
   async function onSubmit(event) {
     event.preventDefault();
-    if (ticker) return;
+    if (stopTicker) return;
     error.hidden = true;
     submit.disabled = true;
     submit.textContent = 'Signing in…';
@@ -95,13 +95,4 @@ export function mount(root, ctx) {
     }
     ctx.navigate(safeNext(ctx.query.get('next')), { replace: true });
   }
-}
-
-export function unmount() {
-  stopTicker();
-}
-
-function stopTicker() {
-  clearInterval(ticker);
-  ticker = null;
 }

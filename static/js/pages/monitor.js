@@ -10,6 +10,8 @@ import { showError } from '../ui/toast.js';
 import { BYTE_INCRS, loadChartStyles, timeChart } from '../ui/chart.js';
 import { formatBytes, formatNumber, formatPercent, formatRate } from '../ui/format.js';
 import { page, pageHeader } from '../ui/page.js';
+import { loadError } from '../ui/load-error.js';
+import { later, onAbort, scope } from '../lifetime.js';
 import { appendSample, busiestInterface, normalize } from './monitor/history.js';
 import { processesSection } from './monitor/processes.js';
 
@@ -76,8 +78,6 @@ const CHARTS = [
   },
 ];
 
-let current = null; // the mounted page's state, for unmount
-
 export function mount(root, ctx) {
   const view = {
     range: ctx.query.get('range') === '24h' ? '24h' : '1h',
@@ -85,12 +85,10 @@ export function mount(root, ctx) {
     hist: null,
     seq: 0,
     inflight: null,
-    refresh: null,
-    stops: [],
+    cancelRefresh: () => {},
     charts: new Map(), // id → {card parts, chart}
     signal: ctx.signal,
   };
-  current = view;
 
   const rangeButtons = RANGES.map((r) => h('button', {
     type: 'button', class: 'segment', 'aria-pressed': r.id === view.range, dataset: { range: r.id },
@@ -98,13 +96,17 @@ export function mount(root, ctx) {
   }, r.label));
   view.rangeButtons = rangeButtons;
   view.lead = h('p', { class: 'charts-lead' });
+  view.notice = h('div', { class: 'notice-slot' });
   view.grid = h('div', { class: 'charts', 'aria-busy': 'true' }, CHARTS.map((def) => chartCard(view, def)));
   const processes = processesSection(ctx);
-  const live = liveStatus((state) => {
-    view.grid.classList.toggle('is-stale', state === 'reconnecting');
-    // The server kept sampling while the socket was down: fetch the gap.
-    if (state === 'connected' && view.wasDown) loadHistory(view, { quiet: true });
-    view.wasDown = state === 'reconnecting';
+  const live = liveStatus({
+    signal: ctx.signal,
+    onChange: (state) => {
+      view.grid.classList.toggle('is-stale', state === 'reconnecting');
+      // The server kept sampling while the socket was down: fetch the gap.
+      if (state === 'connected' && view.wasDown) loadHistory(view, { quiet: true });
+      view.wasDown = state === 'reconnecting';
+    },
   });
 
   root.append(page(
@@ -112,24 +114,18 @@ export function mount(root, ctx) {
     h('div', { class: 'toolbar' },
       h('div', { class: 'segmented', role: 'group', 'aria-label': 'Time range' }, rangeButtons),
       view.lead),
+    view.notice,
     view.grid,
     processes.el));
 
-  view.stops.push(live.stop, processes.stop, subscribe('resources', (sample) => onSample(view, sample)));
+  subscribe('resources', (sample) => onSample(view, sample), { signal: ctx.signal });
+  onAbort(ctx.signal, () => {
+    for (const entry of view.charts.values()) {
+      if (entry.chart) entry.chart.destroy();
+      entry.chart = null;
+    }
+  });
   loadHistory(view);
-}
-
-export function unmount() {
-  if (!current) return;
-  const view = current;
-  current = null;
-  for (const stop of view.stops) stop();
-  clearTimeout(view.refresh);
-  if (view.inflight) view.inflight.abort();
-  for (const entry of view.charts.values()) {
-    if (entry.chart) entry.chart.destroy();
-    entry.chart = null;
-  }
 }
 
 function chartCard(view, def) {
@@ -173,13 +169,12 @@ function setRange(view, range) {
 // quiet: a background refresh of the same view (no busy state, charts
 // keep their hover), not a new range.
 async function loadHistory(view, { quiet = false } = {}) {
+  if (view.signal.aborted) return;
   const seq = ++view.seq;
-  clearTimeout(view.refresh);
+  view.cancelRefresh();
   if (view.inflight) view.inflight.abort();
-  const controller = new AbortController();
+  const controller = scope(view.signal);
   view.inflight = controller;
-  const stop = () => controller.abort();
-  view.signal.addEventListener('abort', stop, { once: true });
   const range = view.range;
   if (!quiet) {
     view.grid.setAttribute('aria-busy', 'true');
@@ -198,16 +193,17 @@ async function loadHistory(view, { quiet = false } = {}) {
     showError(err, 'Resource history');
     return;
   } finally {
-    view.signal.removeEventListener('abort', stop);
     if (view.inflight === controller) view.inflight = null;
+    controller.abort(); // done: let go of the page's signal
   }
-  if (seq !== view.seq || view !== current) return;
+  if (seq !== view.seq || view.signal.aborted) return;
   view.grid.removeAttribute('aria-busy');
+  view.notice.replaceChildren();
   view.hist = normalize(raw);
   setLead(view, range, view.hist);
   chooseInterface(view);
   for (const def of CHARTS) drawChart(view, def);
-  if (range === '24h') view.refresh = setTimeout(() => loadHistory(view, { quiet: true }), REFRESH_24H_MS);
+  if (range === '24h') view.cancelRefresh = later(view.signal, REFRESH_24H_MS, () => loadHistory(view, { quiet: true }));
 }
 
 function setLead(view, range, hist) {
@@ -275,12 +271,12 @@ function showFailure(view, err) {
   for (const entry of view.charts.values()) {
     showEmpty(entry, `The history could not be loaded: ${err.message}`);
   }
-  view.lead.replaceChildren(`The history could not be loaded. `,
-    h('button', { type: 'button', class: 'link-button', onClick: () => loadHistory(view) }, 'Try again'));
+  view.lead.textContent = 'The history could not be loaded.';
+  view.notice.replaceChildren(loadError(`The resource history could not be loaded: ${err.message}`, () => loadHistory(view)));
 }
 
 function onSample(view, sample) {
-  if (view !== current || !view.hist || view.range !== '1h' || view.inflight) return;
+  if (view.signal.aborted || !view.hist || view.range !== '1h' || view.inflight) return;
   const change = appendSample(view.hist, sample);
   if (change === 'none') return;
   if (change === 'shape') {

@@ -8,5 +8,3 @@ export function mount(root, ctx) {
       h('p', null, 'Nothing lives at ', h('code', { class: 'path' }, ctx.path), '.'),
       h('p', { class: 'card-actions' }, h('a', { class: 'btn btn-primary', href: '/' }, 'Go to the dashboard')))));
 }
-
-export function unmount() {}

@@ -2,7 +2,8 @@
 // classic <script> (script-src 'self' allows it: the CSP stays strict),
 // finds what it registered — window.ToruPlugins[id], or the older
 // window["toru_plugin_" + id] — and calls mount(container, api); leaving
-// calls unmount(container) and removes the script again. Whatever goes
+// (ctx.signal aborts) calls the bundle's unmount(container) and removes the
+// script again. Whatever goes
 // wrong (unknown or disabled plugin, not running, bundle missing or broken,
 // mount throws) ends in an error panel linking to the plugin's details and
 // logs, never in a blank page. The contract is in docs/plugins.md.
@@ -11,15 +12,15 @@ import { icon } from '../ui/icons.js';
 import { getUser, isAdmin } from '../session.js';
 import { showToast } from '../ui/toast.js';
 import { page } from '../ui/page.js';
-import { healthDot, pluginIcon } from '../ui/plugin-nav.js';
-import { fetchPlugin, healthOf, watchPlugins } from './plugins/store.js';
+import { healthDot, healthOf, pluginIcon } from '../ui/plugin-health.js';
+import { loadError } from '../ui/load-error.js';
+import { later, onAbort } from '../lifetime.js';
+import { fetchPlugin, watchPlugins } from '../stores/plugins.js';
 
 const TOAST_TYPES = new Set(['success', 'error', 'info']);
 // How long a plugin that is starting (or waiting to retry) gets before the
 // page says so instead of "Starting…".
 const START_PATIENCE_MS = 15000;
-
-let current = null;
 
 // Plugins may also ask for a toast without the api object:
 // window.dispatchEvent(new CustomEvent('plugin-toast', {detail: {message, type}})).
@@ -41,10 +42,8 @@ export function mount(root, ctx) {
     script: null,
     mounted: false,
     disposed: false,
-    stops: [],
-    waitTimer: null,
+    cancelWait: () => {},
   };
-  current = view;
   view.title = h('h1', { class: 'page-title plugin-view-title' }, id);
   view.icon = h('span', { class: 'plugin-view-icon' });
   view.dot = h('span', { class: 'plugin-view-health' });
@@ -58,14 +57,8 @@ export function mount(root, ctx) {
     view.notice,
     view.body));
   view.root = root;
+  onAbort(ctx.signal, () => dispose(view));
   start(view);
-}
-
-export function unmount() {
-  if (!current) return;
-  const view = current;
-  current = null;
-  dispose(view);
 }
 
 function detailsHref(id) {
@@ -89,11 +82,11 @@ async function start(view) {
   showPlugin(view, plugin);
   // Follow its state while the page is open: a plugin that is starting gets
   // its page as soon as it runs; one that stops while shown is flagged.
-  view.stops.push(watchPlugins((plugins, change) => {
+  watchPlugins((plugins, change) => {
     if (change && change.id !== view.id) return;
     const next = plugins.find((p) => p.id === view.id);
     if (next) onChange(view, next);
-  }));
+  }, { signal: view.ctx.signal });
   proceed(view, plugin);
 }
 
@@ -123,7 +116,7 @@ function onChange(view, plugin) {
 // for it to start, or explain why it cannot be shown.
 function proceed(view, plugin) {
   view.waiting = false;
-  clearTimeout(view.waitTimer);
+  view.cancelWait();
   if (plugin.state === 'invalid') {
     fail(view, `${plugin.name} is not a valid plugin`, plugin.reason || 'Its binary failed the metadata check.');
   } else if (!plugin.enabled) {
@@ -136,11 +129,11 @@ function proceed(view, plugin) {
     view.waiting = true;
     view.body.replaceChildren(h('p', { class: 'muted plugin-view-loading' },
       h('span', { class: 'spinner', 'aria-hidden': 'true' }), ` ${plugin.name} is starting…`));
-    view.waitTimer = setTimeout(() => {
+    view.cancelWait = later(view.ctx.signal, START_PATIENCE_MS, () => {
       if (!view.disposed && view.waiting) {
         fail(view, `${plugin.name} is not running`, `It is ${stateText(plugin)}; its logs may say why.`, { keepWaiting: true });
       }
-    }, START_PATIENCE_MS);
+    });
   } else {
     view.waiting = true; // it may be started from elsewhere: then the page loads
     fail(view, `${plugin.name} is not running`, `It is ${stateText(plugin)}.`, { keepWaiting: true });
@@ -293,14 +286,16 @@ function fail(view, title, message, { details = true, keepWaiting = false } = {}
   removeScript(view);
   view.body.removeAttribute('aria-busy');
   const id = view.id;
-  view.body.replaceChildren(h('section', { class: 'card plugin-error', role: 'alert', dataset: { pluginError: id } },
-    h('h2', { class: 'card-title plugin-error-title' }, icon('error'), title),
-    h('p', { class: 'plugin-error-message' }, message),
-    h('div', { class: 'card-actions' },
-      details ? h('a', { class: 'btn btn-primary', href: detailsHref(id) },
+  view.body.replaceChildren(loadError(message, details ? () => retry(view) : null, {
+    title,
+    card: true,
+    dataset: { pluginError: id },
+    actions: [
+      details ? h('a', { class: 'btn btn-sm btn-primary', href: detailsHref(id) },
         isAdmin() ? 'Open its details and logs' : 'Open its details') : null,
-      h('a', { class: 'btn', href: '/plugins' }, 'All plugins'),
-      details ? h('button', { type: 'button', class: 'btn', onClick: () => retry(view) }, icon('refresh'), h('span', null, 'Try again')) : null)));
+      h('a', { class: 'btn btn-sm', href: '/plugins' }, 'All plugins'),
+    ],
+  }));
 }
 
 async function retry(view) {
@@ -325,9 +320,6 @@ function removeScript(view) {
 
 function dispose(view) {
   view.disposed = true;
-  clearTimeout(view.waitTimer);
-  for (const stop of view.stops) stop();
-  view.stops = [];
   callUnmount(view);
   if (view.container) view.container.remove();
   view.container = null;

@@ -10,35 +10,32 @@ import { icon } from '../ui/icons.js';
 import { isAdmin } from '../session.js';
 import { liveStatus } from '../ui/live-status.js';
 import { page, pageHeader } from '../ui/page.js';
-import { refreshPlugins, storeStatus, watchPlugins } from './plugins/store.js';
+import { loadError } from '../ui/load-error.js';
+import { every } from '../lifetime.js';
+import { refreshPlugins, storeStatus, watchPlugins } from '../stores/plugins.js';
 import { emptyCard, pluginCard } from './plugins/card.js';
 import { rescanButton } from './plugins/actions.js';
 import { renderDetails } from './plugins/details.js';
 
 const FIGURES_MS = 5000;
 
-let current = null;
-
 export function mount(root, ctx) {
+  const { signal } = ctx;
   const admin = isAdmin();
-  const view = { stops: [], timers: [] };
-  current = view;
   // One clock for uptimes and "next try in" texts.
   let tick = () => {};
-  view.timers.push(setInterval(() => tick(), 1000));
-  view.timers.push(setInterval(() => {
+  every(signal, 1000, () => tick());
+  every(signal, FIGURES_MS, () => {
     if (document.visibilityState === 'visible') refreshPlugins();
-  }, FIGURES_MS));
+  });
 
   if (ctx.params.id) {
     const details = renderDetails(root, ctx, ctx.params.id, { admin });
-    view.stops.push(details.stop);
     tick = () => details.tick();
     return;
   }
 
-  const live = liveStatus();
-  view.stops.push(live.stop);
+  const live = liveStatus({ signal });
   const notice = h('div', { class: 'notice-slot' });
   const grid = h('div', { class: 'grid plugin-grid', 'aria-busy': 'true' },
     h('p', { class: 'muted' }, 'Loading plugins…'));
@@ -51,15 +48,12 @@ export function mount(root, ctx) {
     grid));
 
   const cards = new Map(); // id → card
-  view.stops.push(watchPlugins((plugins) => {
+  watchPlugins((plugins) => {
     const { loaded, error, configProblem } = storeStatus();
     if (!loaded) {
       if (error) {
         grid.removeAttribute('aria-busy');
-        grid.replaceChildren(h('section', { class: 'card plugin-error', role: 'alert' },
-          h('p', null, `The plugins could not be loaded: ${error.message}`),
-          h('div', { class: 'card-actions' },
-            h('button', { type: 'button', class: 'btn', onClick: () => refreshPlugins() }, icon('refresh'), h('span', null, 'Try again')))));
+        grid.replaceChildren(loadError(`The plugins could not be loaded: ${error.message}`, () => refreshPlugins(), { card: true }));
       }
       return;
     }
@@ -86,16 +80,9 @@ export function mount(root, ctx) {
     // Keep nodes in place when the order did not change (focus stays put).
     const same = els.length === grid.children.length && els.every((el, i) => grid.children[i] === el);
     if (!same) grid.replaceChildren(...els);
-  }));
+  }, { signal });
   tick = () => {
     const now = Date.now();
     for (const card of cards.values()) card.tick(now);
   };
-}
-
-export function unmount() {
-  if (!current) return;
-  for (const stop of current.stops) stop();
-  for (const timer of current.timers) clearInterval(timer);
-  current = null;
 }

@@ -1,6 +1,6 @@
 // Scripts (admin): the files in the scripts directory with a Run button each,
 // and the runs of this visit as tabs, each a live terminal with its status,
-// duration, exit code and a Cancel button. Tasks still running when the
+// duration, how it ended (the server's exit_text) and a Cancel button. Tasks still running when the
 // page opens (started here before, or elsewhere) open as tabs too.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
@@ -12,10 +12,10 @@ import { page, pageHeader } from '../ui/page.js';
 import { terminal } from '../ui/terminal.js';
 import { formatElapsed, historyHref, statusBadge, taskElapsed } from '../ui/task-status.js';
 import { cancelTask, runScript, watchTask } from '../tasks.js';
+import { loadError } from '../ui/load-error.js';
+import { every, later, onAbort } from '../lifetime.js';
 
 const SEARCH_DELAY_MS = 150;
-
-let current = null;
 
 export function mount(root, ctx) {
   const view = {
@@ -24,18 +24,16 @@ export function mount(root, ctx) {
     dir: '',
     runs: new Map(), // task_id → run
     active: null,
-    ticker: null,
-    stops: [],
-    disposed: false,
+    stopTicker: null,
+    cancelSearch: () => {},
   };
-  current = view;
 
   view.search = h('input', {
     id: 'script-search', type: 'search', class: 'input', placeholder: 'Name or description',
     autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false',
     onInput: () => {
-      clearTimeout(view.searchTimer);
-      view.searchTimer = setTimeout(() => renderList(view), SEARCH_DELAY_MS);
+      view.cancelSearch();
+      view.cancelSearch = later(view.signal, SEARCH_DELAY_MS, () => renderList(view));
     },
   });
   view.count = h('span', { class: 'card-count' });
@@ -46,7 +44,7 @@ export function mount(root, ctx) {
   view.panels = h('div', { class: 'run-panels' });
   // The socket is only open while something is watched: the badge shows
   // with the runs, not before.
-  const live = liveStatus();
+  const live = liveStatus({ signal: ctx.signal });
   view.runsCard = h('section', { class: 'card card-flush runs', 'aria-labelledby': 'runs-title', hidden: true },
     h('div', { class: 'card-head runs-head' },
       h('div', { class: 'card-head-text' },
@@ -69,24 +67,13 @@ export function mount(root, ctx) {
         h('div', { class: 'field' }, h('label', { for: 'script-search' }, 'Search'), view.search)),
       view.list)));
 
-  view.stops.push(live.stop);
+  // Watches end with the page (they hang on ctx.signal); terminals go too.
+  onAbort(ctx.signal, () => {
+    for (const run of view.runs.values()) run.term.dispose();
+    view.runs.clear();
+  });
   loadScripts(view);
   openRunning(view);
-}
-
-export function unmount() {
-  if (!current) return;
-  const view = current;
-  current = null;
-  view.disposed = true;
-  clearTimeout(view.searchTimer);
-  clearInterval(view.ticker);
-  for (const stop of view.stops) stop();
-  for (const run of view.runs.values()) {
-    if (run.stop) run.stop();
-    run.term.dispose();
-  }
-  view.runs.clear();
 }
 
 async function loadScripts(view) {
@@ -97,13 +84,11 @@ async function loadScripts(view) {
   } catch (err) {
     if (view.signal.aborted) return;
     view.list.removeAttribute('aria-busy');
-    view.list.replaceChildren(h('div', { class: 'table-note table-note-error' },
-      h('p', null, `The scripts could not be listed: ${err.message}`),
-      h('button', { type: 'button', class: 'btn btn-sm', onClick: () => loadScripts(view) }, 'Try again')));
+    view.list.replaceChildren(loadError(`The scripts could not be listed: ${err.message}`, () => loadScripts(view)));
     showError(err, 'Scripts');
     return;
   }
-  if (view.disposed) return;
+  if (view.signal.aborted) return;
   view.list.removeAttribute('aria-busy');
   view.scripts = Array.isArray(data.scripts) ? data.scripts : [];
   view.dir = data.scripts_dir || '';
@@ -165,8 +150,8 @@ async function startRun(view, script, button) {
   button.setAttribute('aria-busy', 'true');
   const run = newRun(view, { script: script.name });
   try {
-    const { taskId, stop } = await runScript(script.name, run.handlers);
-    if (view.disposed) {
+    const { taskId, stop } = await runScript(script.name, run.handlers, { signal: view.signal });
+    if (view.signal.aborted) {
       stop();
       run.term.dispose();
       return;
@@ -183,7 +168,7 @@ async function startRun(view, script, button) {
     selectRun(view, taskId, { scroll: true });
   } catch (err) {
     run.term.dispose();
-    if (!view.disposed) showToast(`${script.name} did not start: ${err.message}`, 'error');
+    if (!view.signal.aborted) showToast(`${script.name} did not start: ${err.message}`, 'error');
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
@@ -199,13 +184,13 @@ async function openRunning(view) {
     if (!view.signal.aborted) showError(err, 'Running tasks');
     return;
   }
-  if (view.disposed) return;
+  if (view.signal.aborted) return;
   const tasks = (data.tasks || []).slice().sort((a, b) => a.started_at - b.started_at);
   for (const task of tasks) {
     if (view.runs.has(task.id)) continue;
     const run = newRun(view, task);
     addRun(view, run, task.id);
-    run.stop = watchTask(task.id, run.handlers);
+    run.stop = watchTask(task.id, run.handlers, { signal: view.signal });
   }
   if (!view.active && view.runs.size) selectRun(view, [...view.runs.keys()][0]);
 }
@@ -217,7 +202,7 @@ function newRun(view, { script, started_at: startedAt = null }) {
     status: 'running',
     startedAt: startedAt ?? Date.now() / 1000,
     finishedAt: null,
-    code: null,
+    exitText: null,
     cancelling: false,
     stop: null,
     term: terminal({ label: `Output of ${script}`, size: 'lg' }),
@@ -239,7 +224,7 @@ function newRun(view, { script, started_at: startedAt = null }) {
     },
     onExit: (m) => {
       run.status = m.status || (m.code === 0 ? 'success' : 'failed');
-      run.code = m.code ?? null;
+      run.exitText = m.exit_text || null;
       run.finishedAt = m.finished_at != null ? Number(m.finished_at) : Date.now() / 1000;
       run.cancelling = false;
       updateRun(view, run);
@@ -272,7 +257,7 @@ function addRun(view, run, taskId) {
 
   run.badge = h('span', { class: 'run-status' });
   run.duration = h('span', { class: 'run-duration', dataset: { duration: '' } });
-  run.exit = h('span', { class: 'run-exit', dataset: { exitCode: '' } });
+  run.exit = h('span', { class: 'run-exit', dataset: { exitText: '' } });
   run.cancel = h('button', {
     type: 'button', class: 'btn btn-sm btn-danger-outline', onClick: () => cancelRun(view, run),
   }, icon('close'), h('span', null, 'Cancel'));
@@ -308,8 +293,8 @@ function updateRun(view, run) {
   run.badge.replaceChildren(statusBadge(run.status, { cancelling: run.cancelling }));
   run.dot.className = `run-tab-dot run-tab-dot-${run.status}`;
   run.tabButton.title = `${run.script}: ${running ? (run.cancelling ? 'cancelling' : 'running') : run.status.replace('_', ' ')}`;
-  run.exit.textContent = run.code == null ? '' : `Exit code ${run.code}`;
-  run.exit.hidden = run.code == null;
+  run.exit.textContent = run.exitText || '';
+  run.exit.hidden = !run.exitText;
   run.cancel.hidden = !running;
   run.cancel.disabled = run.cancelling;
   run.cancel.lastChild.textContent = run.cancelling ? 'Cancelling…' : 'Cancel';
@@ -325,8 +310,8 @@ function showDuration(run) {
 }
 
 function startTicker(view) {
-  if (view.ticker) return;
-  view.ticker = setInterval(() => {
+  if (view.stopTicker) return;
+  view.stopTicker = every(view.signal, 1000, () => {
     let running = 0;
     for (const run of view.runs.values()) {
       if (run.status !== 'running') continue;
@@ -334,10 +319,10 @@ function startTicker(view) {
       showDuration(run);
     }
     if (!running) {
-      clearInterval(view.ticker);
-      view.ticker = null;
+      view.stopTicker();
+      view.stopTicker = null;
     }
-  }, 1000);
+  });
 }
 
 function cancelRun(view, run) {

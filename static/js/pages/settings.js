@@ -1,6 +1,8 @@
 // Settings: one section at a time, each with its own address
 // (/settings/users, …) so reloads and links keep the place. Clients have
-// only "My account"; the other sections call admin-only APIs.
+// only "My account"; the other sections call admin-only APIs. A section
+// module exports render(container, ctx) and hangs what it starts on
+// ctx.signal, like a page.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
 import { page, pageHeader } from '../ui/page.js';
@@ -20,8 +22,6 @@ const SECTIONS = [
   { id: 'instance', label: 'Instance', icon: 'server', admin: true, module: instance },
   { id: 'account', label: 'My account', icon: 'user', admin: false, module: account },
 ];
-
-let cleanup = null;
 
 export function mount(root, ctx) {
   const user = getUser();
@@ -49,10 +49,5 @@ export function mount(root, ctx) {
     return;
   }
   if (section.id !== available[0].id || ctx.params.section) ctx.setTitle(`${section.label} · Settings`);
-  cleanup = section.module.render(body, ctx) || null;
-}
-
-export function unmount() {
-  if (cleanup) cleanup();
-  cleanup = null;
+  section.module.render(body, ctx);
 }

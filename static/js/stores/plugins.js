@@ -1,11 +1,14 @@
 // The plugins of this server as the UI knows them, shared by the sidebar,
 // the Plugins page, plugin pages and the dashboard card: loaded once from
 // GET /api/plugins, then kept current by the "plugins" WebSocket topic,
-// where the server pushes the plugin's whole card (plus the event that
-// changed it) on every state change. Nothing here polls; after the socket
-// reconnects the list is loaded again, since pushes may have been missed.
-import { api } from '../../api.js';
-import { onConnectionChange, onMessage, subscribe } from '../../live.js';
+// where the server pushes {"type": "plugins", "data": {...card, "event"}}
+// on every state change. Nothing here polls; after the socket reconnects
+// the list is loaded again, since pushes may have been missed. A card
+// carries `condition` (running, unhealthy, crash-looping, …), computed by
+// the server; ui/plugin-health.js only names and colours it.
+import { api } from '../api.js';
+import { onConnectionChange, subscribe } from '../live.js';
+import { until } from '../lifetime.js';
 
 const plugins = new Map(); // id → card (GET /api/plugins/:id shape)
 const watchers = new Set(); // fn(list, change)
@@ -35,28 +38,30 @@ export function storeStatus() {
 }
 
 /**
- * Calls fn(list, change) now (when the list is loaded) and on every change;
- * change is {id, event} for a pushed change, null for a full load. The
- * first watcher connects to the "plugins" topic; returns the stop function.
+ * Calls fn(list, change) now (when the list is loaded) and on every change
+ * until `signal` aborts; change is {id, event} for a pushed change, null for
+ * a full load. The first watcher connects to the "plugins" topic; returns
+ * the function that stops sooner.
  */
-export function watchPlugins(fn) {
+export function watchPlugins(fn, { signal } = {}) {
   watchers.add(fn);
   start();
   if (loaded || error) call(fn, null);
-  return () => {
+  return until(signal, () => {
     watchers.delete(fn);
     maybeStop();
-  };
+  });
 }
 
-/** Calls fn(event, card) for every pushed plugin event; returns stop. */
-export function watchPluginEvents(fn) {
+/** Calls fn(event, card) for every pushed plugin event until `signal`
+ *  aborts; returns the function that stops sooner. */
+export function watchPluginEvents(fn, { signal } = {}) {
   eventWatchers.add(fn);
   start();
-  return () => {
+  return until(signal, () => {
     eventWatchers.delete(fn);
     maybeStop();
-  };
+  });
 }
 
 /** Loads the list again (after an action, for fresh CPU and memory figures). */
@@ -97,31 +102,6 @@ export async function fetchPlugin(id, options) {
   return data.plugin;
 }
 
-/**
- * What a health dot shows for a plugin: {tone, label}. tone is green
- * (running and healthy), amber (starting, or waiting to retry after its
- * first crashes), red (failed, invalid, unhealthy while running, or
- * crash-looping: CRASH_LOOP crashes in a row) or grey (disabled, stopped).
- */
-export const CRASH_LOOP = 3;
-
-export function healthOf(plugin) {
-  if (!plugin) return { tone: 'grey', label: 'Unknown' };
-  const state = plugin.state;
-  if (state === 'invalid') return { tone: 'red', label: 'Invalid' };
-  if (state === 'failed') return { tone: 'red', label: 'Failed' };
-  if (!plugin.enabled) return { tone: 'grey', label: 'Disabled' };
-  if (state === 'running') {
-    return plugin.health === 'healthy' ? { tone: 'green', label: 'Running' } : { tone: 'red', label: 'Unhealthy' };
-  }
-  if (state === 'starting' || state === 'backoff') {
-    if ((plugin.crashes || 0) >= CRASH_LOOP) return { tone: 'red', label: 'Crashing' };
-    return { tone: 'amber', label: state === 'starting' ? 'Starting' : 'Restarting' };
-  }
-  if (state === 'stopping') return { tone: 'grey', label: 'Stopping' };
-  return { tone: 'grey', label: 'Stopped' };
-}
-
 /** Whether the sidebar lists the plugin: enabled ones, and ones Toru gave
  *  up on after too many crashes (disabled, but not by anyone's choice). */
 export function inSidebar(plugin) {
@@ -130,13 +110,10 @@ export function inSidebar(plugin) {
 
 function start() {
   if (stops.length) return;
-  // The server pushes `{"type":"plugin"}` messages to subscribers of the
-  // "plugins" topic; live.js routes by type, so read them with onMessage.
   let wasConnected = false;
   stops = [
-    subscribe('plugins', () => {}),
-    onMessage((message) => {
-      if (message.type === 'plugin' && message.data) apply(message.data);
+    subscribe('plugins', (data) => {
+      if (data) apply(data);
     }),
     onConnectionChange((state) => {
       if (state === 'connected') {

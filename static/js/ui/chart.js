@@ -17,8 +17,9 @@ export function loadChartStyles() {
   cssLoaded = new Promise((resolve) => {
     // On error too: unstyled charts still work, and the page must not wait.
     const link = h('link', { rel: 'stylesheet', href: CSS_HREF, onLoad: resolve, onError: resolve });
-    // Before app.css, so our overrides of uPlot's rules win.
-    const ours = document.querySelector('link[rel="stylesheet"][href$="/css/app.css"]');
+    // Before our own stylesheets (base.css first), so our overrides of
+    // uPlot's rules (monitor.css) win.
+    const ours = document.querySelector('link[rel="stylesheet"][href$="/css/base.css"]');
     document.head.insertBefore(link, ours);
   });
   return cssLoaded;

@@ -1,4 +1,6 @@
 // The app shell: top bar (phones), sidebar / off-canvas drawer, main region.
+// The sidebar's links come from the router's route table (app.js passes
+// them in with navigate): this module does not import the router.
 import { h } from './dom.js';
 import { icon, brandMark } from './icons.js';
 import { menuButton } from './menu.js';
@@ -6,28 +8,23 @@ import { openChangePasswordDialog } from './password.js';
 import { showError, showToast } from './toast.js';
 import { getUser, onUserChange } from '../session.js';
 import { signOut } from '../auth.js';
-import { navigate } from '../router.js';
 import { startPluginNav } from './plugin-nav.js';
-
-// `admin: true` links are hidden from clients (the server refuses them).
-export const NAV_ITEMS = [
-  { href: '/', label: 'Dashboard', icon: 'dashboard' },
-  { href: '/monitor', label: 'System Monitor', icon: 'monitor' },
-  { href: '/scripts', label: 'Scripts', icon: 'scripts', admin: true },
-  { href: '/history', label: 'History', icon: 'history' },
-  { href: '/plugins', label: 'Plugins', icon: 'plugins' },
-  { href: '/settings', label: 'Settings', icon: 'settings' },
-];
 
 export const ROLE_LABELS = { admin: 'Admin', client: 'Client' };
 
-// Keep in step with the breakpoint in app.css.
+// Keep in step with the breakpoint in layout.css.
 const desktop = window.matchMedia('(min-width: 900px)');
 
 let ui = null;
+let go = null; // the router's navigate
 
-/** Builds the shell inside `container` and returns {main}, the page root. */
-export function buildLayout(container) {
+/**
+ * Builds the shell inside `container` and returns {main}, the page root.
+ * nav: the sidebar's links [{href, label, icon, admin}] (`admin` links are
+ * hidden from clients); navigate: the router's, for signing out.
+ */
+export function buildLayout(container, { nav, navigate }) {
+  go = navigate;
   const menuButton = h('button', {
     type: 'button', class: 'icon-button menu-button', 'aria-label': 'Menu',
     'aria-controls': 'sidebar', 'aria-expanded': false, onClick: toggleDrawer,
@@ -45,7 +42,7 @@ export function buildLayout(container) {
   const sidebar = h('aside', { id: 'sidebar', class: 'sidebar', 'aria-label': 'Sidebar' },
     h('div', { class: 'sidebar-head' }, brandLink(), closeButton),
     h('nav', { class: 'sidebar-nav', 'aria-label': 'Main' },
-      h('ul', { class: 'nav-list' }, NAV_ITEMS.map(navItem)),
+      h('ul', { class: 'nav-list' }, nav.map(navItem)),
       h('h2', { class: 'nav-heading', id: 'nav-plugins-heading' }, 'Plugins'),
       pluginList),
     h('div', { class: 'sidebar-foot' }, userMenu('sidebar')));
@@ -147,7 +144,7 @@ async function onSignOut() {
     showError(err, 'Signing out failed');
     return;
   }
-  await navigate('/login');
+  await go('/login');
   showToast('You are signed out.', 'info');
 }
 

@@ -9,9 +9,10 @@ const LABELS = {
   reconnecting: ['Reconnecting…', 'warning', 'The live connection to the server dropped; retrying. Values shown may be out of date.'],
 };
 
-/** Returns {el, stop}: the badge, and the function that detaches it. When
- *  `onChange` is given it is called with every new connection state. */
-export function liveStatus(onChange = null) {
+/** Returns {el, stop}: the badge, following the connection until `signal`
+ *  aborts (or stop() is called). When `onChange` is given it is called with
+ *  every new connection state. */
+export function liveStatus({ signal, onChange = null } = {}) {
   const text = h('span', { class: 'live-status-text' });
   const el = h('span', { class: 'badge live-status', role: 'status', dataset: { live: '' } },
     h('span', { class: 'dot', 'aria-hidden': 'true' }), text);
@@ -22,6 +23,6 @@ export function liveStatus(onChange = null) {
     el.title = hint;
     text.textContent = label;
     if (onChange) onChange(state);
-  });
+  }, { signal });
   return { el, stop };
 }

@@ -2,9 +2,9 @@
 // health dot, kept current by the plugin store (pushed over the "plugins"
 // WebSocket topic; no polling). Started by the layout for a signed-in user.
 import { h } from './dom.js';
-import { icon } from './icons.js';
+import { healthDot, healthOf, pluginIcon } from './plugin-health.js';
 import { getUser, onUserChange } from '../session.js';
-import { healthOf, inSidebar, watchPlugins } from '../pages/plugins/store.js';
+import { inSidebar, watchPlugins } from '../stores/plugins.js';
 
 let list = null;
 let stop = null;
@@ -28,21 +28,6 @@ function follow(user) {
 
 function note(text) {
   return h('li', { class: 'nav-empty' }, text);
-}
-
-/** A plugin's picture: its icon as text (never markup), or a default. */
-export function pluginIcon(plugin, className = 'plugin-icon') {
-  const text = typeof plugin.icon === 'string' ? plugin.icon.trim() : '';
-  if (!text) return h('span', { class: className, 'aria-hidden': 'true' }, icon('plugins'));
-  const long = [...text].length > 2;
-  return h('span', { class: [className, 'plugin-icon-text', long ? 'plugin-icon-word' : null], 'aria-hidden': 'true' }, text);
-}
-
-/** The coloured dot for a plugin's health, with its meaning as text. */
-export function healthDot(plugin) {
-  const { tone, label } = healthOf(plugin);
-  return h('span', { class: 'health-dot', dataset: { health: tone }, title: label },
-    h('span', { class: 'visually-hidden' }, label));
 }
 
 function render(plugins) {

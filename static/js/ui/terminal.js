@@ -30,8 +30,9 @@ export function loadTerminal() {
   if (loading) return loading;
   const styles = new Promise((resolve) => {
     const link = h('link', { rel: 'stylesheet', href: CSS_HREF, onLoad: resolve, onError: resolve });
-    // Before app.css, so that our rules about the terminal win.
-    const ours = document.querySelector('link[rel="stylesheet"][href$="/css/app.css"]');
+    // Before our own stylesheets (base.css first), so that our rules about
+    // the terminal (tasks.css) win.
+    const ours = document.querySelector('link[rel="stylesheet"][href$="/css/base.css"]');
     document.head.insertBefore(link, ours);
   });
   loading = Promise.all([styles, ...SCRIPT_SRC.map(loadScript)]).then(() => {

@@ -3,10 +3,11 @@
 // "plugins" WebSocket topic), with a link to the Plugins page.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
-import { healthOf, storeStatus, watchPlugins } from '../plugins/store.js';
+import { healthOf } from '../../ui/plugin-health.js';
+import { storeStatus, watchPlugins } from '../../stores/plugins.js';
 
-/** {el, stop()}. */
-export function pluginHealthCard() {
+/** The card's element; it follows the store until `signal` aborts. */
+export function pluginHealthCard({ signal }) {
   const running = h('span', { class: 'stat-value', dataset: { metric: 'plugins-running' } }, '—');
   const failed = h('span', { class: 'stat-value', dataset: { metric: 'plugins-failed' } }, '—');
   const other = h('p', { class: 'stat-foot stat-foot-near plugin-health-other', dataset: { metric: 'plugins-other' } });
@@ -21,7 +22,7 @@ export function pluginHealthCard() {
     problems,
     other);
 
-  const stop = watchPlugins((plugins) => {
+  watchPlugins((plugins) => {
     const { loaded, error } = storeStatus();
     if (!loaded) {
       if (error) other.textContent = `Plugin states could not be loaded: ${error.message}`;
@@ -39,6 +40,6 @@ export function pluginHealthCard() {
     other.textContent = !tones.length ? 'No plugins installed.'
       : rest ? `${rest} more ${rest === 1 ? 'is' : 'are'} disabled, stopped or starting.` : `All ${tones.length} enabled plugins are fine.`;
     if (!rest && bad.length) other.textContent = '';
-  });
-  return { el, stop };
+  }, { signal });
+  return { el };
 }

@@ -7,6 +7,8 @@ import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
 import { historyHref, statusBadge } from '../../ui/task-status.js';
+import { loadError } from '../../ui/load-error.js';
+import { later } from '../../lifetime.js';
 
 const RECENT_COUNT = 5;
 // While a listed task runs, the card asks again this often to show how it
@@ -32,12 +34,6 @@ function cardHead(id, iconName, title, link) {
     link);
 }
 
-function errorBox(text, retry) {
-  return h('div', { class: 'task-card-note task-card-error', role: 'alert' },
-    h('p', null, text),
-    h('button', { type: 'button', class: 'btn btn-sm', onClick: retry }, 'Try again'));
-}
-
 let counter = 0;
 
 /**
@@ -61,7 +57,7 @@ export function quickActionsCard({ signal, admin, onStarted = () => {} }) {
     } catch (err) {
       if (signal.aborted || err.handled) return;
       body.removeAttribute('aria-busy');
-      body.replaceChildren(errorBox(`Quick actions could not be loaded: ${err.message}`, load));
+      body.replaceChildren(loadError(`Quick actions could not be loaded: ${err.message}`, load));
       showError(err, 'Quick actions');
       return;
     }
@@ -130,7 +126,7 @@ async function execute(action, button, state, onStarted) {
   onStarted(taskId);
 }
 
-/** {el, load(), stop()}: the recent tasks card. */
+/** {el, load()}: the recent tasks card; it refreshes until `signal` aborts. */
 export function recentTasksCard({ signal, admin }) {
   const list = h('ul', { class: 'task-list' });
   const body = h('div', { class: 'task-body', 'aria-busy': 'true' },
@@ -142,15 +138,14 @@ export function recentTasksCard({ signal, admin }) {
     h('a', { class: 'task-card-link', href: '/history' }, admin ? 'All history' : 'All my tasks')),
   body);
 
-  let timer = null;
+  let cancel = () => {};
   let seq = 0;
   let shown = [];
 
   function schedule() {
-    clearTimeout(timer);
-    if (signal.aborted) return;
+    cancel();
     const running = shown.some((t) => t.status === 'running');
-    timer = running ? setTimeout(load, RUNNING_POLL_MS) : setTimeout(refreshAgo, AGO_REFRESH_MS);
+    cancel = running ? later(signal, RUNNING_POLL_MS, load) : later(signal, AGO_REFRESH_MS, refreshAgo);
   }
 
   function refreshAgo() {
@@ -162,14 +157,14 @@ export function recentTasksCard({ signal, admin }) {
 
   async function load() {
     const mine = ++seq;
-    clearTimeout(timer);
+    cancel();
     let data;
     try {
       data = await api.get(`/api/history?page_size=${RECENT_COUNT}`, { signal });
     } catch (err) {
       if (signal.aborted || err.handled || mine !== seq) return;
       body.removeAttribute('aria-busy');
-      body.replaceChildren(errorBox(`Recent tasks could not be loaded: ${err.message}`, load));
+      body.replaceChildren(loadError(`Recent tasks could not be loaded: ${err.message}`, load));
       showError(err, 'Recent tasks');
       return;
     }
@@ -187,14 +182,7 @@ export function recentTasksCard({ signal, admin }) {
     schedule();
   }
 
-  return {
-    el,
-    load,
-    stop() {
-      clearTimeout(timer);
-      timer = null;
-    },
-  };
+  return { el, load };
 }
 
 function taskRow(task, admin) {

@@ -5,6 +5,8 @@ import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError } from '../../ui/toast.js';
 import { formatAgo, formatBytes, formatDateTime, formatPercent, isoTime } from '../../ui/format.js';
+import { loadError } from '../../ui/load-error.js';
+import { later, scope } from '../../lifetime.js';
 
 const REFRESH_MS = 5000;
 const LIMIT = 20;
@@ -13,12 +15,12 @@ const SORTS = [
   { id: 'mem', label: 'Memory', caption: 'by memory (resident set size)' },
 ];
 
-/** {el, stop}: the section, and the function that ends its refreshes. */
+/** {el}: the section; its refreshes end with ctx.signal. */
 export function processesSection(ctx) {
+  const { signal } = ctx;
   let sort = 'cpu';
-  let timer = null;
+  let cancelTimer = () => {};
   let inflight = null;
-  let stopped = false;
   let shown = false; // a table is on screen (a failed refresh keeps it)
 
   const buttons = SORTS.map((s) => h('button', {
@@ -44,17 +46,16 @@ export function processesSection(ctx) {
     list);
 
   async function load() {
-    clearTimeout(timer);
+    if (signal.aborted) return;
+    cancelTimer();
     if (inflight) inflight.abort();
-    const controller = new AbortController();
+    const controller = scope(signal);
     inflight = controller;
-    const abort = () => controller.abort();
-    ctx.signal.addEventListener('abort', abort, { once: true });
     const wanted = sort;
     lead.textContent = `The ${LIMIT} busiest ${SORTS.find((s) => s.id === wanted).caption}, refreshed every ${REFRESH_MS / 1000} s.`;
     try {
       const data = await api.get(`/api/processes?sort=${wanted}&limit=${LIMIT}`, { signal: controller.signal });
-      if (stopped || wanted !== sort) return;
+      if (signal.aborted || wanted !== sort) return;
       list.removeAttribute('aria-busy');
       status.textContent = '';
       list.replaceChildren(data.processes.length
@@ -62,47 +63,38 @@ export function processesSection(ctx) {
         : h('p', { class: 'table-note' }, 'No processes could be read.'));
       shown = true;
     } catch (err) {
-      if (controller.signal.aborted || stopped) return;
+      if (controller.signal.aborted) return;
       list.removeAttribute('aria-busy');
       const message = `The processes could not be loaded: ${err.message}`;
       // Keep the last table and say it is stale; retry on the next round.
       if (shown) status.textContent = `${message}. Retrying…`;
       else {
-        list.replaceChildren(h('p', { class: 'table-note table-note-error' }, message));
+        list.replaceChildren(loadError(message, load));
         showError(err, 'Processes');
       }
     } finally {
-      ctx.signal.removeEventListener('abort', abort);
       if (inflight === controller) inflight = null;
+      controller.abort(); // done: let go of the page's signal
     }
     schedule();
   }
 
   function schedule() {
-    clearTimeout(timer);
-    if (stopped) return;
-    timer = setTimeout(() => {
+    cancelTimer();
+    cancelTimer = later(signal, REFRESH_MS, () => {
       // A hidden tab asks nothing; it catches up when shown again.
       if (document.visibilityState === 'hidden') schedule();
       else load();
-    }, REFRESH_MS);
+    });
   }
 
   function onVisible() {
     if (document.visibilityState === 'visible' && !inflight) load();
   }
-  document.addEventListener('visibilitychange', onVisible);
+  document.addEventListener('visibilitychange', onVisible, { signal });
 
   load();
-  return {
-    el,
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-      if (inflight) inflight.abort();
-      document.removeEventListener('visibilitychange', onVisible);
-    },
-  };
+  return { el };
 }
 
 function processTable(processes, sort) {

@@ -6,7 +6,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showToast } from '../../ui/toast.js';
-import { fetchPlugin, refreshPlugins } from './store.js';
+import { fetchPlugin, refreshPlugins } from '../../stores/plugins.js';
 
 let counter = 0;
 

@@ -4,16 +4,11 @@
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { formatBytes, formatDateTime, formatDuration, formatPercent } from '../../ui/format.js';
-import { healthDot, pluginIcon } from '../../ui/plugin-nav.js';
-import { healthOf } from './store.js';
+import { healthDot, healthOf, pluginIcon } from '../../ui/plugin-health.js';
 import { enableSwitch, restartButton } from './actions.js';
 
 const DASH = '—';
 const TONES = { green: 'success', amber: 'warning', red: 'danger', grey: 'neutral' };
-const STATE_LABELS = {
-  running: 'Running', starting: 'Starting', backoff: 'Restarting', failed: 'Failed', stopping: 'Stopping',
-  stopped: 'Stopped', invalid: 'Invalid',
-};
 
 /** "1.2.0" → "v1.2.0"; other version strings as they are. */
 export function versionText(version) {
@@ -24,15 +19,13 @@ export function detailsHref(id) {
   return `/plugins/${encodeURIComponent(id)}`;
 }
 
-/** A badge with the plugin's state, coloured like its health dot. */
+/** A badge with the plugin's condition, coloured like its health dot. */
 export function stateBadge(plugin) {
-  const { tone } = healthOf(plugin);
-  let label = STATE_LABELS[plugin.state] || plugin.state;
-  if (plugin.state === 'running' && plugin.health !== 'healthy') label = 'Running, unhealthy';
-  if (plugin.state === 'stopped' && !plugin.enabled) label = 'Disabled';
-  if ((plugin.state === 'starting' || plugin.state === 'backoff') && tone === 'red') label = 'Crash loop';
-  return h('span', { class: ['badge', `badge-${TONES[tone]}`, 'plugin-state'], dataset: { state: plugin.state, health: tone } },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }), label);
+  const { tone, label } = healthOf(plugin);
+  return h('span', {
+    class: ['badge', `badge-${TONES[tone]}`, 'plugin-state'],
+    dataset: { state: plugin.state, condition: plugin.condition, health: tone },
+  }, h('span', { class: 'dot', 'aria-hidden': 'true' }), label);
 }
 
 /** Why the plugin is in its state, in words ('' when there is nothing to say). */

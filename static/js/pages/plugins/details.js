@@ -4,8 +4,9 @@
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { formatDateTime } from '../../ui/format.js';
-import { healthDot, pluginIcon } from '../../ui/plugin-nav.js';
-import { fetchPlugin, watchPlugins } from './store.js';
+import { healthDot, pluginIcon } from '../../ui/plugin-health.js';
+import { loadError } from '../../ui/load-error.js';
+import { fetchPlugin, watchPlugins } from '../../stores/plugins.js';
 import { describeExit, figures, stateBadge, stateReason } from './card.js';
 import { enableSwitch, restartButton } from './actions.js';
 import { eventsTimeline } from './events.js';
@@ -13,9 +14,9 @@ import { logsViewer } from './logs.js';
 
 const DASH = '—';
 
-/** Fills `root`; returns {stop(), tick()}. */
+/** Fills `root`; returns {tick()}. Ends with ctx.signal. */
 export function renderDetails(root, ctx, id, { admin }) {
-  const stops = [];
+  const { signal } = ctx;
   const title = h('h1', { class: 'page-title' }, id);
   const iconSlot = h('span', { class: 'plugin-card-icon' });
   const badge = h('span', { class: 'plugin-card-badge' });
@@ -28,39 +29,39 @@ export function renderDetails(root, ctx, id, { admin }) {
     body));
 
   let view = null;
-  (async () => {
+  const load = async () => {
     let plugin;
+    body.setAttribute('aria-busy', 'true');
     try {
-      plugin = await fetchPlugin(id, { signal: ctx.signal });
+      plugin = await fetchPlugin(id, { signal });
     } catch (err) {
-      if (ctx.signal.aborted || err.handled) return;
+      if (signal.aborted || err.handled) return;
       body.removeAttribute('aria-busy');
-      body.replaceChildren(h('section', { class: 'card plugin-error', role: 'alert' },
-        h('h2', { class: 'card-title plugin-error-title' }, icon('error'),
-          err.status === 404 ? 'There is no such plugin' : 'The plugin could not be loaded'),
-        h('p', null, err.status === 404 ? `No plugin has the id “${id}”.` : err.message),
-        h('div', { class: 'card-actions' }, h('a', { class: 'btn', href: '/plugins' }, 'All plugins'))));
+      const missing = err.status === 404;
+      body.replaceChildren(loadError(missing ? `No plugin has the id “${id}”.` : err.message, missing ? null : load, {
+        title: missing ? 'There is no such plugin' : 'The plugin could not be loaded',
+        card: true,
+        actions: h('a', { class: 'btn btn-sm', href: '/plugins' }, 'All plugins'),
+      }));
       return;
     }
-    if (ctx.signal.aborted) return;
+    if (signal.aborted) return;
     body.removeAttribute('aria-busy');
     view = detailsBody(plugin, admin);
     body.replaceChildren(view.el);
     show(plugin);
     if (admin) {
-      const events = eventsTimeline(id, { signal: ctx.signal });
-      const logs = logsViewer(id, { signal: ctx.signal });
-      stops.push(events.stop, logs.stop);
-      body.append(events.el, logs.el);
+      body.append(eventsTimeline(id, { signal }).el, logsViewer(id, { signal }).el);
     } else {
       body.append(h('p', { class: 'muted plugin-admin-note' }, 'Logs and events of plugins are shown to admins.'));
     }
-    stops.push(watchPlugins((plugins, change) => {
+    watchPlugins((plugins, change) => {
       if (change && change.id !== id) return;
       const next = plugins.find((p) => p.id === id);
       if (next) show(next);
-    }));
-  })();
+    }, { signal });
+  };
+  load();
 
   function show(plugin) {
     title.textContent = plugin.name;
@@ -71,7 +72,6 @@ export function renderDetails(root, ctx, id, { admin }) {
   }
 
   return {
-    stop() { for (const stop of stops) stop(); },
     tick() { if (view) view.tick(); },
   };
 }

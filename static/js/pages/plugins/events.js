@@ -5,7 +5,8 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
-import { watchPluginEvents } from './store.js';
+import { loadError } from '../../ui/load-error.js';
+import { watchPluginEvents } from '../../stores/plugins.js';
 
 const LIMIT = 50;
 const TONES = {
@@ -14,10 +15,10 @@ const TONES = {
   invalid: 'danger', connection_problem: 'warning', disabled_after_max_restarts: 'danger',
 };
 
-/** {el, stop()}: the events card for plugin `id`. */
+/** The events card for plugin `id`; it follows pushes until `signal` aborts. */
 export function eventsTimeline(id, { signal }) {
   const list = h('ol', { class: 'event-list', 'aria-label': 'Events, newest first' });
-  const status = h('p', { class: 'muted event-status' }, 'Loading events…');
+  const status = h('div', { class: 'muted event-status' }, 'Loading events…');
   const el = h('section', { class: 'card plugin-events', 'aria-labelledby': 'plugin-events-title' },
     h('h2', { class: 'card-title', id: 'plugin-events-title' }, icon('history'), 'Recent events'),
     status, list);
@@ -25,11 +26,11 @@ export function eventsTimeline(id, { signal }) {
   let ready = false;
   const early = [];
 
-  const stop = watchPluginEvents((event) => {
+  watchPluginEvents((event) => {
     if (event.plugin_id !== id) return;
     if (!ready) early.push(event);
     else add(event, true);
-  });
+  }, { signal });
 
   function add(event, atTop) {
     if (seen.has(event.id)) return;
@@ -41,23 +42,24 @@ export function eventsTimeline(id, { signal }) {
     status.hidden = true;
   }
 
-  (async () => {
+  const load = async () => {
     let data;
+    status.textContent = 'Loading events…';
     try {
       data = await api.get(`/api/plugins/${encodeURIComponent(id)}/events?limit=${LIMIT}`, { signal });
     } catch (err) {
       if (signal.aborted || err.handled) return;
-      status.textContent = `The events could not be loaded: ${err.message}`;
-      status.classList.add('event-error');
+      status.replaceChildren(loadError(`The events could not be loaded: ${err.message}`, load));
       return;
     }
     for (const event of data.events || []) add(event, false);
     ready = true;
     for (const event of early.splice(0)) add(event, true);
     if (!list.children.length) status.textContent = 'No events in the last 7 days.';
-  })();
+  };
+  load();
 
-  return { el, stop };
+  return { el };
 }
 
 export function eventTitle(event) {

@@ -8,6 +8,8 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
+import { loadError } from '../../ui/load-error.js';
+import { every, later, scope } from '../../lifetime.js';
 
 const TAIL_MS = 2000;
 const SEARCH_DELAY_MS = 150;
@@ -24,15 +26,14 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
 
 let counter = 0;
 
-/** {el, stop()}: the logs card for plugin `id`. */
+/** The logs card for plugin `id`; it stops tailing when `signal` aborts. */
 export function logsViewer(id, { signal }) {
   counter += 1;
   const uid = `plugin-logs-${counter}`;
   const state = { page: 0, level: '', pageSize: 100, search: '', tail: false, lines: [] };
   let inflight = null;
-  let tailTimer = null;
-  let searchTimer = null;
-  let stopped = false;
+  let stopTail = () => {};
+  let cancelSearch = () => {};
 
   const level = h('select', {
     id: `${uid}-level`, class: 'input select input-sm', dataset: { logs: 'level' },
@@ -46,8 +47,8 @@ export function logsViewer(id, { signal }) {
     id: `${uid}-search`, type: 'search', class: 'input input-sm', placeholder: 'Search this page', autocomplete: 'off',
     spellcheck: 'false', dataset: { logs: 'search' },
     onInput: () => {
-      clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => { state.search = search.value.trim(); render(); }, SEARCH_DELAY_MS);
+      cancelSearch();
+      cancelSearch = later(signal, SEARCH_DELAY_MS, () => { state.search = search.value.trim(); render(); });
     },
   });
   const tail = h('input', {
@@ -57,7 +58,7 @@ export function logsViewer(id, { signal }) {
   const refresh = h('button', { type: 'button', class: 'btn btn-sm', onClick: () => load() },
     icon('refresh'), h('span', null, 'Refresh'));
   const list = h('ol', { class: 'log-list', 'aria-label': 'Log lines, newest first' });
-  const status = h('p', { class: 'log-status', 'aria-live': 'polite' });
+  const status = h('div', { class: 'log-status', 'aria-live': 'polite' });
   const body = h('div', { class: 'log-body', 'aria-busy': 'true' }, status, list);
   const summary = h('p', { class: 'pager-summary', dataset: { logs: 'summary' } });
   const pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
@@ -92,24 +93,21 @@ export function logsViewer(id, { signal }) {
   function setTail(on) {
     state.tail = on;
     tail.checked = on;
-    clearInterval(tailTimer);
-    tailTimer = null;
+    stopTail();
     if (on) {
       if (state.page !== 0) go(0);
       else load({ quiet: true });
-      tailTimer = setInterval(() => {
+      stopTail = every(signal, TAIL_MS, () => {
         if (!inflight) load({ quiet: true });
-      }, TAIL_MS);
+      });
     }
   }
 
   async function load({ quiet = false } = {}) {
-    if (stopped) return;
+    if (signal.aborted) return;
     if (inflight) inflight.abort();
-    const controller = new AbortController();
+    const controller = scope(signal);
     inflight = controller;
-    const abort = () => controller.abort();
-    signal.addEventListener('abort', abort, { once: true });
     if (!quiet) body.setAttribute('aria-busy', 'true');
     const query = new URLSearchParams({ page: String(state.page), page_size: String(state.pageSize) });
     if (state.level) query.set('level', state.level);
@@ -119,13 +117,13 @@ export function logsViewer(id, { signal }) {
     } catch (err) {
       if (controller.signal.aborted || err.handled) return;
       body.removeAttribute('aria-busy');
-      status.replaceChildren(h('span', { class: 'log-error' }, `The logs could not be loaded: ${err.message}`));
+      status.replaceChildren(loadError(`The logs could not be loaded: ${err.message}`, () => load()));
       list.replaceChildren();
       if (!quiet) showError(err, 'Plugin logs');
       return;
     } finally {
-      signal.removeEventListener('abort', abort);
       if (inflight === controller) inflight = null;
+      controller.abort(); // done: let go of the page's signal
     }
     body.removeAttribute('aria-busy');
     state.lines = Array.isArray(data.logs) ? data.logs : [];
@@ -156,15 +154,7 @@ export function logsViewer(id, { signal }) {
   }
 
   load();
-  return {
-    el,
-    stop() {
-      stopped = true;
-      clearInterval(tailTimer);
-      clearTimeout(searchTimer);
-      if (inflight) inflight.abort();
-    },
-  };
+  return { el };
 }
 
 function lineText(line) {

@@ -20,5 +20,4 @@ export function render(container) {
       h('h2', { class: 'card-title', id: 'password-title' }, icon('key'), 'Change password'),
       h('p', { class: 'card-lead card-lead-spaced' }, 'Your other sessions are signed out when the password changes; this one stays signed in.'),
       changePasswordForm())));
-  return null;
 }

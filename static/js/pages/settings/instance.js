@@ -4,7 +4,7 @@ import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
-import { errorNote } from './users.js';
+import { loadError } from '../../ui/load-error.js';
 
 export function render(container, ctx) {
   const body = h('div', { class: 'card-body', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
@@ -22,7 +22,7 @@ export function render(container, ctx) {
     } catch (err) {
       if (ctx.signal.aborted) return;
       body.removeAttribute('aria-busy');
-      body.replaceChildren(errorNote(`The instance details could not be loaded: ${err.message}`, load));
+      body.replaceChildren(loadError(`The instance details could not be loaded: ${err.message}`, load));
       showError(err, 'Instance');
       return;
     }
@@ -39,7 +39,6 @@ export function render(container, ctx) {
         h('span', { class: 'muted' }, ` (${formatAgo(data.started_at)})`))));
   }
   load();
-  return null;
 }
 
 /** Copies the text of `element`; without clipboard access it selects the

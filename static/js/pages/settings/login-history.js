@@ -5,7 +5,8 @@ import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError } from '../../ui/toast.js';
 import { describeUserAgent, formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
-import { errorNote } from './users.js';
+import { loadError } from '../../ui/load-error.js';
+import { later, scope } from '../../lifetime.js';
 
 export const PAGE_SIZE = 25;
 const FILTER_DELAY_MS = 300;
@@ -20,15 +21,15 @@ export const REASONS = {
 
 export function render(container, ctx) {
   const state = { page: 0, username: '', success: '' };
-  let timer = null;
+  let cancelFilter = () => {};
   let inflight = null;
 
   const username = h('input', {
     id: 'history-username', type: 'search', class: 'input', placeholder: 'Any user', autocomplete: 'off',
     autocapitalize: 'none', spellcheck: 'false',
     onInput: () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => applyFilters(), FILTER_DELAY_MS);
+      cancelFilter();
+      cancelFilter = later(ctx.signal, FILTER_DELAY_MS, () => applyFilters());
     },
     onKeydown: (event) => {
       if (event.key === 'Enter') {
@@ -63,7 +64,7 @@ export function render(container, ctx) {
     h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, pageLabel, next))));
 
   function applyFilters() {
-    clearTimeout(timer);
+    cancelFilter();
     const changed = state.username !== username.value.trim() || state.success !== result.value;
     state.username = username.value.trim();
     state.success = result.value;
@@ -76,11 +77,10 @@ export function render(container, ctx) {
   }
 
   async function load() {
+    if (ctx.signal.aborted) return;
     if (inflight) inflight.abort();
-    const controller = new AbortController();
+    const controller = scope(ctx.signal);
     inflight = controller;
-    const stop = () => controller.abort();
-    ctx.signal.addEventListener('abort', stop, { once: true });
     const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
     if (state.username) query.set('username', state.username);
     if (state.success) query.set('success', state.success);
@@ -91,12 +91,12 @@ export function render(container, ctx) {
     } catch (err) {
       if (controller.signal.aborted) return;
       list.removeAttribute('aria-busy');
-      list.replaceChildren(errorNote(`The login history could not be loaded: ${err.message}`, load));
+      list.replaceChildren(loadError(`The login history could not be loaded: ${err.message}`, load));
       showError(err, 'Login history');
       return;
     } finally {
-      ctx.signal.removeEventListener('abort', stop);
       if (inflight === controller) inflight = null;
+      controller.abort(); // done: let go of the page's signal
     }
     list.removeAttribute('aria-busy');
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
@@ -114,10 +114,6 @@ export function render(container, ctx) {
   }
 
   load();
-  return () => {
-    clearTimeout(timer);
-    if (inflight) inflight.abort();
-  };
 }
 
 function attemptsTable(attempts) {

@@ -9,7 +9,7 @@ import { showError, showToast } from '../../ui/toast.js';
 import { busy, formError, uid } from '../../ui/password.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
-import { errorNote } from './users.js';
+import { loadError } from '../../ui/load-error.js';
 
 const LIMITS = { name: 100, icon: 32, description: 500, timeoutMax: 86400 };
 
@@ -39,7 +39,7 @@ export function render(container, ctx) {
     } catch (err) {
       if (ctx.signal.aborted || seq !== loadSeq) return;
       list.removeAttribute('aria-busy');
-      list.replaceChildren(errorNote(`The quick actions could not be loaded: ${err.message}`, reload));
+      list.replaceChildren(loadError(`The quick actions could not be loaded: ${err.message}`, reload));
       showError(err, 'Quick actions');
       return;
     }
@@ -144,7 +144,6 @@ export function render(container, ctx) {
   }
 
   reload();
-  return null;
 }
 
 function iconButton(name, label, className, disabled, onClick) {

@@ -6,7 +6,7 @@ import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { busy, formError, uid } from '../../ui/password.js';
-import { errorNote } from './users.js';
+import { loadError } from '../../ui/load-error.js';
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -58,7 +58,7 @@ export function render(container, ctx) {
     } catch (err) {
       if (ctx.signal.aborted) return;
       body.removeAttribute('aria-busy');
-      body.replaceChildren(errorNote(`The settings could not be loaded: ${err.message}`, load));
+      body.replaceChildren(loadError(`The settings could not be loaded: ${err.message}`, load));
       showError(err, 'Settings');
       return;
     }
@@ -67,7 +67,6 @@ export function render(container, ctx) {
     body.replaceChildren(settingsForm(data.settings || {}));
   }
   load();
-  return null;
 }
 
 function settingsForm(initial) {

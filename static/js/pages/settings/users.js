@@ -10,6 +10,7 @@ import { menuButton } from '../../ui/menu.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
+import { loadError } from '../../ui/load-error.js';
 import {
   busy, formError, lengthProblem, openChangePasswordDialog, passwordHints, passwordInput, uid,
 } from '../../ui/password.js';
@@ -40,7 +41,7 @@ export function render(container, ctx) {
     } catch (err) {
       if (ctx.signal.aborted || seq !== loadSeq) return;
       list.removeAttribute('aria-busy');
-      list.replaceChildren(errorNote(`The users could not be loaded: ${err.message}`, reload));
+      list.replaceChildren(loadError(`The users could not be loaded: ${err.message}`, reload));
       showError(err, 'Users');
       return;
     }
@@ -50,7 +51,6 @@ export function render(container, ctx) {
     list.replaceChildren(usersTable(data.users, reload));
   }
   reload();
-  return null;
 }
 
 function usersTable(users, reload) {
@@ -301,8 +301,4 @@ function loadingNote(text) {
   return h('p', { class: 'table-note' }, text);
 }
 
-export function errorNote(text, retry) {
-  return h('div', { class: 'table-note table-note-error' },
-    h('p', null, text),
-    h('button', { type: 'button', class: 'btn', onClick: retry }, 'Try again'));
-}
+
