@@ -26,7 +26,7 @@ STARTED_AT = time.time()
 
 class WSGIServer(pywsgi.WSGIServer):
     def handle(self, sock, address):
-        # Same reason as toru/server.py: without it every keep-alive response
+        # Same reason as toru/web/server.py: without it every keep-alive response
         # waits for the client's delayed ACK and the baseline measures Nagle.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return super().handle(sock, address)

@@ -399,7 +399,7 @@ def history_child(spec):
 
 def run_history_child(setup, spec):
     if not setup.site_packages:
-        raise BenchError("the pyz's unpacked site-packages were not found: cannot import toru.history")
+        raise BenchError("the pyz's unpacked site-packages were not found: cannot import toru.monitor.history")
     cmd = [setup.python, str(Path(__file__).resolve()), "--history-child", json.dumps(spec)]
     env = clean_env(PYTHONPATH=setup.site_packages)
     out = subprocess.run(cmd, env=env, cwd=str(setup.tmp), capture_output=True, text=True, timeout=600)
