@@ -54,9 +54,11 @@ DEEP = b"[" * 100_000 + b"]" * 100_000  # parses only by recursing past Python's
 ])
 def test_bad_frames_are_refused(pair, raw, message):
     a, b = pair
-    threading.Thread(target=lambda: (a.sendall(raw), a.shutdown(socket.SHUT_WR)), daemon=True).start()
+    writer = threading.Thread(target=lambda: (a.sendall(raw), a.shutdown(socket.SHUT_WR)), daemon=True)
+    writer.start()
     with pytest.raises(FrameError, match=message):
         FrameReader(b).next()
+    writer.join(5)  # before the fixture closes the socket under it
 
 
 def test_the_core_reads_with_the_sdks_framing():
