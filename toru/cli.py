@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from toru import __version__
+from toru import __version__, envfile
 from toru.config import Config, Parser, prepare_dir
 from toru.errors import ConfigError
 
@@ -78,6 +78,8 @@ def main(argv=None, environ=None):
     elif extra:
         parser.error("unrecognized arguments: " + " ".join(extra))
     try:
+        environ = envfile.load(vars(args), environ,
+                               warn=lambda text: print(f"toru: warning: {text}", file=sys.stderr, flush=True))
         config = Config.load(vars(args), environ)
         if args.print_systemd_unit:
             print(systemd_unit(config), end="")

@@ -97,9 +97,19 @@ def register(app, services):
     def get_settings():
         return {"settings": dict(settings.all(), instance_id=services.instance_id)}
 
+    def change(changes):
+        result = settings.update(changes)
+        audit.info("settings changed", extra={"actor": current_user()["username"], "changes": changes})
+        return {"settings": dict(result, instance_id=services.instance_id)}
+
     @app.put("/api/settings", role="admin")
     def put_settings():
+        return change(json_body())
+
+    @app.put("/api/settings/<key>", role="admin")
+    def put_setting(key):
+        """The original Toru's shape: one key in the path, `{"value": …}` in the body."""
         data = json_body()
-        result = settings.update(data)
-        audit.info("settings changed", extra={"actor": current_user()["username"], "changes": data})
-        return {"settings": dict(result, instance_id=services.instance_id)}
+        if set(data) != {"value"}:
+            raise Invalid('Send {"value": …} to change one setting')
+        return change({key: data["value"]})

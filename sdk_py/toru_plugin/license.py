@@ -166,6 +166,16 @@ def validate_license(key, instance_id, secret, today=None):
     return LicenseResult(True, None, expiry, key_instance)
 
 
+def read_license(key, secret, today=None):
+    """Check a key without knowing the instance (the original generator's
+    `--validate KEY`): format, expiry and signature, for the instance the
+    key itself names. The result carries that instance id and the expiry."""
+    parsed = _parse(key)
+    if parsed is None:
+        return LicenseResult(False, "format")
+    return validate_license(key, parsed[0], secret, today)
+
+
 def license_key(ctx=None, environ=None):
     """The plugin's licence key: env TORU_LICENSE_KEY first, else the KV key
     "license_key" (through ctx.kv); None when neither has one."""

@@ -82,6 +82,17 @@ def test_check_reports_valid_keys_and_why_others_are_not(toru):
     one_line(toru(["check", "A" * 5000, "--instance", INSTANCE]), 1, "invalid key (format)")
 
 
+def test_the_original_spellings_generate_without_a_verb_and_validate_without_an_instance(toru):
+    made = toru(["--instance-id", INSTANCE, "--expiry", "2031-05-17"])
+    assert made.returncode == 0 and made.stdout.strip() == original_key(INSTANCE, "2031-05-17", SECRET)
+    one_line(toru(["--validate", made.stdout.strip()]), 0,
+             "valid key for instance 5f2b1c9e-instance, valid through 2031-05-17")
+    one_line(toru(["check", original_key("other-box", "never", SECRET)]), 0, "valid key for instance other-box")
+    one_line(toru(["--validate", original_key(INSTANCE, "never", "other-secret")]), 1, "invalid key (signature)")
+    one_line(toru(["--validate", original_key(INSTANCE, "2001-01-01", SECRET)]), 1, "invalid key (expired)")
+    one_line(toru(["--validate", "bm90IGEga2V5"]), 1, "invalid key (format)")
+
+
 def test_help_works_without_a_secret(toru):
     helped = toru(["--help"], secret=None)
     assert helped.returncode == 0 and "generate" in helped.stdout and "TORU_LICENSE_SECRET" in helped.stdout
@@ -95,7 +106,7 @@ def test_help_works_without_a_secret(toru):
     (["generate", "--instance", INSTANCE, "--never", "--expiry", "2030-01-01"], "contradict"),
     (["generate", "KEY", "--instance", INSTANCE], "generate takes no KEY"),
     (["check", "--instance", INSTANCE], "check needs the KEY"),
-    (["check", "KEY"], "--instance ID is required"),
+    (["--expiry", "2030-01-01"], "--instance ID is required"),
     (["renew", "--instance", INSTANCE], "invalid choice"),
     (["generate", "--instance", INSTANCE, "--bogus"], "unrecognized arguments"),
 ])

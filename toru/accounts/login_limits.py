@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import gevent.event
 
 from toru.errors import RateLimited
+from toru.logs import rfc3339
 
 WINDOW = 3600
 RETENTION = 30 * 24 * 3600
@@ -137,9 +138,15 @@ class LoginLimiter:
         rows = self.store.all(
             f"SELECT * FROM login_attempts WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             params + [page_size, page * page_size])
-        return {"attempts": [dict(r, success=bool(r["success"])) for r in rows],
-                "page": page, "page_size": page_size, "total": total}
+        return {"attempts": [attempt_dict(r) for r in rows], "page": page, "page_size": page_size, "total": total}
 
     def cleanup(self):
         return self.store.execute("DELETE FROM login_attempts WHERE created_at <= ?",
                                   (self.clock() - RETENTION,)).rowcount
+
+
+def attempt_dict(row):
+    """A login attempt, with the original Toru's field names beside ours (DESIGN §6a)."""
+    success = bool(row["success"])
+    return dict(row, success=success, ip_address=row["ip"], failure_reason=None if success else row["reason"],
+                attempted_at=rfc3339(row["created_at"]))

@@ -101,7 +101,7 @@ class Accounts:
     # --- users (admin API) ---------------------------------------------------
     def list_users(self):
         rows = self.store.all("SELECT * FROM users ORDER BY username COLLATE NOCASE")
-        env = dict(self.env_admin(), active=True, editable=False, created_at=None)
+        env = dict(self.env_admin(), active=True, is_active=True, editable=False, created_at=None)
         return [env] + [public_user(r) for r in rows]
 
     def get(self, user_id):
@@ -118,6 +118,7 @@ class Accounts:
             raise Conflict("That username belongs to the environment admin")
         display_name = check_display_name(data.get("display_name", username) or username)
         role = check_role(data.get("role", "client"))
+        active = check_active(data, default=True)
         password = data.get("password")
         passwords.check_policy(password, username)
         password_hash = passwords.hash_password(password)
@@ -125,7 +126,7 @@ class Accounts:
         try:
             cur = self.store.execute(
                 "INSERT INTO users(username, display_name, role, password_hash, active, created_at, updated_at) "
-                "VALUES(?, ?, ?, ?, 1, ?, ?)", (username, display_name, role, password_hash, now, now))
+                "VALUES(?, ?, ?, ?, ?, ?, ?)", (username, display_name, role, password_hash, int(active), now, now))
         except sqlite3.IntegrityError:
             raise Conflict("A user with that username already exists") from None
         return public_user(self.get(cur.lastrowid))
@@ -137,11 +138,10 @@ class Accounts:
             changes["display_name"] = check_display_name(data["display_name"])
         if "role" in data:
             changes["role"] = check_role(data["role"])
-        if "active" in data:
-            if not isinstance(data["active"], bool):
-                raise Invalid("active must be true or false")
-            changes["active"] = int(data["active"])
-        unknown = set(data) - {"display_name", "role", "active"}
+        active = check_active(data, default=None)
+        if active is not None:
+            changes["active"] = int(active)
+        unknown = set(data) - {"display_name", "role", "active", "is_active"}
         if unknown:
             raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
         if not changes:
@@ -188,7 +188,19 @@ def user_dict(row):
 
 
 def public_user(row):
-    return dict(user_dict(row), active=bool(row["active"]), editable=True, created_at=row["created_at"])
+    active = bool(row["active"])
+    return dict(user_dict(row), active=active, is_active=active, editable=True, created_at=row["created_at"])
+
+
+def check_active(data, default):
+    """`active`, or the original Toru's `is_active` (DESIGN §6a); both must agree when both are sent."""
+    given = {key: data[key] for key in ("active", "is_active") if key in data}
+    for key, value in given.items():
+        if not isinstance(value, bool):
+            raise Invalid(f"{key} must be true or false")
+    if len(set(given.values())) > 1:
+        raise Invalid("active and is_active disagree; send one of them")
+    return next(iter(given.values()), default)
 
 
 def check_username(value):
@@ -240,7 +252,7 @@ def register(app, services):
     @app.patch("/api/users/<user_id:int>", role="admin")
     def update_user(user_id):
         data = json_body()
-        if data.get("active") is False or "role" in data:
+        if data.get("active") is False or data.get("is_active") is False or "role" in data:
             not_yourself(user_id, "deactivate or change the role of")
         user = accounts.update_user(user_id, data)
         if not user["active"]:

@@ -94,6 +94,7 @@ class Sampler:
             "warming_up": warming_up,
             "cpu_percent": round(sum(per_core) / len(per_core), 2) if per_core else 0.0,
             "cpu_per_core": per_core,
+            "cpu_cores": [{"usage": usage} for usage in per_core],  # the original Toru's shape
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "memory_total": vm.total, "memory_available": vm.available, "memory_used": vm.used,
             "memory_percent": vm.percent,
@@ -127,7 +128,9 @@ class Sampler:
             except OSError:
                 continue  # vanished or unreadable mount
             seen.add(part.mountpoint)
-            found.append({"mount_point": part.mountpoint, "device": part.device, "fstype": part.fstype,
+            # `name` is the original Toru's field for the device (sysinfo's disk name).
+            found.append({"mount_point": part.mountpoint, "name": part.device, "device": part.device,
+                          "fstype": part.fstype,
                           "total": usage.total, "used": usage.used, "free": usage.free,
                           "percent": usage.percent})
         return found
@@ -135,7 +138,7 @@ class Sampler:
 
 # Every field of a snapshot, unknown yet: the answer before the first sample.
 WARMING_UP = {
-    "warming_up": True, "cpu_percent": None, "cpu_per_core": [], "load_average": [None, None, None],
+    "warming_up": True, "cpu_percent": None, "cpu_per_core": [], "cpu_cores": [], "load_average": [None, None, None],
     "memory_total": None, "memory_available": None, "memory_used": None, "memory_percent": None,
     "memory_cached": None, "memory_buffers": None, "swap_total": None, "swap_used": None,
     "swap_percent": None, "process_count": None, "disks": [],

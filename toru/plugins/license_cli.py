@@ -20,6 +20,10 @@ The secret is read from {SECRET_ENV} (never from the command line, never printed
 
   toru license generate --instance ID [--expiry YYYY-MM-DD | --never]
   toru license check KEY --instance ID        (or: toru license --validate KEY --instance ID)
+  toru license check KEY                       (no instance: prints the instance and expiry the key is for)
+
+The original generator's spellings work too: `toru license --instance-id ID
+--expiry DATE` (no verb) generates, `toru license --validate KEY` checks.
 
 A key is valid through its expiry date (UTC); --expiry defaults to never.
 Exit status: 0 valid key / key made, 1 invalid key (the reason is printed), 2 usage error."""
@@ -43,13 +47,12 @@ def main(argv, environ):
     if not argv:
         parser.error("say what to do: generate or check")
     args = parser.parse_args(argv)
-    mode = "check" if args.validate is not None else args.command
+    # No verb: --validate checks, anything else generates (the original generator's spelling).
+    mode = "check" if args.validate is not None else args.command or "generate"
     key = args.validate if args.validate is not None else args.key
-    if mode is None:
-        parser.error("say what to do: generate or check")
     if args.validate is not None and args.key is not None and args.key != args.validate:
         parser.error("give the key once (KEY or --validate KEY)")
-    if not args.instance:
+    if mode == "generate" and not args.instance:
         parser.error("--instance ID is required")
     if mode == "generate":
         if key is not None:
@@ -84,7 +87,10 @@ def generate(parser, args, secret):
 
 
 def check(key, instance, secret):
-    result = licensing.validate_license(key, instance, secret)
+    if instance:
+        result = licensing.validate_license(key, instance, secret)
+    else:
+        result = licensing.read_license(key, secret)
     if result.valid:
         when = "never expires" if result.expiry == licensing.NEVER else f"valid through {result.expiry} (UTC)"
         print(f"valid key for instance {result.instance_id}, {when}")

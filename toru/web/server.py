@@ -108,7 +108,11 @@ def serve(app, listener, announce=print):
     services.start()
     host, port = server.address[:2]
     log.info("listening", extra={"url": url_for(host, port), "version": __version__,
-                                 "data_dir": str(config.data_dir)})
+                                 "data_dir": str(config.data_dir), "instance_id": services.instance_id})
+    if not config.secure_cookies:
+        # The original logged this too: over plain HTTP a cookie can be read on the wire.
+        log.warning("session cookies are not marked Secure; set PRODUCTION=1 (or SECURE_COOKIES=1) "
+                    "when Toru is served over HTTPS")
     announce(f"Toru {__version__} listening on {url_for(host, port)}  (data: {config.data_dir})", flush=True)
     announce_admin(services, announce)
     try:
