@@ -43,6 +43,8 @@ def build_parser():
     importer.add_argument("--dry-run", action="store_true", help="show what would be imported; change nothing")
     importer.add_argument("--force-instance-id", action="store_true",
                           help="take the original's instance id even though this Toru has plugin data")
+    importer.add_argument("--keep-retention", action="store_true",
+                          help="keep this Toru's history retention even if it prunes imported history")
     importer.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     reset = commands.add_parser("reset-admin-password",
                                 help="generate a new password for the admin account and print it")
@@ -87,7 +89,7 @@ def main(argv=None, environ=None):
         if args.command == "reset-admin-password":
             return reset_admin_password(config)
         if args.command == "import-steering-db":
-            return import_steering_db(config, args.path, args.dry_run, args.force_instance_id)
+            return import_steering_db(config, args.path, args.dry_run, args.force_instance_id, args.keep_retention)
         if args.metadata_check is not None:
             return metadata_check(args.metadata_check or config.data_dir / "plugins", args.json,
                                   config.timings.metadata_timeout)
@@ -146,7 +148,7 @@ def reset_admin_password(config):
     return 0
 
 
-def import_steering_db(config, path, dry_run, force_instance_id):
+def import_steering_db(config, path, dry_run, force_instance_id, keep_retention=False):
     """Import into this data dir's toru.db in one transaction. A dry run works
     on a copy, so not even a migration touches the real database."""
     import sqlite3
@@ -168,7 +170,7 @@ def import_steering_db(config, path, dry_run, force_instance_id):
                     copy.close()
         store = Store(target)
         try:
-            report = Importer(store, config, path, force_instance_id).run(dry_run=dry_run)
+            report = Importer(store, config, path, force_instance_id, keep_retention=keep_retention).run(dry_run=dry_run)
         finally:
             store.close()
     for line in report.lines():

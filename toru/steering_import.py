@@ -10,6 +10,7 @@ again.
 """
 
 import json
+import math
 import sqlite3
 import time
 import uuid
@@ -20,7 +21,7 @@ from pathlib import Path
 from toru.accounts.users import USERNAME_RE
 from toru.errors import ConfigError, Invalid
 from toru.tasks.scripts import check_name
-from toru.settings import PREFIX as SETTING_PREFIX
+from toru.settings import PREFIX as SETTING_PREFIX, SETTINGS
 from toru.tasks.output import cap_text
 
 LOGIN_ATTEMPT_DAYS = 30
@@ -132,11 +133,12 @@ def rows(source, names, table, report, wanted):
 
 
 class Importer:
-    def __init__(self, store, config, source_path, force_instance_id=False, now=None):
+    def __init__(self, store, config, source_path, force_instance_id=False, now=None, keep_retention=False):
         self.store = store
         self.config = config
         self.source_path = Path(source_path).expanduser().resolve()
         self.force_instance_id = force_instance_id
+        self.keep_retention = keep_retention
         self.now = now or time.time()
         self.report = Report()
 
@@ -149,6 +151,7 @@ class Importer:
                     self.users(source, names)
                     self.quick_actions(source, names)
                     self.task_history(source, names)
+                    self.keep_history()
                     self.login_attempts(source, names)
                     self.plugin_kv(source, names)
                     self.plugin_events(source, names)
@@ -286,6 +289,33 @@ class Importer:
                 (str(row["id"]), str(row["script_name"] or "unknown"), started, finished or started, status, code,
                  output, int(truncated), size))
             t.imported += 1
+
+    def keep_history(self):
+        """History pruning (retention_days, retention_max_tasks) must not
+        remove imported rows at the next start: raise the settings to cover
+        them, within their bounds, and say so; or, with keep_retention, say
+        how many rows the current ones will prune."""
+        oldest = self.store.one("SELECT min(started_at) AS t, count(*) AS n FROM task_history "
+                                "WHERE started_by = 'imported'")
+        if not oldest["n"]:
+            return
+        total = self.store.one("SELECT count(*) AS n FROM task_history")["n"]
+        wanted = {"retention_days": math.ceil((self.now - oldest["t"]) / 86400) + 1, "retention_max_tasks": total}
+        for key, needed in wanted.items():
+            setting = SETTINGS[key]
+            current = json.loads(self.store.get_setting(SETTING_PREFIX + key) or "null") or setting.default
+            if needed <= current:
+                continue
+            if self.keep_retention:
+                self.report.warnings.append(
+                    f"{key} is {current} (kept by --keep-retention); the next start prunes the imported "
+                    f"history beyond it (it would need {needed})")
+                continue
+            value = min(needed, setting.high)
+            self.store.set_setting(SETTING_PREFIX + key, json.dumps(value))
+            note = "" if value == needed else f" (its maximum; {needed} would keep everything)"
+            self.report.warnings.append(f"{key} raised from {current} to {value}{note} so the imported history "
+                                        "is kept; lower it in Settings, or import with --keep-retention")
 
     def login_attempts(self, source, names):
         t = self.report.tables["login_attempts"]

@@ -290,3 +290,40 @@ def test_first_start_next_to_a_steering_db_tells_the_operator(fresh_server, tmp_
     assert "--dry-run" in server.console()
     admin = sign_in(server)
     assert admin.get("/api/users").json["users"][1:] == []  # nothing imported silently
+
+
+def test_a_year_old_history_survives_the_next_start(fresh_server, tmp_path):
+    path, _ = make_original(tmp_path / "original")
+    db = sqlite3.connect(path)
+    year_ago = datetime.now(timezone.utc) - timedelta(days=365)
+    for i in range(3):
+        moment = rfc3339(year_ago + timedelta(days=i))
+        db.execute("INSERT INTO task_history VALUES(?, 'deploy.sh', ?, ?, 0, 'old')", (f"t-year-{i}", moment, moment))
+    db.commit()
+    db.close()
+    data = tmp_path / "data"
+    result = import_db(data, path)
+    assert result.returncode == 0, result.stderr
+    assert "retention_days raised from 90 to 367" in result.stdout
+    proc = fresh_server(data_dir=data).start()
+    proc.stop()
+    proc = fresh_server(data_dir=data).start()  # pruning runs at every start
+    admin = sign_in(proc)
+    ids = {t["id"] for t in admin.get("/api/history?page_size=200").json["tasks"]}
+    assert {"t-ok", "t-bad", "t-year-0", "t-year-1", "t-year-2"} <= ids
+    assert admin.get("/api/settings").json["settings"]["retention_days"] == 367
+
+
+def test_keep_retention_keeps_the_setting_and_says_what_will_be_pruned(tmp_path):
+    path, _ = make_original(tmp_path / "original")
+    db = sqlite3.connect(path)
+    moment = rfc3339(datetime.now(timezone.utc) - timedelta(days=200))
+    db.execute("INSERT INTO task_history VALUES('t-200', 'deploy.sh', ?, ?, 0, 'old')", (moment, moment))
+    db.commit()
+    db.close()
+    result = import_db(tmp_path / "data", path, "--keep-retention")
+    assert result.returncode == 0, result.stderr
+    assert "retention_days is 90 (kept by --keep-retention); the next start prunes" in result.stdout
+    settings = sqlite3.connect(tmp_path / "data" / "toru.db").execute(
+        "SELECT value FROM settings WHERE key = 'setting.retention_days'").fetchone()
+    assert settings is None  # still the default
