@@ -28,6 +28,8 @@ export const ROUTES = [
   { path: '/settings', title: 'Settings', nav: { label: 'Settings', icon: 'settings' }, load: settings },
   { path: '/settings/:section', title: 'Settings', load: settings },
   { path: '/login', title: 'Sign in', chrome: false, guest: true, load: () => import('./pages/login.js') },
+  // The original Toru's addresses: old bookmarks land on today's page.
+  { path: '/system-monitor', redirect: '/monitor' },
 ];
 
 /** The sidebar's links, from the route table: [{href, label, icon, admin}]. */
@@ -117,6 +119,10 @@ function resolve() {
   for (let hop = 0; ; hop += 1) {
     const url = new URL(window.location.href);
     const { route, params } = matchRoute(url.pathname);
+    if (hop < 2 && route.redirect) {
+      history.replaceState(null, '', route.redirect + url.search + url.hash);
+      continue;
+    }
     const user = getUser();
     if (hop < 2 && !user && !route.guest) {
       history.replaceState(null, '', loginPath(url.pathname + url.search + url.hash));

@@ -74,6 +74,11 @@ def test_desktop_sidebar_router_history_and_deep_links(server, browser):
         expect(page).to_have_title("Settings · Toru")
         expect(nav.get_by_role("link", name="Settings", exact=True)).to_have_attribute("aria-current", "page")
 
+        # The original Toru's address for the monitor still works.
+        page.goto(url(server, "/system-monitor?range=1h"))
+        expect(page).to_have_url(url(server, "/monitor?range=1h"))
+        expect(heading(page)).to_have_text("System Monitor")
+
         page.goto(url(server, "/no/such/page"))
         expect(heading(page)).to_have_text("Not found")
         expect(page).to_have_title("Not found · Toru")
