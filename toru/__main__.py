@@ -15,10 +15,26 @@ def main():
         print(f"toru: {problem}", file=sys.stderr)
         return 2
     platform_check.hide_host_packages()
+    missing = missing_dependencies()
+    if missing:
+        # Only a checkout's toru.py can get here: a pyz carries its libraries.
+        print(f"toru: {', '.join(missing)} not installed for {sys.executable}: run ./build.sh run "
+              "(builds and starts dist/toru.pyz), or run toru.py with a venv's python that has "
+              "requirements.txt installed", file=sys.stderr)
+        return 2
     from gevent import monkey
     monkey.patch_all()
     from toru import cli
     return cli.main()
+
+
+def missing_dependencies():
+    from importlib.util import find_spec
+    return [name for name in RUNTIME if find_spec(name) is None]
+
+
+# The runtime dependencies by import name (requirements.txt pins them).
+RUNTIME = ("bottle", "gevent", "geventwebsocket", "argon2", "psutil")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from toru import __version__, envfile
-from toru.config import Config, Parser, prepare_dir
+from toru.config import Config, Parser, command_prefix, prepare_dir, program_path
 from toru.errors import ConfigError
 
 
@@ -122,7 +122,7 @@ def run_server(config):
     original = find_steering_db(config.data_dir, os.getcwd()) if first_start else None
     if original:
         print(f"Found the original Toru's database {original}: to bring its users, quick actions, history and "
-              f"instance id over, stop Toru and run: {program_path().name} import-steering-db {original} "
+              f"instance id over, stop Toru and run: {command_prefix()} import-steering-db {original} "
               f"--data-dir {config.data_dir} --dry-run", flush=True)
     return server.serve(app, listener)
 
@@ -225,11 +225,6 @@ def metadata_check_entry(item):
     meta = item.metadata or {}
     return {"file": item.file, "valid": item.valid, "id": item.id, "version": meta.get("version"),
             "route": meta.get("route"), "reason": item.reason}
-
-
-def program_path():
-    """The file the operator started (toru.pyz or toru.py), absolute."""
-    return Path(sys.argv[0]).resolve()
 
 
 def systemd_unit(config):

@@ -4,6 +4,7 @@ and defaults, in that order of precedence (CLI beats env beats default).
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -20,6 +21,17 @@ class Parser(argparse.ArgumentParser):
     """The command line's parser: one line with a pointer instead of argparse's whole usage."""
     def error(self, message):
         self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def program_path():
+    """The file the operator started (toru.pyz or toru.py), absolute."""
+    return Path(sys.argv[0]).resolve()
+
+
+def command_prefix():
+    """What starts this Toru again from any directory, for hints on the
+    console: `python3 /opt/toru/toru.pyz` (or the checkout's toru.py)."""
+    return f"python3 {program_path()}"
 
 
 def truthy(value):
@@ -45,6 +57,9 @@ class Timings:
     backoff_base: float = 1.0          # plugins: first restart delay; doubles per crash
     backoff_cap: float = 16.0
     stable_after: float = 60.0         # plugins: up this long → the crash count starts again
+    choices_timeout: float = 5.0       # quick actions: a `choices_from` script must finish within
+    choices_cache: float = 30.0        # quick actions: its list of choices is reused this long
+    pattern_timeout: float = 1.0       # quick actions: checking values against their `pattern`s
 
     @classmethod
     def parse(cls, text, **overrides):

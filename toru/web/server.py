@@ -6,8 +6,6 @@ import errno
 import logging
 import signal
 import socket
-import sys
-from pathlib import Path
 
 import gevent
 import gevent.event
@@ -18,6 +16,7 @@ from geventwebsocket.handler import WebSocketHandler
 
 from toru import __version__
 from toru.web import websocket as ws
+from toru.config import command_prefix
 from toru.errors import ConfigError
 
 log = logging.getLogger("toru.server")
@@ -88,12 +87,13 @@ def announce_admin(services, announce):
                  f"  Set ADMIN_PASSWORD to choose your own, or reset it with:\n"
                  f"      {reset_command(config)}\n", flush=True)
     else:
-        announce(f"Admin '{config.admin_username}' uses the password generated on first start; "
-                 f"forgot it? {reset_command(config)}", flush=True)
+        announce(f"Admin '{config.admin_username}' signs in with the password kept (hashed) in the database, "
+                 f"generated at first start or by reset-admin-password; forgot it? {reset_command(config)}",
+                 flush=True)
 
 
 def reset_command(config):
-    return f"python3 {Path(sys.argv[0]).name} reset-admin-password --data-dir {config.data_dir}"
+    return f"{command_prefix()} reset-admin-password --data-dir {config.data_dir}"
 
 
 def serve(app, listener, announce=print):

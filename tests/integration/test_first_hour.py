@@ -1,0 +1,42 @@
+"""What a newcomer runs into in the first hour (issue 22): hints that print
+commands which work as printed, and one clear line where Python alone
+cannot run Toru."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import ROOT, ServerProcess, base_env
+
+
+def test_the_reset_hint_names_the_file_that_was_started(fresh_server, tmp_path):
+    data = tmp_path / "hint"
+    fresh_server(data_dir=data, env={"ADMIN_PASSWORD": ""}).start().stop()
+    second = fresh_server(data_dir=data, env={"ADMIN_PASSWORD": ""}).start()
+    assert f"python3 {ROOT / 'toru.py'} reset-admin-password --data-dir {data}" in second.console()
+    assert "generated at first start or by reset-admin-password" in second.console()
+
+
+def test_the_reset_hint_of_a_copied_pyz_names_its_real_path(tmp_path):
+    copy = tmp_path / "opt" / "toru.pyz"
+    copy.parent.mkdir()
+    shutil.copy(os.environ["TORU_PYZ"], copy)
+    data = tmp_path / "data"
+    proc = ServerProcess(data, pyz=copy, cwd="/", env={"ADMIN_PASSWORD": "", "SHIV_ROOT": str(tmp_path / "shiv")})
+    proc.start(timeout=60)
+    try:
+        assert f"python3 {copy} reset-admin-password --data-dir {data}" in proc.console()
+    finally:
+        assert proc.stop() == 0
+
+
+def test_toru_py_without_its_libraries_says_how_to_run_it(tmp_path):
+    # -S: this Python without any site-packages, as a plain system python3 is.
+    result = subprocess.run([sys.executable, "-S", str(ROOT / "toru.py"), "--data-dir", str(tmp_path)],
+                            env=base_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gevent" in lines[0] and "./build.sh run" in lines[0], result.stderr
+    assert not Path(tmp_path / "toru.db").exists()
