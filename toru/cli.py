@@ -227,8 +227,30 @@ def metadata_check_entry(item):
             "route": meta.get("route"), "reason": item.reason}
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def service_python(program):
+    """(interpreter for the unit, why not this one or None). A Python under
+    a home directory or pyenv, or a venv's, may not be readable by the
+    service's user or may vanish with that user's set-up: a pyz, which
+    carries its libraries, runs on the system's instead. toru.py needs the
+    Python that has them, so it keeps this one."""
+    exe = sys.executable
+    if program.suffix != ".pyz":
+        return exe, None
+    home = os.path.expanduser("~")
+    private = (sys.prefix != sys.base_prefix or "pyenv" in exe or exe.startswith(("/home/", "/root/"))
+               or (home not in ("", "/") and exe.startswith(home + os.sep)))
+    if private and os.path.exists(SYSTEM_PYTHON):
+        return SYSTEM_PYTHON, f"{exe} (this shell's Python) lives in a home directory, pyenv or a venv"
+    return exe, None
+
+
 def systemd_unit(config):
     program = program_path()
+    python, why = service_python(program)
+    data_dir = Path(config.data_dir)
     lines = [
         "[Unit]",
         "Description=Toru Steering Center",
@@ -238,14 +260,18 @@ def systemd_unit(config):
         "[Service]",
         "Type=simple",
         f"User={getpass.getuser()}",
-        f"WorkingDirectory={config.data_dir}",
     ]
+    if data_dir.parent == Path("/var/lib"):
+        # systemd creates /var/lib/<name> owned by User= before the start.
+        lines.append(f"StateDirectory={data_dir.name}")
+    lines.append(f"WorkingDirectory={data_dir}")
     if program.suffix == ".pyz":
         # shiv unpacks the pyz's libraries once; keep them with the data, not in $HOME.
-        lines.append(f"Environment=SHIV_ROOT={config.data_dir}/.shiv")
+        lines.append(f"Environment=SHIV_ROOT={data_dir}/.shiv")
+    if why:
+        lines.append(f"# {why}: the service uses {python}.")
     lines += [
-        f"ExecStart={sys.executable} {program} --data-dir {config.data_dir} "
-        f"--host {config.host} --port {config.port}",
+        f"ExecStart={python} {program} --data-dir {data_dir} --host {config.host} --port {config.port}",
         "Restart=on-failure",
         "RestartSec=2",
         # SIGTERM to Toru alone: it stops its plugins and tasks itself.

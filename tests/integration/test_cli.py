@@ -159,3 +159,24 @@ def test_timings_come_from_the_environment_over_the_defaults():
                                                 "TORU_PLUGIN_BACKOFF_BASE": "0.1"})
     assert config.timings == Timings(kill_grace=0.5, rescan_interval=2, backoff_base=0.1, backoff_cap=1.6)
     assert Config.load({"data_dir": "/tmp"}, {}).timings == Timings()
+
+
+def test_systemd_unit_for_a_pyz_uses_the_system_python_and_a_state_directory(tmp_path):
+    import shutil
+    import sys
+    copy = tmp_path / "toru.pyz"
+    shutil.copy(os.environ["TORU_PYZ"], copy)
+    result = run_cli(["--print-systemd-unit", "--data-dir", "/var/lib/toru-unit-test"], pyz=copy,
+                     env={"SHIV_ROOT": str(tmp_path / "shiv")})
+    assert result.returncode == 0, result.stderr
+    unit = result.stdout.splitlines()
+    assert "StateDirectory=toru-unit-test" in unit and "WorkingDirectory=/var/lib/toru-unit-test" in unit
+    assert not os.path.exists("/var/lib/toru-unit-test")  # printing a unit creates nothing
+    exec_start = next(line for line in unit if line.startswith("ExecStart="))
+    if sys.prefix != sys.base_prefix and os.path.exists("/usr/bin/python3"):  # the suite runs in a venv
+        assert exec_start.startswith(f"ExecStart=/usr/bin/python3 {copy} ")
+        assert any(line.startswith(f"# {sys.executable} (this shell's Python)") for line in unit)
+    # Elsewhere than /var/lib, systemd is not asked to make the directory.
+    other = run_cli(["--print-systemd-unit", "--data-dir", str(tmp_path / "d")], pyz=copy,
+                    env={"SHIV_ROOT": str(tmp_path / "shiv")})
+    assert not any(line.startswith("StateDirectory=") for line in other.stdout.splitlines())
