@@ -27,8 +27,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"toru {__version__}")
     parser.add_argument("--print-systemd-unit", action="store_true",
                         help="print a systemd unit that runs this file with these options, then exit")
-    parser.add_argument("--metadata-check", nargs="?", const="", metavar="DIR",
-                        help="check the plugin binaries in DIR (default DATA_DIR/plugins) and exit")
+    parser.add_argument("--metadata-check", nargs="?", const="", metavar="DIR|FILE",
+                        help="check the plugin binaries in DIR (default DATA_DIR/plugins), or one binary, and exit")
     parser.add_argument("--json", action="store_true", help="machine-readable output for --metadata-check")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     licence = commands.add_parser("license", help="make and check plugin licence keys (see: license --help)",
@@ -184,21 +184,21 @@ def import_steering_db(config, path, dry_run, force_instance_id, keep_retention=
 
 
 def metadata_check(plugins_dir, as_json=False, timeout=None):
-    """Check every `*.binary` in `plugins_dir` as the server would, print
-    one line per file (or JSON) and return 0 only if all are valid."""
+    """Check every `*.binary` in `plugins_dir` (or the one file it names) as
+    the server would, print one line per file (or JSON) and return 0 only if
+    all are valid."""
     import json
     import logging
     from toru.plugins import discovery
 
     plugins_dir = Path(plugins_dir).expanduser()
     if not plugins_dir.exists():
-        raise ConfigError(f"plugin directory {plugins_dir} does not exist")
-    if not plugins_dir.is_dir():
-        raise ConfigError(f"{plugins_dir} is not a directory")
+        raise ConfigError(f"{plugins_dir} does not exist (give a plugin directory or one plugin binary)")
     # Findings are printed below; the log would only repeat them on stderr.
     logging.getLogger("toru").addHandler(logging.NullHandler())
+    check = discovery.scan if plugins_dir.is_dir() else discovery.scan_file  # a directory, or one binary
     try:
-        found = discovery.scan(plugins_dir, timeout or discovery.METADATA_TIMEOUT)
+        found = check(plugins_dir, timeout or discovery.METADATA_TIMEOUT)
     except OSError as e:
         raise ConfigError(f"cannot read plugin directory {plugins_dir}: {e.strerror}") from None
     all_valid = all(item.valid for item in found)

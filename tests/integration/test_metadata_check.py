@@ -87,12 +87,23 @@ def test_empty_dir_says_so_and_exits_0(tmp_path):
 
 
 def test_missing_dir_is_one_line_and_exit_2(tmp_path):
-    expected = {tmp_path / "nope": f"toru: plugin directory {tmp_path / 'nope'} does not exist",
-                __file__: f"toru: {__file__} is not a directory"}
-    for target, line in expected.items():
-        result = check([target])
-        assert result.returncode == 2, result
-        assert result.stdout == "" and result.stderr.strip().splitlines() == [line]
+    result = check([tmp_path / "nope"])
+    assert result.returncode == 2, result
+    assert result.stdout == "" and result.stderr.strip().splitlines() == [
+        f"toru: {tmp_path / 'nope'} does not exist (give a plugin directory or one plugin binary)"]
+
+
+def test_one_binary_is_checked_on_its_own(tmp_path):
+    good = install_plugin(tmp_path, "hello_python")
+    result = check([good])
+    assert result.returncode == 0, result
+    assert lines(result) == ["ok hello-plugin-python 1.0.0 /hello-python", "1 plugin checked: 1 ok, 0 failed"]
+    bad = install_plugin(tmp_path, "lying_metadata", "lying")
+    result = check([bad, "--json"])
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["plugins"][0]["reason"].startswith("id 'Bad_ID' must match")
+    result = check([__file__])  # any file: here one that is not executable
+    assert result.returncode == 1 and lines(result)[0] == f"FAIL {os.path.basename(__file__)}: not executable (chmod +x)"
 
 
 def test_hanging_binaries_cost_one_timeout_together_and_leave_no_process(tmp_path):

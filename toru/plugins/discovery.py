@@ -305,6 +305,16 @@ def scan(plugins_dir, timeout=METADATA_TIMEOUT):
     return found
 
 
+def scan_file(path, timeout=METADATA_TIMEOUT):
+    """One binary checked as `scan` would check it in its directory
+    (`--metadata-check FILE`)."""
+    path = Path(path)
+    item = Discovered(path, fingerprint_of(path), reason=file_problem(path, os.path.realpath(path.parent)))
+    if item.reason is None:
+        ask_metadata(item, timeout)
+    return [item]
+
+
 def ask_metadata(item, timeout):
     try:
         item.metadata = read_metadata(item.path, timeout)
