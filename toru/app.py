@@ -28,6 +28,7 @@ from toru.live import Hub
 from toru.accounts.login_limits import LoginLimiter
 from toru.plugins import api as plugins_api
 from toru.plugins.manager import PluginManager
+from toru.tasks.arguments import Arguments
 from toru.tasks.quick_actions import QuickActions
 from toru.tasks.scripts import Scripts
 from toru.web.security import SecurityPlugin
@@ -63,6 +64,9 @@ class Services:
     hub: Hub
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
+    # What an admin should know about how this instance is reached or set up
+    # ({"code", "message"}), shown on Settings → Instance.
+    notices: list = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     # Long-lived greenlets (samplers, supervisors…) live here so shutdown can
     # kill them all with one bounded call.
@@ -119,7 +123,7 @@ def build_services(config):
     spool_dir = Path(config.data_dir) / "tasks"
     history.mark_interrupted(spool_dir, settings.get("output_cap_bytes"))
     greenlets = gevent.pool.Group()
-    quick_actions = QuickActions(store, scripts)
+    quick_actions = QuickActions(store, scripts, Arguments(scripts, timings))
     runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets, hub, timings)
     instance_id = store.instance_id()
     plugins = PluginManager(config, store, instance_id)  # its timings are config.timings
@@ -136,7 +140,7 @@ def create_app(config):
     app = App(services)
     # First installed wraps outermost: errors map everything raised inside.
     app.install(ErrorsPlugin(config.max_body_bytes))
-    app.install(SecurityPlugin(config))
+    app.install(SecurityPlugin(config, services.notices))
     app.install(AccessPlugin(services.auth))
     for module in ROUTE_MODULES:
         module.register(app, services)

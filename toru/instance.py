@@ -14,4 +14,5 @@ def register(app, services):
     @app.get("/api/instance", role="admin")
     def instance():
         return {"instance_id": services.instance_id, "version": __version__,
-                "started_at": services.started_at, "data_dir": str(services.config.data_dir)}
+                "started_at": services.started_at, "data_dir": str(services.config.data_dir),
+                "notices": services.notices}

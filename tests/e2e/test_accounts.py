@@ -428,6 +428,18 @@ def test_instance_id_matches_the_api_and_copies(server, browser):
         assert unexpected(seen) == []
 
 
+def test_instance_page_shows_an_untrusted_proxy_notice(fresh_server, browser):
+    proc = fresh_server().start()  # no TRUST_PROXY
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, proc)
+        page.request.get(url(proc, "/api/health"), headers={"X-Forwarded-For": "198.51.100.7"})
+        page.goto(url(proc, "/settings/instance"))
+        notice = page.locator('[data-notice="untrusted_proxy"]')
+        expect(notice).to_contain_text("TRUST_PROXY is off")
+        expect(page.locator("#instance-id")).to_be_visible()
+        assert unexpected(seen) == []
+
+
 def test_phone_settings_and_user_menu(server, browser):
     long_name = unique("averyveryverylongusername") + "x" * 30
     with open_page(browser, PHONE) as (page, seen):

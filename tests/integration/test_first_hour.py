@@ -40,3 +40,22 @@ def test_toru_py_without_its_libraries_says_how_to_run_it(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "gevent" in lines[0] and "./build.sh run" in lines[0], result.stderr
     assert not Path(tmp_path / "toru.db").exists()
+
+
+def test_a_proxy_without_trust_proxy_is_noticed_once(fresh_server):
+    import json as json_mod
+    from helpers import request, sign_in
+    proc = fresh_server().start()  # TRUST_PROXY off
+    admin = sign_in(proc)
+    assert admin.get("/api/instance").json["notices"] == []
+    for _ in range(3):
+        status, _, _ = request(proc.url, "GET", "/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert status == 200
+    notices = admin.get("/api/instance").json["notices"]
+    assert [n["code"] for n in notices] == ["untrusted_proxy"]
+    assert "TRUST_PROXY" in notices[0]["message"] and "127.0.0.1" in notices[0]["message"]
+    logged = [json_mod.loads(line) for line in (proc.data_dir / "logs" / "toru.log").read_text().splitlines()]
+    assert len([line for line in logged if "TRUST_PROXY is off" in line["message"]]) == 1
+    trusted = fresh_server(env={"TRUST_PROXY": "1"}).start()
+    request(trusted.url, "GET", "/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert sign_in(trusted).get("/api/instance").json["notices"] == []

@@ -8,12 +8,15 @@
 """
 
 import ipaddress
+import logging
 from urllib.parse import urlsplit
 
 import bottle
 
 from toru.errors import Forbidden, ToruError
 from toru.web.http import STATE_CHANGING
+
+log = logging.getLogger("toru.security")
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -95,18 +98,48 @@ def valid_ip(value):
         return False
 
 
+def untrusted_proxy(environ, config):
+    """A loopback or private peer forwarding for someone (X-Forwarded-For)
+    while TRUST_PROXY is off: every user then shares the proxy's address, so
+    a few wrong passwords lock everyone out. Returns the peer, else None."""
+    if config.trust_proxy or not environ.get("HTTP_X_FORWARDED_FOR"):
+        return None
+    peer = environ.get("REMOTE_ADDR", "")
+    if not valid_ip(peer):
+        return None
+    address = ipaddress.ip_address(peer)
+    return peer if address.is_loopback or address.is_private else None
+
+
 class SecurityPlugin:
-    """Applies the Host and Origin rules to every route."""
+    """Applies the Host and Origin rules to every route, and notices once a
+    proxy that TRUST_PROXY does not trust (`notices`: what admins are shown
+    on the Instance page)."""
 
     name = "toru_security"
     api = 2
 
-    def __init__(self, config):
+    def __init__(self, config, notices):
         self.config = config
+        self.notices = notices
+        self.proxy_noticed = False
+
+    def notice_proxy(self, environ):
+        peer = untrusted_proxy(environ, self.config)
+        if peer is None:
+            return
+        self.proxy_noticed = True
+        text = (f"Requests reach Toru through a proxy at {peer} (they carry X-Forwarded-For) but TRUST_PROXY "
+                "is off: every user shares the proxy's address, so a few wrong passwords lock everyone out. "
+                "Set TRUST_PROXY=1 if that proxy is yours (docs/deploy.md).")
+        log.warning(text, extra={"peer": peer})
+        self.notices.append({"code": "untrusted_proxy", "message": text})
 
     def apply(self, callback, route):
         def wrapper(*args, **kwargs):
             environ = bottle.request.environ
+            if not self.proxy_noticed:
+                self.notice_proxy(environ)
             problem = host_problem(environ, self.config)
             if problem:
                 raise ToruError(problem, status=421)

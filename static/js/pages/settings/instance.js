@@ -28,7 +28,10 @@ export function render(container, ctx) {
     }
     body.removeAttribute('aria-busy');
     const id = h('code', { class: 'copy-value', id: 'instance-id' }, data.instance_id);
-    body.replaceChildren(h('dl', { class: 'kv kv-wide' },
+    const notices = (data.notices || []).map((notice) => h('p', {
+      class: 'notice notice-warning', role: 'status', dataset: { notice: notice.code },
+    }, icon('error', 'notice-icon'), h('span', null, notice.message)));
+    body.replaceChildren(notices.length ? h('div', { class: 'instance-notices' }, ...notices) : '', h('dl', { class: 'kv kv-wide' },
       h('dt', null, 'Instance ID'),
       h('dd', { class: 'copy-row' }, id,
         h('button', { type: 'button', class: 'btn btn-sm', onClick: () => copyText(id) }, icon('copy'), 'Copy')),
