@@ -1,17 +1,18 @@
 // Signing in and out, and learning who is signed in when the app starts.
-import { api, ApiError } from './api.js';
+import { api } from './api.js';
 import { setUser } from './session.js';
 
 /** Asks the server who is signed in (once, at start). Resolves to the user
- *  or null; a server that cannot be reached also gives null, with the error. */
+ *  or null (signed out is a 200 with `user: null`, not a 401); a server that
+ *  cannot be reached also gives null, with the error. */
 export async function loadSession() {
   try {
-    const data = await api.get('/api/auth/me');
+    const data = await api.get('/api/auth/session');
     setUser(data.user);
     return { user: data.user, error: null };
   } catch (err) {
     setUser(null);
-    return { user: null, error: err instanceof ApiError && err.status === 401 ? null : err };
+    return { user: null, error: err };
   }
 }
 

@@ -24,6 +24,6 @@ def test_a_route_without_a_role_stops_the_app(app):
 def test_public_routes_are_only_the_expected_ones(app):
     public = {(r.method, r.rule) for r in app.routes if r.config["role"] == "public"}
     assert public == {
-        ("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/logout"),
+        ("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/session"),
         ("GET", "/static/<path:path>"), ("GET", "/"), ("GET", "/<path:re:(?!api(?:/|$)|static/).*>"),
     }

@@ -137,12 +137,21 @@ def register(app, services):
                                       secure=config.secure_cookies)
         return {"success": True}
 
-    @app.get("/api/auth/me", role="user")
-    def me():
-        user = current_user()
+    def me_fields(user):
         # The UI explains instead of offering a form that cannot succeed.
         from_env = user["source"] == "env" and bool(config.admin_password)
-        return {"user": dict(public_fields(user), password_from_env=from_env)}
+        return dict(public_fields(user), password_from_env=from_env)
+
+    @app.get("/api/auth/me", role="user")
+    def me():
+        return {"user": me_fields(current_user())}
+
+    @app.get("/api/auth/session", role="public")
+    def session():
+        """Who is signed in, or `null`: the UI asks at start, and being
+        signed out is not an error there (no 401 in the browser console)."""
+        user = auth.user_for_token(session_token())
+        return {"user": me_fields(user) if user else None}
 
     @app.get("/api/auth/login-history", role="admin")
     def login_history():
