@@ -113,9 +113,10 @@ def run_server(config):
 
     from toru.steering_import import find_steering_db
 
+    # The port first: a start that fails on a taken port creates no folder.
+    listener = server.listen(config.host, config.port)
     prepare_dir(config.data_dir, "data directory")
     prepare_dir(config.log_dir, "log directory")
-    listener = server.listen(config.host, config.port)
     logs.setup(config)
     first_start = not config.db_path.exists()
     app = create_app(config)

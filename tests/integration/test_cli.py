@@ -112,8 +112,9 @@ def test_port_already_in_use(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(["--port", str(port), "--data-dir", str(tmp_path)])
+        result = run_cli(["--port", str(port), "--data-dir", str(tmp_path / "new")])
     assert_one_line_error(result, f"port {port}", "already in use")
+    assert not (tmp_path / "new").exists()  # a failed start leaves no folder behind
 
 
 def test_corrupt_database_is_refused_and_left_untouched(tmp_path):
