@@ -6,7 +6,8 @@
 # this order: the first argument, $TORU_DATA_DIR, the parent of the scripts
 # directory (the default layout <data>/scripts), the current directory.
 # Archives go to <data>/backups/toru-backup-<UTC time>.tar.gz; the newest
-# $BACKUP_KEEP (default 7) are kept. Logs are left out unless BACKUP_LOGS=1.
+# $BACKUP_KEEP (default 7) are kept. Logs are left out unless BACKUP_LOGS=1;
+# version-control folders and virtual environments always are.
 # Restore: stop Toru, unpack the archive into an empty data dir, start Toru.
 import os
 import sqlite3
@@ -22,6 +23,9 @@ DB = "toru.db"
 # Never archived: the live database files (the online copy replaces them),
 # earlier backups, sockets, and shiv's unpacked libraries.
 SKIP = {DB, f"{DB}-wal", f"{DB}-shm", f"{DB}-journal", "backups", "run", ".shiv"}
+# Never archived at any depth: version control and virtual environments (a
+# data dir that is also a checkout would otherwise pull in .git and venvs).
+NOT_DATA = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
 
 
 def find_data_dir():
@@ -48,9 +52,21 @@ def copy_database(source, target):
         dst.close()
 
 
-def keep_file(info):
-    """tarfile filter: regular files, directories and symlinks only."""
-    return info if info.isfile() or info.isdir() or info.issym() else None
+def not_data(data, name):
+    """Version control and virtual environments (`name` relative to `data`)."""
+    parts = Path(name).parts
+    return (any(part in NOT_DATA or part.startswith(".venv") for part in parts)
+            or (data / name / "pyvenv.cfg").is_file())
+
+
+def file_filter(data):
+    """tarfile filter: regular files, directories and symlinks, minus what
+    is not data."""
+    def keep(info):
+        if not_data(data, info.name):
+            return None
+        return info if info.isfile() or info.isdir() or info.issym() else None
+    return keep
 
 
 def main():
@@ -68,10 +84,13 @@ def main():
         partial = archive.with_suffix(".partial")
         with tarfile.open(partial, "w:gz") as tar:
             tar.add(snapshot, arcname=DB)
+            keep = file_filter(data)
             for entry in sorted(data.iterdir()):
                 if entry.name in SKIP or (entry.name == "logs" and not WITH_LOGS):
                     continue
-                tar.add(entry, arcname=entry.name, filter=keep_file)
+                if not_data(data, entry.name):
+                    continue
+                tar.add(entry, arcname=entry.name, filter=keep)
                 print(f"  {entry.name}{'/' if entry.is_dir() else ''}", flush=True)
         partial.chmod(0o600)   # it holds password hashes and sessions
         partial.rename(archive)

@@ -217,6 +217,11 @@ def test_sample_scripts_run_as_tasks(core, admin, name):
 
 
 def test_backup_script_makes_a_consistent_restorable_archive(core, admin, tmp_path):
+    # A data dir that is also a checkout: version control and venvs stay out.
+    for junk in (".git/objects/ab", "venv-x/lib", "scripts/.venv/bin", "plugins/node_modules/x"):
+        (core.data_dir / junk).mkdir(parents=True, exist_ok=True)
+        (core.data_dir / junk / "f").write_text("junk")
+    (core.data_dir / "venv-x" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     tasks = TaskSocket(core, admin)
     try:
         out, err, end = tasks.run_to_end("backup-data.py", timeout=120)
@@ -229,6 +234,7 @@ def test_backup_script_makes_a_consistent_restorable_archive(core, admin, tmp_pa
         names = tar.getnames()
         assert "toru.db" in names and "plugins/hello.binary" in names and "scripts/backup-data.py" in names
         assert not [n for n in names if n.startswith(("backups", "run/", "logs/")) or n.endswith("-wal")]
+        assert not [n for n in names if n.startswith((".git", "venv-x", "scripts/.venv", "plugins/node_modules"))]
         (tmp_path / "toru.db").write_bytes(tar.extractfile("toru.db").read())
     db = sqlite3.connect(tmp_path / "toru.db")
     try:
