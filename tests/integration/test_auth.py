@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, run_cli
+from helpers import ADMIN_PASSWORD, run_cli, sign_in
 
 LOGIN = "/api/auth/login"
 
@@ -176,6 +176,31 @@ def test_reset_admin_password_prints_a_new_one_and_ends_sessions(fresh_server, t
     fresh = proc.client()
     assert fresh.post(LOGIN, json={"username": "admin", "password": new}).status == 200
     assert proc.client().post(LOGIN, json={"username": "admin", "password": old}).status == 401
+
+
+def env_admin_source(client):
+    return next(u for u in client.get("/api/users").json["users"] if u["id"] == 0)["password_source"]
+
+
+def test_the_users_list_says_where_the_admin_password_comes_from(fresh_server, tmp_path):
+    data = tmp_path / "source"
+    proc = fresh_server(data_dir=data, env={"ADMIN_PASSWORD": ""}).start()
+    generated = re.search(r"only here\):\s+(\S+)", proc.console()).group(1)
+    admin = proc.client()
+    assert admin.post(LOGIN, json={"username": "admin", "password": generated}).status == 200
+    assert env_admin_source(admin) == "generated"
+    reset = run_cli(["reset-admin-password", "--data-dir", str(data)])
+    assert reset.returncode == 0, reset.stderr
+    new = re.search(r"New password for 'admin': (\S+)", reset.stdout)
+    admin = proc.client()
+    assert admin.post(LOGIN, json={"username": "admin", "password": new.group(1)}).status == 200
+    assert env_admin_source(admin) == "reset"
+    assert admin.put("/api/me/password", json={"current_password": new.group(1),
+                                               "new_password": "a brand new passphrase 42"}).status == 200
+    assert env_admin_source(admin) == "changed"
+    proc.stop()
+    from_env = fresh_server(data_dir=data).start()  # ADMIN_PASSWORD set: it wins
+    assert env_admin_source(sign_in(from_env)) == "environment"
 
 
 def test_reset_admin_password_without_a_database_says_so(tmp_path):

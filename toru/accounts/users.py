@@ -29,6 +29,9 @@ ROLES = ("admin", "client")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MAX_DISPLAY_NAME = 100
 ADMIN_HASH_SETTING = "admin_password_hash"
+# Where the stored admin password came from: "generated" (first start),
+# "reset" (reset-admin-password) or "changed" (by the admin, in the UI).
+ADMIN_SOURCE_SETTING = "admin_password_source"
 
 
 class Accounts:
@@ -43,14 +46,25 @@ class Accounts:
         if self.config.admin_password or self.store.get_setting(ADMIN_HASH_SETTING):
             return None
         password = passwords.generate()
-        self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(password))
+        self._set_admin_hash(passwords.hash_password(password), "generated")
         log.info("admin password generated", extra={"username": self.config.admin_username})
         return password
 
     def reset_generated_admin_password(self):
         password = passwords.generate()
-        self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(password))
+        self._set_admin_hash(passwords.hash_password(password), "reset")
         return password
+
+    def _set_admin_hash(self, password_hash, source):
+        with self.store.transaction():
+            self.store.set_setting(ADMIN_HASH_SETTING, password_hash)
+            self.store.set_setting(ADMIN_SOURCE_SETTING, source)
+
+    def admin_password_source(self):
+        """"environment" (ADMIN_PASSWORD), or where the stored one came from."""
+        if self.config.admin_password:
+            return "environment"
+        return self.store.get_setting(ADMIN_SOURCE_SETTING) or "generated"
 
     def admin_hash(self):
         """The generated (or since changed) admin password's hash."""
@@ -101,7 +115,8 @@ class Accounts:
     # --- users (admin API) ---------------------------------------------------
     def list_users(self):
         rows = self.store.all("SELECT * FROM users ORDER BY username COLLATE NOCASE")
-        env = dict(self.env_admin(), active=True, is_active=True, editable=False, created_at=None)
+        env = dict(self.env_admin(), active=True, is_active=True, editable=False, created_at=None,
+                   password_source=self.admin_password_source())
         return [env] + [public_user(r) for r in rows]
 
     def get(self, user_id):
@@ -170,7 +185,7 @@ class Accounts:
             if not passwords.verify(self.admin_hash(), current):
                 raise Forbidden("Current password is wrong")
             passwords.check_policy(new, user["username"])
-            self.store.set_setting(ADMIN_HASH_SETTING, passwords.hash_password(new))
+            self._set_admin_hash(passwords.hash_password(new), "changed")
             return
         row = self.get(user["id"])
         if not passwords.verify(row["password_hash"], current):
@@ -257,6 +272,7 @@ def register(app, services):
         user = accounts.update_user(user_id, data)
         if not user["active"]:
             sessions.delete_for_user(user)
+        services.hub.recheck_user(user_id)  # a deactivated user's sockets and task watching end now
         audit.info("user updated", extra={"actor": actor(), "target": user["username"], "changes": sorted(data)})
         return {"user": user}
 
@@ -273,6 +289,8 @@ def register(app, services):
     @app.delete("/api/users/<user_id:int>", role="admin")
     def delete_user(user_id):
         not_yourself(user_id, "delete")
-        username = accounts.delete_user(user_id)  # sessions go with it (ON DELETE CASCADE)
+        # Sessions and quick action grants go with it (ON DELETE CASCADE).
+        username = accounts.delete_user(user_id)
+        services.hub.recheck_user(user_id)
         audit.info("user deleted", extra={"actor": actor(), "target": username})
         return {"success": True}

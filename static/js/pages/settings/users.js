@@ -1,6 +1,6 @@
 // Settings → Users (admin): list, add, reset password, change role,
 // activate/deactivate, delete. The env admin (id 0) is listed but is
-// configured by ADMIN_USERNAME/ADMIN_PASSWORD, so it has no actions.
+// the server's own (ADMIN_USERNAME), so it has no actions here.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
@@ -92,9 +92,20 @@ export function roleBadge(role) {
     : h('span', { class: 'badge badge-neutral' }, ROLE_LABELS[role] || role);
 }
 
+// Where the environment admin's password comes from (the server says which).
+const ENV_ADMIN_NOTES = {
+  environment: 'The server\'s administrator: its password is ADMIN_PASSWORD in the server\'s environment; it cannot be changed here.',
+  generated: 'The server\'s administrator: its password was generated at first start and printed on the console; '
+    + 'it can change it under My account, or reset it with reset-admin-password on the server.',
+  reset: 'The server\'s administrator: its password was set by reset-admin-password on the server; '
+    + 'it can change it under My account.',
+  changed: 'The server\'s administrator: it chose its password under My account; '
+    + 'reset-admin-password on the server replaces it.',
+};
+
 function actions(user, self, reload) {
   if (!user.editable) {
-    const note = 'Set by ADMIN_USERNAME and ADMIN_PASSWORD on the server; it cannot be changed here.';
+    const note = ENV_ADMIN_NOTES[user.password_source] || ENV_ADMIN_NOTES.generated;
     return h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
   }
   const items = () => {
