@@ -298,6 +298,9 @@ def test_admin_manages_a_user_behind_confirmations(server, browser):
         expect(row).to_contain_text("Active")
         # The env admin is listed without controls.
         expect(user_row(page, "admin").get_by_role("button")).to_have_count(0)
+        # ...and says where its password comes from (this server sets ADMIN_PASSWORD).
+        expect(user_row(page, "admin").locator(".cell-note")).to_have_attribute(
+            "title", re.compile("ADMIN_PASSWORD in the server's environment"))
         actions = row.get_by_role("button", name=f"Actions for {username}")
         box = actions.bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44, box
