@@ -1,7 +1,7 @@
 """Quick actions, recent tasks and the scripts settings in a real browser
 against a real server: an admin builds quick actions in Settings (add with
 server-side validation, reorder, edit, delete), a client runs one from the
-dashboard and follows the toast to its History entry, empty states, and
+dashboard, watches it in the output drawer and follows it to History, empty states, and
 Settings → Scripts (a refused change changes nothing; a good one persists).
 Scripts are real files in the server's scripts directory. Fixtures
 `server`, `fresh_server` and `browser` come from tests/conftest.py."""
@@ -15,6 +15,18 @@ from playwright.sync_api import expect
 from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
                          expect_no_horizontal_scroll, heading, open_page, unexpected, url)
 from helpers import wait_for
+
+
+TERMINAL_TEXT = "el => el.toruTerminal.text()"
+
+
+def expect_terminal(locator, pattern, timeout=15_000):
+    """Waits until the terminal inside `locator` matches `pattern`; returns its text."""
+    term = locator.locator(".output-terminal")
+    expect(term).to_have_class(re.compile(r"\boutput-terminal-ready\b"), timeout=timeout)
+    wait_for(lambda: re.search(pattern, term.evaluate(TERMINAL_TEXT)), timeout=timeout / 1000,
+             message=f"terminal text matching {pattern!r}")
+    return term.evaluate(TERMINAL_TEXT)
 
 
 def unique(prefix):
@@ -232,6 +244,7 @@ def test_client_runs_a_quick_action_from_the_dashboard(server, browser):
         expect(card.get_by_role("button", name=broken_name, exact=True).locator(".qa-icon")).to_have_text("🧯")
         # Clients get no link to settings they cannot open.
         expect(card.get_by_role("link", name="Manage")).to_have_count(0)
+        expect(page.locator('[data-card="plugins"]').get_by_role("link", name="Manage")).to_have_count(0)
 
         # The button shows progress while the request is in flight.
         held = HeldRequests(page, "**/api/quick-actions/*/execute")
@@ -242,18 +255,24 @@ def test_client_runs_a_quick_action_from_the_dashboard(server, browser):
             held.release()
         task_id = answered.value.json()["task_id"]
         expect(button).not_to_have_attribute("aria-busy", "true")
-        toast = page.locator(".toast-success", has_text=f"{name} started.")
-        link = toast.get_by_role("link", name="View output")
+        # Its live output opens in a drawer, as the original did.
+        drawer = page.locator(".dialog-drawer")
+        expect(drawer).to_have_accessible_name(name)
+        expect(drawer.locator(f'.drawer-body[data-task-id="{task_id}"]')).to_have_attribute(
+            "data-status", "success", timeout=15000)
+        expect_terminal(drawer, f"hello {username}")
+        expect(drawer.locator("[data-exit-text]")).to_have_text("Exit code 0")
+        link = drawer.get_by_role("link", name="History entry")
         expect(link).to_have_attribute("href", f"/history?highlight_task={task_id}")
         assert unexpected(seen) == []
         assert page.evaluate("window.__cspViolations") == []
 
-        # The toast's link opens the task's History entry (History has its
-        # own tests: what it logs is not this test's business).
+        # Its link opens the task's History entry and closes the drawer
+        # (History has its own tests: what it logs is not this test's business).
         link.click()
         expect(page).to_have_url(url(server, f"/history?highlight_task={task_id}"))
         expect(heading(page)).to_have_text("History")
-        expect(toast).to_have_count(0)
+        expect(drawer).to_have_count(0)
         seen["errors"].clear()
         seen["bad_responses"].clear()
 
@@ -390,4 +409,252 @@ def test_scripts_settings_refuse_bad_values_and_keep_good_ones(server, browser):
 
         assert unexpected(seen, FAILED_RESOURCE) == []
         assert seen["bad_responses"] == [f"400 {url(server, '/api/settings')}"]
+        assert page.evaluate("window.__cspViolations") == []
+
+
+# ---- Actions with arguments, confirmation and grants (issue 17) ----
+
+ARGS_SCRIPT = 'for a in "$@"; do printf "arg=[%s]\\n" "$a"; done; printf "token=[%s]\\n" "$TORU_ARG_TOKEN"'
+
+
+def action_with_arguments(admin, server, client_id):
+    """An action with one argument of most types, a confirmation, granted
+    to one client; returns (action, its script name). The script prints
+    its argv and the password's variable."""
+    script, branches = unique("deploy") + ".sh", unique("branches") + ".sh"
+    write_script(server, script, ARGS_SCRIPT)
+    write_script(server, branches, 'printf "main\\ndev\\n"')
+    body = {"name": unique("Deploy "), "script": script, "icon": "rocket", "confirm": "This deploys to production.",
+            "allowed_users": [client_id], "arguments": [
+                {"name": "domain", "label": "Domain", "type": "text", "required": True, "pattern": "[a-z.]+",
+                 "description": "The site to deploy"},
+                {"name": "workers", "label": "Workers", "type": "int", "min": 1, "max": 8, "default": 2},
+                {"name": "branch", "label": "Branch", "type": "choice", "required": True, "choices_from": branches},
+                {"name": "dry_run", "label": "Dry run", "type": "bool", "default": True},
+                {"name": "token", "label": "Token", "type": "password"}]}
+    res = api(admin, server, "POST", "/api/quick-actions", body)
+    assert res.status == 201, res.text()
+    return res.json()["quick_action"], script
+
+
+def test_action_form_shows_server_errors_confirms_then_streams(server, browser):
+    username = unique("client")
+    with open_page(browser, DESKTOP) as (admin, _):
+        api_sign_in(admin, server)
+        user = create_user(admin, server, username)
+        action, _ = action_with_arguments(admin, server, user["id"])
+    name = action["name"]
+
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        page.goto(url(server, "/"))
+        page.locator('[data-card="quick-actions"]').get_by_role("button", name=name, exact=True).click()
+        dialog = page.get_by_role("dialog", name=name)
+        # Phone-friendly inputs for each type; the options of a
+        # choices_from argument come from its script.
+        domain = dialog.get_by_label("Domain")
+        expect(domain).to_have_attribute("aria-required", "true")
+        workers = dialog.get_by_label("Workers")
+        expect(workers).to_have_value("2")
+        for attr, value in (("type", "number"), ("inputmode", "numeric"), ("min", "1"), ("max", "8")):
+            expect(workers).to_have_attribute(attr, value)
+        branch = dialog.get_by_label("Branch", exact=True)
+        expect(branch.locator("option:not([disabled])")).to_have_text(["main", "dev"])
+        expect(dialog.get_by_role("switch", name="Dry run")).to_be_checked()
+        expect(dialog.get_by_label("Token")).to_have_attribute("type", "password")
+
+        # The server's errors land under their fields, all at once; nothing runs.
+        domain.fill("Not A Domain")
+        with page.expect_response(lambda r: r.url.endswith("/execute")) as first:
+            dialog.get_by_role("button", name="Continue").click()
+        assert first.value.status == 400
+        errors = first.value.json()["fields"]
+        assert set(errors) == {"domain", "branch"}
+        domain_field = dialog.locator('[data-argument="domain"]')
+        expect(domain_field.locator(".field-error")).to_have_text(errors["domain"])
+        expect(domain).to_have_attribute("aria-invalid", "true")
+        expect(dialog.locator('[data-argument="branch"] .field-error')).to_have_text(errors["branch"])
+
+        # Then the confirmation names the action and says what it runs with.
+        domain.fill("example.org")
+        branch.select_option("dev")
+        dialog.get_by_role("switch", name="Dry run").uncheck()
+        dialog.get_by_label("Token").fill("s3cret value")
+        with page.expect_response(lambda r: r.url.endswith("/execute")) as second:
+            dialog.get_by_role("button", name="Continue").click()
+        assert second.value.status == 409
+        step = dialog.locator('[data-step="confirm"]')
+        expect(step.get_by_role("heading")).to_have_text(f"Run {name}?")
+        expect(step).to_contain_text("This deploys to production.")
+        expect(step.locator("dd")).to_have_text(["example.org", "2", "dev", "No", "••••"])
+        with page.expect_request(lambda r: r.url.endswith("/execute")) as sent:
+            step.get_by_role("button", name="Run", exact=True).click()
+        assert sent.value.post_data_json == {"confirmed": True, "arguments": {
+            "domain": "example.org", "workers": 2, "branch": "dev", "dry_run": False, "token": "s3cret value"}}
+
+        # The live output: argv in declared order, as literal values.
+        drawer = page.locator(".dialog-drawer")
+        expect(drawer.locator(".drawer-body")).to_have_attribute("data-status", "success", timeout=15000)
+        # (a password only in the environment: argv shows in `ps`).
+        text = expect_terminal(drawer, r"token=\[s3cret value\]")
+        assert re.findall(r"arg=\[(.*)\]", text) == ["example.org", "2", "dev", "false", ""]
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert page.evaluate("window.__cspViolations") == []
+
+    # On a phone: the same form fits, with full-size targets.
+    with open_page(browser, PHONE) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        page.goto(url(server, "/"))
+        page.locator('[data-card="quick-actions"]').get_by_role("button", name=name, exact=True).click()
+        dialog = page.get_by_role("dialog", name=name)
+        expect(dialog.get_by_label("Branch", exact=True).locator("option")).to_have_count(3)
+        for control in (dialog.get_by_label("Domain"), dialog.get_by_label("Workers"),
+                        dialog.get_by_label("Branch", exact=True), dialog.locator(".action-switch")):
+            # offsetHeight: the layout size, not the opening animation's scale.
+            assert control.evaluate("el => el.offsetHeight") >= 44
+        assert dialog.evaluate("d => d.offsetWidth") <= 390
+        assert dialog.evaluate("d => d.scrollWidth <= d.clientWidth")
+        expect_no_horizontal_scroll(page, 390)
+        assert unexpected(seen) == []
+
+
+def test_editor_builds_arguments_with_preview_and_grants(server, browser):
+    username = unique("client")
+    script = unique("edit") + ".sh"
+    write_script(server, script, ARGS_SCRIPT)
+    name = unique("Rotate ")
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        user = create_user(page, server, username, display_name="Grant Ee")
+        page.goto(url(server, "/settings/quick-actions"))
+        page.get_by_role("button", name="Add quick action").click()
+        dialog = page.get_by_role("dialog", name="Add quick action")
+        dialog.get_by_label("Name", exact=True).fill(name)
+        expect(dialog.get_by_label("Script", exact=True)).to_be_enabled()
+        dialog.get_by_label("Script", exact=True).select_option(script)
+        preview = dialog.locator(".qa-preview")
+
+        # Two arguments; the preview follows every change.
+        dialog.get_by_role("button", name="Add argument").click()
+        first = dialog.locator('.qa-arg[data-arg-index="0"]')
+        first.get_by_label("Argument name").fill("log")
+        first.get_by_label("Label").fill("Log file")
+        first.get_by_label("Type").select_option("choice")
+        first.get_by_label("Options, one per line").fill("syslog\nauth.log")
+        expect(preview.get_by_label("Log file")).to_be_visible()
+        expect(preview.get_by_label("Log file").locator("option")).to_have_text(["(none)", "syslog", "auth.log"])
+        dialog.get_by_role("button", name="Add argument").click()
+        second = dialog.locator('.qa-arg[data-arg-index="1"]')
+        second.get_by_label("Argument name").fill("Keep-Days")  # the server refuses this name
+        second.get_by_label("Label").fill("Days to keep")
+        second.get_by_label("Type").select_option("int")
+        second.get_by_label("Minimum").fill("1")
+        expect(preview.get_by_label("Days to keep")).to_have_attribute("inputmode", "numeric")
+        expect(preview.get_by_label("Days to keep")).to_have_attribute("min", "1")
+        # Reorder: the second goes first, in the preview too.
+        dialog.get_by_role("button", name="Move argument 2 up").click()
+        expect(dialog.locator(".qa-arg-title")).to_have_text(["Argument 1: Keep-Days", "Argument 2: log"])
+        expect(preview.locator(".action-field > label, .action-field .action-switch-label")).to_have_text(
+            ["Days to keep (optional)", "Log file (optional)"])
+        dialog.get_by_label("Ask to confirm").fill("Old logs are deleted.")
+        expect(preview.locator(".qa-preview-confirm")).to_contain_text("Old logs are deleted.")
+
+        # Grants: chosen users, one ticked.
+        dialog.get_by_role("radio", name=re.compile("^Chosen users")).check()
+        dialog.get_by_role("checkbox", name=re.compile("^Grant Ee")).check()
+        expect(dialog.locator(".qa-grant-note")).to_have_text("1 user chosen, and every admin.")
+
+        # The server's error lands under the field it names.
+        with page.expect_response(lambda r: r.url.endswith("/api/quick-actions") and r.request.method == "POST") as bad:
+            dialog.get_by_role("button", name="Add quick action").click()
+        assert bad.value.status == 400
+        fields = bad.value.json()["fields"]
+        assert list(fields) == ["arguments.0.name"], fields
+        card = dialog.locator('.qa-arg[data-arg-index="0"]')
+        expect(card.get_by_label("Argument name")).to_have_attribute("aria-invalid", "true")
+        expect(card.locator(".field-error:visible")).to_have_text(fields["arguments.0.name"])
+        card.get_by_label("Argument name").fill("keep_days")
+        with page.expect_request(lambda r: r.url.endswith("/api/quick-actions") and r.method == "POST") as made:
+            dialog.get_by_role("button", name="Add quick action").click()
+        assert made.value.post_data_json == {
+            "name": name, "script": script, "confirm": "Old logs are deleted.", "allowed_users": [user["id"]],
+            "arguments": [
+                {"name": "keep_days", "label": "Days to keep", "type": "int", "required": False, "min": 1},
+                {"name": "log", "label": "Log file", "type": "choice", "required": False,
+                 "choices": ["syslog", "auth.log"]}]}
+        expect(dialog).to_have_count(0)
+        toast_said(page, f"Added the quick action {name}.")
+        row = admin_row(page, name)
+        expect(row).to_contain_text("2 arguments")
+        expect(row).to_contain_text("Asks to confirm")
+        expect(row.locator('[data-grant="users"]')).to_have_text("1 user")
+
+        # Editing shows what was saved; only the grant change is sent.
+        page.get_by_role("button", name=f"Edit {name}").click()
+        dialog = page.get_by_role("dialog", name="Edit quick action")
+        expect(dialog.locator(".qa-arg-title")).to_have_text(["Argument 1: keep_days", "Argument 2: log"])
+        expect(dialog.get_by_role("radio", name=re.compile("^Chosen users"))).to_be_checked()
+        expect(dialog.get_by_role("checkbox", name=re.compile("^Grant Ee"))).to_be_checked()
+        dialog.get_by_role("radio", name=re.compile("^Admins only")).check()
+        with page.expect_request(lambda r: "/api/quick-actions/" in r.url and r.method == "PUT") as changed:
+            dialog.get_by_role("button", name="Save changes").click()
+        assert changed.value.post_data_json == {"allowed_users": []}
+        expect(admin_row(page, name).locator('[data-grant="admins"]')).to_have_text("Admins only")
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert page.evaluate("window.__cspViolations") == []
+
+    # The editor fits a phone.
+    with open_page(browser, PHONE) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, "/settings/quick-actions"))
+        page.get_by_role("button", name=f"Edit {name}").click()
+        dialog = page.get_by_role("dialog", name="Edit quick action")
+        expect(dialog.locator(".qa-arg")).to_have_count(2)
+        assert dialog.evaluate("d => d.scrollWidth <= d.clientWidth")
+        expect_no_horizontal_scroll(page, 390)
+        assert unexpected(seen) == []
+
+
+def test_history_shows_arguments_and_reruns_with_the_form_prefilled(server, browser):
+    username = unique("client")
+    with open_page(browser, DESKTOP) as (admin, _):
+        api_sign_in(admin, server)
+        user = create_user(admin, server, username)
+        action, script = action_with_arguments(admin, server, user["id"])
+
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        res = api(page, server, "POST", f"/api/quick-actions/{action['id']}/execute", {"confirmed": True, "arguments": {
+            "domain": "old.example", "workers": 3, "branch": "main", "dry_run": True, "token": "hunter2 secret"}})
+        assert res.status == 201, res.text()
+        first = res.json()["task_id"]
+        page.goto(url(server, f"/history?highlight_task={first}"))
+        detail = page.locator(f'.task-detail[data-task-id="{first}"]')
+        args = detail.locator("[data-arguments]")
+        expect(args.locator("dt")).to_have_text(["domain", "workers", "branch", "dry_run", "token"])
+        expect(args.locator("dd")).to_have_text(["old.example", "3", "main", "Yes", "••••"])
+
+        # Re-run: the form again, with this run's values (the password empty).
+        page.locator(f'tr.task-row[data-task-id="{first}"]').get_by_role("button", name=f"Run {script} again").click()
+        dialog = page.get_by_role("dialog", name=f"Run {action['name']} again")
+        expect(dialog.get_by_label("Domain")).to_have_value("old.example")
+        expect(dialog.get_by_label("Workers")).to_have_value("3")
+        expect(dialog.get_by_label("Branch", exact=True)).to_have_value("main")
+        expect(dialog.get_by_role("switch", name="Dry run")).to_be_checked()
+        expect(dialog.get_by_label("Token")).to_have_value("")
+        dialog.get_by_label("Workers").fill("5")
+        dialog.get_by_role("button", name="Continue").click()
+        step = dialog.locator('[data-step="confirm"]')
+        expect(step).to_contain_text("This deploys to production.")
+        with page.expect_response(lambda r: r.url.endswith(f"/api/history/{first}/rerun")
+                                  and r.request.post_data_json.get("confirmed")) as rerun:
+            step.get_by_role("button", name="Run again").click()
+        assert rerun.value.request.post_data_json["arguments"] == {
+            "domain": "old.example", "workers": 5, "branch": "main", "dry_run": True}
+        second = rerun.value.json()["task_id"]
+        expect(page).to_have_url(url(server, f"/history?highlight_task={second}"))
+
+        task = api(page, server, "GET", f"/api/history/{second}").json()["task"]
+        assert (task["started_by"], task["arguments"]["workers"]) == (username, 5)
+        assert unexpected(seen, FAILED_RESOURCE) == []
         assert page.evaluate("window.__cspViolations") == []

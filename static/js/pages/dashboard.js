@@ -13,6 +13,7 @@ import { page, pageHeader } from '../ui/page.js';
 import { resourceCards } from './dashboard/cards.js';
 import { quickActionsCard, recentTasksCard } from './dashboard/tasks.js';
 import { pluginHealthCard } from './dashboard/plugins.js';
+import { pluginEventsCard } from './dashboard/plugin-events.js';
 import { isAdmin } from '../session.js';
 import { every } from '../lifetime.js';
 import { loadError } from '../ui/load-error.js';
@@ -24,9 +25,10 @@ export function mount(root, ctx) {
   const actions = quickActionsCard({ signal, admin, onStarted: () => recent.load() });
   const resources = resourceCards();
   const server = serverCard();
-  const plugins = pluginHealthCard({ signal });
+  const plugins = pluginHealthCard({ signal, admin });
+  const pluginEvents = admin ? pluginEventsCard({ signal }) : null; // admins: the events API is theirs
   const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
-    resources.cards, server.el, plugins.el);
+    resources.cards, server.el, plugins.el, pluginEvents && pluginEvents.el);
   const notice = h('div', { class: 'notice-slot' });
   const updated = h('time', { class: 'updated', dataset: { metric: 'updated' } });
   const live = liveStatus({ signal, onChange: (state) => grid.classList.toggle('is-stale', state === 'reconnecting') });
@@ -51,6 +53,7 @@ export function mount(root, ctx) {
   subscribe('resources', show, { signal });
   actions.load();
   recent.load();
+  if (pluginEvents) pluginEvents.load();
   loadResources(signal, show, notice);
   loadHealth(signal, server.fields);
 }

@@ -6,8 +6,9 @@ import { icon } from '../../ui/icons.js';
 import { healthOf } from '../../ui/plugin-health.js';
 import { storeStatus, watchPlugins } from '../../stores/plugins.js';
 
-/** The card's element; it follows the store until `signal` aborts. */
-export function pluginHealthCard({ signal }) {
+/** The card's element; it follows the store until `signal` aborts. Only
+ *  admins get the "Manage" link: clients cannot manage plugins. */
+export function pluginHealthCard({ signal, admin = false }) {
   const running = h('span', { class: 'stat-value', dataset: { metric: 'plugins-running' } }, '—');
   const failed = h('span', { class: 'stat-value', dataset: { metric: 'plugins-failed' } }, '—');
   const other = h('p', { class: 'stat-foot stat-foot-near plugin-health-other', dataset: { metric: 'plugins-other' } });
@@ -15,7 +16,7 @@ export function pluginHealthCard({ signal }) {
   const el = h('section', { class: 'card stat-card plugin-health-card', 'aria-labelledby': 'plugins-card-title', dataset: { card: 'plugins' } },
     h('div', { class: 'task-card-head' },
       h('h2', { class: 'card-title', id: 'plugins-card-title' }, icon('plugins'), 'Plugins'),
-      h('a', { class: 'task-card-link', href: '/plugins' }, 'Manage')),
+      admin ? h('a', { class: 'task-card-link', href: '/plugins' }, 'Manage') : null),
     h('div', { class: 'plugin-health-counts' },
       h('div', { class: 'plugin-health-count', dataset: { tone: 'green' } }, running, h('span', { class: 'stat-sub' }, 'running')),
       h('div', { class: 'plugin-health-count', dataset: { tone: 'red' } }, failed, h('span', { class: 'stat-sub' }, 'failed'))),
