@@ -73,6 +73,9 @@ function theme() {
     selectionBackground: get('--terminal-selection'),
     red: get('--terminal-red'),
     brightRed: get('--terminal-bright-red'),
+    blue: get('--terminal-blue'),
+    magenta: get('--terminal-magenta'),
+    brightBlack: get('--terminal-bright-black'),
   };
 }
 
