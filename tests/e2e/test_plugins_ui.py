@@ -494,3 +494,87 @@ def test_dashboard_plugin_health_card(ui_server, browser):
         expect(heading(page)).to_have_text("Plugins")
         assert unexpected(seen) == []
         assert seen["bad_responses"] == []
+
+
+def test_plugin_settings_sections_mount_in_settings_and_unmount_on_leave(ui_server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/settings/plugins"))
+        expect(page.get_by_role("link", name="Plugins", exact=True).first).to_be_visible()
+        # The file bundles export mountSettings; served/throwing/noreg/nobundle do not.
+        sections = page.locator("[data-plugin-settings]")
+        expect(sections).to_have_count(2, timeout=WAIT)
+        files = page.locator('[data-plugin-settings="files"] .fixture-settings')
+        expect(files).to_have_text("Settings of files for admin")
+        expect(files).to_have_attribute("data-path", "/hello")  # api.fetch rooted at its route
+        expect(page.locator('.plugin-settings-card[data-plugin="files"] .card-title')).to_have_text("\u2728UI files")
+        assert fixture_stats(page, "files")["settingsMounts"] == 1
+        page.locator(".tabs").get_by_role("link", name="Instance").click()
+        expect(page.locator("#instance-id")).to_be_visible()
+        stats = fixture_stats(page, "files")
+        assert (stats["settingsMounts"], stats["settingsUnmounts"], stats["mounts"]) == (1, 1, 0), stats
+        assert fixture_stats(page, "files-loop")["settingsUnmounts"] == 1
+        assert page.evaluate("document.querySelectorAll('script[data-plugin-bundle]').length") == 0
+        assert page.evaluate("Object.keys(window.ToruPlugins || {}).length") == 0
+        assert unexpected(seen) == []
+        assert seen["bad_responses"] == []
+
+
+def test_config_editor_saves_and_shows_errors_inline(ui_server, browser):
+    admin = ui_server.admin
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/plugins/served"))
+        field = page.get_by_label("Config (a JSON object)")
+        expect(field).to_have_value("{}", timeout=WAIT)
+        error = page.locator("#plugin-config-error")
+        field.fill('{"colour": "teal", "n": 2}')
+        page.get_by_role("button", name="Save config").click()
+        expect(page.locator(".toast-success", has_text="Config saved")).to_be_visible()
+        expect(page.locator('[data-field="config-saved"]')).to_contain_text("by admin")
+        expect(page.locator('.plugin-events [data-event-type="config_changed"]').first).to_contain_text(
+            "Config changed by admin")
+        assert admin.get("/api/plugins/served/config").json["config"] == {"colour": "teal", "n": 2}
+        # Not JSON: said under the field, nothing sent.
+        field.fill('{"colour": ')
+        page.get_by_role("button", name="Save config").click()
+        expect(error).to_contain_text("Not valid JSON")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        # JSON, but not an object: the server's reason, under the field.
+        field.fill("[1, 2]")
+        page.get_by_role("button", name="Save config").click()
+        expect(error).to_have_text("config must be a JSON object ({…}), not an array")
+        assert admin.get("/api/plugins/served/config").json["config"] == {"colour": "teal", "n": 2}
+        assert unexpected(seen, FAILED_RESOURCE) == []
+        assert [r.split()[0] for r in seen["bad_responses"]] == ["400"]
+
+
+def test_dashboard_lists_recent_plugin_events_linking_to_each_plugin(ui_server, browser):
+    admin = ui_server.admin
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/"))
+        card = page.locator('[data-card="plugin-events"]')
+        expect(card.locator(".event-item").first).to_be_visible(timeout=WAIT)
+        newest = admin.get("/api/plugins/events?limit=1").json["events"][0]
+        assert card.locator(".event-item").first.get_attribute("data-plugin") == newest["plugin_id"]
+        # A new event arrives at the top, live.
+        assert admin.put("/api/plugins/noreg/config", json={"config": {"k": 1}}).status == 200
+        first = card.locator(".event-item").first
+        expect(first).to_contain_text("UI noreg — Config changed by admin", timeout=WAIT)
+        first.get_by_role("link", name="UI noreg").click()
+        expect(page).to_have_url(url(ui_server, "/plugins/noreg"))
+        assert unexpected(seen) == []
+        assert seen["bad_responses"] == []
+
+
+def test_a_plugins_own_route_typed_as_an_address_opens_its_page(ui_server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/files"))  # the route in its metadata
+        expect(page).to_have_url(url(ui_server, "/plugin/files"))
+        expect(heading(page)).to_have_text("UI files")
+        page.goto(url(ui_server, "/no-such-plugin"))
+        expect(heading(page)).to_have_text("Not found")
+        assert seen["bad_responses"] == []
+
