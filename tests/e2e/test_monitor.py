@@ -203,8 +203,15 @@ def test_monitor_charts_draw_history_follow_live_and_switch_range(monitored, bro
             expect(card.locator(".chart")).to_have_attribute("data-points", re.compile(r"^([2-9]|\d\d+)$"))
             expect(card.locator(".chart-empty")).to_be_hidden()
 
-        # The 1 h view grows with each pushed sample.
+        # A young server: the time axis spans the data there is (at least a
+        # minute), not a whole hour with a sliver at its right edge.
         chart = page.locator('[data-chart="cpu"] .chart')
+        expect(chart).to_have_attribute("data-x-min", re.compile(r"^\d+$"))
+        span = int(chart.get_attribute("data-x-max")) - int(chart.get_attribute("data-x-min"))
+        assert 59 <= span < 600, span
+        expect(page.locator("main")).to_contain_text("Showing the last minute: all there is since Toru started")
+
+        # The 1 h view grows with each pushed sample.
         points = int(chart.get_attribute("data-points"))
         expect(chart).not_to_have_attribute("data-points", str(points))
         assert int(chart.get_attribute("data-points")) > points

@@ -208,7 +208,24 @@ async function loadHistory(view, { quiet = false } = {}) {
 
 function setLead(view, range, hist) {
   const r = RANGES.find((x) => x.id === range);
-  view.lead.textContent = hist ? `Showing ${r.lead}.` : `Loading ${r.label}…`;
+  if (!hist) {
+    view.lead.textContent = `Loading ${r.label}…`;
+    return;
+  }
+  // A young server has less than the range: say how much (the charts span it too).
+  const first = hist.timestamps.length ? hist.timestamps[0] : null;
+  const span = first == null ? 0 : Date.now() / 1000 - first;
+  view.lead.textContent = span < r.seconds - 2 * hist.step
+    ? `Showing the last ${spanText(span)}: all there is since Toru started sampling.`
+    : `Showing ${r.lead}.`;
+}
+
+/** 40 → "minute", 420 → "7 minutes", 7200 → "2 hours". */
+function spanText(seconds) {
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 90) return minutes === 1 ? 'minute' : `${minutes} minutes`;
+  const hours = Math.round(minutes / 60);
+  return `${hours} hours`;
 }
 
 function chooseInterface(view) {
@@ -279,6 +296,7 @@ function onSample(view, sample) {
   if (view.signal.aborted || !view.hist || view.range !== '1h' || view.inflight) return;
   const change = appendSample(view.hist, sample);
   if (change === 'none') return;
+  setLead(view, view.range, view.hist);
   if (change === 'shape') {
     chooseInterface(view);
     for (const def of CHARTS) drawChart(view, def);

@@ -7,6 +7,7 @@ import { formatTime, formatDateTime } from './format.js';
 
 const CSS_HREF = '/static/vendor/uplot/uPlot.min.css';
 // Axis labels stay on one line (uPlot's default adds a date line below).
+const MIN_SPAN_S = 60; // the narrowest time axis, for a server that just started
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 let cssLoaded = null;
 
@@ -80,13 +81,16 @@ export function timeChart(container, opts, data) {
     cursor: { y: false, drag: { x: false, y: false }, points: { size: 7 } },
     legend: { live: true },
     scales: {
-      // The whole window ("the last hour"), not just the span with data:
-      // a young server's chart starts on the right and fills up.
+      // The window ("the last hour") once there is that much data; before,
+      // the span there is (at least a minute), so a young server's chart
+      // is not a sliver at the right edge.
       x: {
         time: true,
         range: (u, min, max) => {
           const end = Math.max(max || 0, Date.now() / 1000);
-          return opts.window ? [end - opts.window, end] : [min, max];
+          if (!opts.window) return [min, max];
+          const first = Number.isFinite(min) ? min : end;
+          return [Math.max(end - opts.window, Math.min(first, end - MIN_SPAN_S)), end];
         },
       },
       y: {
@@ -122,6 +126,12 @@ export function timeChart(container, opts, data) {
       },
     ],
   };
+  // The x range drawn, for tests and for anyone inspecting the page.
+  options.hooks = { setScale: [(u, key) => {
+    if (key !== 'x') return;
+    container.dataset.xMin = String(Math.round(u.scales.x.min));
+    container.dataset.xMax = String(Math.round(u.scales.x.max));
+  }] };
   let plot = new uPlot(options, data, container);
   container.dataset.points = String(data[0].length);
 
