@@ -120,4 +120,32 @@ MIGRATIONS = [
             exit_code = NULL
             WHERE exit_code < 0;
     """),
+    # Quick actions with inputs and grants (docs/tasks.md#arguments):
+    # `arguments` is the JSON list of definitions, `confirm` the text asked
+    # before a run. `restricted` 0 = every user may run it (what existing and
+    # imported actions keep), 1 = only the users in quick_action_grants (none:
+    # admins only); the foreign keys take a deleted user out of every grant.
+    # A run keeps the values it got (passwords masked) in task_history.arguments.
+    (6, "quick_action_arguments", """
+        ALTER TABLE quick_actions ADD COLUMN arguments TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE quick_actions ADD COLUMN confirm TEXT;
+        ALTER TABLE quick_actions ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE quick_action_grants(
+            quick_action_id TEXT NOT NULL REFERENCES quick_actions(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (quick_action_id, user_id)
+        );
+        CREATE INDEX quick_action_grants_user ON quick_action_grants(user_id);
+        ALTER TABLE task_history ADD COLUMN arguments TEXT NOT NULL DEFAULT '{}';
+    """),
+    # Each plugin's JSON config object, edited by an admin and sent to the
+    # plugin in `init` and in `lifecycle`/`config` (docs/plugins.md).
+    (7, "plugin_config", """
+        CREATE TABLE plugin_config(
+            plugin_id TEXT PRIMARY KEY,
+            config TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            updated_by TEXT NOT NULL
+        );
+    """),
 ]

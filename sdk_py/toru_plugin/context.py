@@ -145,6 +145,10 @@ class Context:
 
     `instance_id`, `plugin_socket` and `log_path` come from Toru's `init`
     message (and, before it arrives, from the environment Toru sets).
+    `config` is the plugin's config object as an admin set it in Toru
+    (`{}` until then): from `init`, replaced whole when a `lifecycle`/`config`
+    message brings a new one. Read it where you need it, not once: it is a
+    new dict after each change (never mutated in place).
     """
 
     def __init__(self, plugin_id, environ, link, logger=None):
@@ -153,6 +157,7 @@ class Context:
         self.plugin_socket = environ.get("TORU_PLUGIN_SOCKET")
         self.log_path = environ.get("TORU_LOG_PATH")
         self.protocol_version = None
+        self.config = {}
         self.kv = KV(link)
         self.log = logger or Logger()
 
@@ -165,6 +170,14 @@ class Context:
             self.plugin_socket = socket_path
         if isinstance(payload.get("protocol_version"), int):
             self.protocol_version = payload["protocol_version"]
+        self._apply_config(payload)
+
+    def _apply_config(self, payload):
+        """True when the payload carried a config object (now `self.config`)."""
+        if isinstance(payload.get("config"), dict):
+            self.config = payload["config"]
+            return True
+        return False
 
 
 class Link:

@@ -70,7 +70,8 @@ class Plugin:
         self.id, self.name, self.version, self.author, self.icon = id, name, version, author, icon
         self.route_path, self.description = route, description
         self.router = Router()
-        self._init_hooks, self._shutdown_hooks = [], []
+        self._init_hooks, self._shutdown_hooks, self._config_hooks = [], [], []
+        self._config_lock = threading.Lock()  # config hooks run one change at a time, in order
         self._has_bundle = False
         self.link = Link()
         self.log = Logger()
@@ -120,6 +121,14 @@ class Plugin:
     def on_init(self, hook):
         """Decorator: `hook(ctx)` runs once, when Toru's `init` arrives."""
         self._init_hooks.append(hook)
+        return hook
+
+    def on_config(self, hook):
+        """Decorator: `hook(ctx)` runs each time an admin changes the
+        plugin's config in Toru while it runs; `ctx.config` is already the
+        new object. (At start the config comes with `init`: read it in
+        `on_init`.)"""
+        self._config_hooks.append(hook)
         return hook
 
     def on_shutdown(self, hook):
@@ -335,23 +344,35 @@ class Plugin:
         elif kind == "lifecycle":
             action = payload.get("action") or message.get("action")
             if action == "init":
+                self.ctx._apply_init(payload)  # here, in frame order: a later `config` frame wins
                 self._init_started.set()
-                threading.Thread(target=self._init, args=(payload,), name="toru-plugin-init", daemon=True).start()
+                threading.Thread(target=self._init, name="toru-plugin-init", daemon=True).start()
             elif action == "shutdown":
                 self.stop("shutdown")
+            elif action == "config":
+                # Applied here, in the order frames arrive; hooks run in a thread.
+                if self.ctx._apply_config(payload):
+                    threading.Thread(target=self._config_changed, name="toru-plugin-config", daemon=True).start()
+                else:
+                    self.log.warn("ignored a config message without a config object")
             else:
                 self.log.debug("ignored lifecycle action", action=str(action))
         else:
             self.log.debug("ignored a message of unknown type", type=str(kind))
 
-    def _init(self, payload):
-        self.ctx._apply_init(payload)
+    def _init(self):
         if not self._init_once.acquire(blocking=False):
             return  # hooks run once per process, even if Toru sends init again
         try:
             self._run_hooks(self._init_hooks, "on_init")
         finally:
             self._init_done.set()
+
+    def _config_changed(self):
+        with self._config_lock:
+            if self._init_started.is_set():
+                self._init_done.wait(self.init_wait)  # on_init first, then the changes after it
+            self._run_hooks(self._config_hooks, "on_config")
 
     def _run_hooks(self, hooks, what):
         for hook in hooks:

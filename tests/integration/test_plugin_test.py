@@ -119,6 +119,14 @@ def test_a_plugin_that_never_answers_fails_http_and_still_gets_shut_down(tmp_pat
     assert checks["shutdown"]["status"] == "pass" and checks["leftovers"]["status"] == "pass"
 
 
+def test_the_original_rust_sdk_reply_shape_is_accepted_and_named(tmp_path):
+    binary = install_plugin(tmp_path, "toolbox", "rustsdk")  # replies inside payload.payload.body
+    result = plugin_test(binary)
+    assert result.returncode == 0, result.stdout
+    http = next(line for line in result.stdout.splitlines() if line.startswith("PASS http:"))
+    assert "GET / answered 200" in http and "legacy Rust-SDK reply shape: accepted" in http
+
+
 def test_ignoring_shutdown_fails_the_shutdown_check(tmp_path):
     binary = install_plugin(tmp_path, "ignores_shutdown")
     short = {"TORU_TIMINGS": "stop_grace=0.5"}  # the supervisor's grace (3 s by default)

@@ -61,13 +61,14 @@ def psrv(tmp_path_factory):
     data = tmp_path_factory.mktemp("plugins") / "data"
     for fixture, name in (("hello_python", "hello"), ("toolbox", "echo"), ("toolbox", "echo-b"),
                           ("toolbox", "concurrent"), ("toolbox", "silent"), ("toolbox", "oversize"),
-                          ("toolbox", "malformed"), ("metadata_fails", "broken")):
+                          ("toolbox", "malformed"), ("toolbox", "rustsdk"), ("metadata_fails", "broken")):
         install_plugin(data, fixture, name)
     # A short stop grace: the reference plugin ignores `shutdown`, and the teardown would wait 3 s for it.
     server = ServerProcess(data, env={"TRUST_PROXY": "1", "TORU_PLUGIN_TIMEOUT": "2",
                                       "TORU_TIMINGS": "stop_grace=0.5"}).start()
     admin = sign_in(server)
-    for plugin_id in ("hello-plugin-python", "echo", "echo-b", "concurrent", "silent", "oversize", "malformed"):
+    for plugin_id in ("hello-plugin-python", "echo", "echo-b", "concurrent", "silent", "oversize", "malformed",
+                      "rustsdk"):
         wait_state(admin, plugin_id, "running")
     yield server
     server.stop()
@@ -438,3 +439,47 @@ def test_state_changes_are_pushed_to_websocket_subscribers(psrv, padmin):
     assert_one_record_per_event(psrv, padmin, "echo-b", rows, pushes, log_before)
     assert pushes[-1]["health"] == "healthy" and pushes[-1]["condition"] == "running"
     assert pushes[-1]["event"]["plugin_id"] == "echo-b"
+
+
+def test_a_plugin_built_with_the_original_rust_sdk_answers(psrv, padmin):
+    """Its reply is a request-shaped `http` message with the real reply as a
+    JSON string in payload.payload.body: Toru unwraps it (the original core
+    answered 500)."""
+    res = padmin.request("POST", "/api/plugins/route/rustsdk/items?x=1", json_body={"k": "v"})
+    assert res.status == 200 and res.header("content-type") == "application/json", res
+    assert res.json["path"] == "/items?x=1" and json.loads(res.json["body"]) == {"k": "v"}
+    assert padmin.get("/api/plugins/route/rustsdk/binary").body == b"\x00\xff\x10"  # body_encoding inside too
+    cookie = padmin.get("/api/plugins/route/rustsdk/cookie")
+    assert cookie.header("x-plugin") == "yes" and cookie.headers["set-cookie-list"] == []
+    assert plugin(padmin, "rustsdk")["health"] == "healthy"
+
+
+def test_status_and_events_carry_the_originals_fields(psrv, padmin):
+    info = plugin(padmin, "echo")
+    assert info["socket_path"].endswith("/echo.sock") and os.path.exists(info["socket_path"])
+    assert plugin(padmin, "broken")["socket_path"] is None
+    event = padmin.get("/api/plugins/events?limit=1").json["events"][0]
+    stamp = event["timestamp_rfc3339"]
+    assert isinstance(event["timestamp"], float) and stamp.endswith("Z")
+    from datetime import datetime
+    assert abs(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - event["timestamp"]) < 0.001
+
+
+def test_old_plugins_ignore_a_config_change_and_keep_their_connection(psrv, padmin):
+    """A config change reaches old plugins as a `lifecycle` frame with action
+    `config` (the only frame types they know): they ignore it and keep
+    serving on the same connection."""
+    for plugin_id in ("hello-plugin-python", "rustsdk"):
+        last_id = max([0] + [e["id"] for e in event_rows(padmin, plugin_id)])
+        res = padmin.put(f"/api/plugins/{plugin_id}/config", json={"config": {"mode": "quiet"}})
+        assert res.status == 200 and res.json["config"] == {"mode": "quiet"}, res
+        assert [(e["event_type"], e["details"]["delivery"]) for e in event_rows(padmin, plugin_id, last_id)] == [
+            ("config_changed", "now")]
+    wait_for(lambda: any(line["message"] == "lifecycle config ignored"
+                         for line in padmin.get("/api/plugins/rustsdk/logs").json["logs"]),
+             timeout=15, message="the toolbox plugin to receive the config frame")
+    assert padmin.get("/api/plugins/route/hello-python/").json["message"] == "Hello from Python plugin!"
+    assert padmin.get("/api/plugins/route/rustsdk/x").status == 200
+    for plugin_id in ("hello-plugin-python", "rustsdk"):
+        assert plugin(padmin, plugin_id)["health"] == "healthy"
+        assert "connection_problem" not in [e["event_type"] for e in event_rows(padmin, plugin_id)]

@@ -207,6 +207,71 @@ def test_sigterm_to_the_plugin_exits_0_and_removes_its_socket(sdk_server, admin)
     assert admin.get(f"{ROUTE}/").status == 200
 
 
+def config_events(admin):
+    return [e for e in events(admin) if e["event_type"] == "config_changed"]
+
+
+def test_a_config_is_stored_sent_to_the_running_plugin_and_carried_by_init(sdk_server, admin):
+    from helpers import TaskSocket
+    assert admin.get(f"/api/plugins/{PLUGIN}/config").json == {"config": {}, "updated_at": None, "updated_by": None}
+    assert admin.get(f"{ROUTE}/config").json["config"] == {}
+    sock = TaskSocket(sdk_server, admin)
+    try:
+        sock.send(type="subscribe", topic="plugins")
+        sock.send(type="ping")
+        sock.until(lambda m: m["type"] == "pong")
+        wanted = {"greeting": "kia ora", "limits": {"n": 3}, "tags": ["a", "ü"]}
+        res = admin.put(f"/api/plugins/{PLUGIN}/config", json={"config": wanted})
+        assert res.status == 200, res
+        assert res.json["config"] == wanted and res.json["updated_by"] == "admin" and res.json["updated_at"]
+        seen = wait_for(lambda: (lambda c: c if c["changes"] else None)(admin.get(f"{ROUTE}/config").json),
+                        timeout=15, message="on_config in the plugin")
+        assert seen["config"] == wanted and seen["changes"] == [wanted]
+        sock.send(type="ping")  # the push went out before the PUT answered: all of it is before the pong
+        pushed = [m["data"] for m in sock.until(lambda m: m["type"] == "pong") if m["type"] == "plugins"]
+        changed = config_events(admin)
+        assert len(changed) == 1 and changed[0]["details"] == {"by": "admin", "bytes": len(json.dumps(
+            wanted, ensure_ascii=False, separators=(",", ":")).encode()), "delivery": "now"}
+        assert [p["event"]["id"] for p in pushed if p["event"]["event_type"] == "config_changed"] == [changed[0]["id"]]
+    finally:
+        sock.close()
+    old_pid = info(admin)["pid"]
+    assert admin.post(f"/api/plugins/{PLUGIN}/restart").status == 200
+    wait_running(admin, other_than=old_pid)
+    after = wait_for(lambda: (lambda c: c if c["at_init"] is not None else None)(admin.get(f"{ROUTE}/config").json),
+                     timeout=15, message="on_init of the new process")
+    assert after == {"config": wanted, "at_init": wanted, "changes": []}  # the new process got it with init
+
+
+def test_bad_configs_are_refused_with_a_reason_and_change_nothing(sdk_server, admin, tmp_path):
+    before = admin.get(f"/api/plugins/{PLUGIN}/config").json
+    in_plugin = admin.get(f"{ROUTE}/config").json
+    events_before = len(config_events(admin))
+    url = f"/api/plugins/{PLUGIN}/config"
+    for body, status, words in (
+            ({"config": [1, 2]}, 400, "must be a JSON object ({…}), not an array"),
+            ({"config": "text"}, 400, "not str"),
+            ({"config": None}, 400, "not null"),
+            ({"settings": {}}, 400, 'The body must be {"config": {…}}'),
+            ({"config": {}, "extra": 1}, 400, "Unknown field(s) extra"),
+            ({"config": {"big": "x" * 70_000}}, 413, "at most 65536 (64 KiB)")):
+        res = admin.put(url, json=body)
+        assert (res.status, words in res.json["error"]) == (status, True), (body, res)
+    assert admin.put(url, data=b"[1]", headers={"Content-Type": "application/json"}).status == 400
+    assert admin.put(url, data=b"{nope", headers={"Content-Type": "application/json"}).status == 400
+    assert admin.put(url, data=b'{"config": {"n": NaN}}', headers={"Content-Type": "application/json"}).status == 400
+    assert admin.put(url, data=b"{}", headers={"Content-Type": "text/plain"}).status == 415
+    assert admin.put("/api/plugins/nobody/config", json={"config": {}}).json == {"error": "Plugin not found"}
+    assert admin.get("/api/plugins/UPPER/config").status == 404
+    admin.post("/api/users", json={"username": "cfgclient", "password": "correct horse battery staple"})
+    client = sdk_server.client()
+    client.post("/api/auth/login", json={"username": "cfgclient", "password": "correct horse battery staple"})
+    assert client.get(url).status == 403 and client.put(url, json={"config": {}}).status == 403
+    assert admin.get(url).json == before
+    assert admin.get(f"{ROUTE}/config").json == in_plugin
+    assert len(config_events(admin)) == events_before
+
+
 def test_kv_survives_a_core_restart_and_the_plugin_shuts_down_cleanly_with_the_core(tmp_path):
     data = tmp_path / "data"
     build_binary(data, tmp_path / "stage")

@@ -6,11 +6,11 @@ import bottle
 import gevent
 
 from toru.accounts.auth import current_user
-from toru.errors import NotFound
+from toru.errors import Invalid, NotFound
 from toru.plugins import router
 from toru.plugins.discovery import check_plugin_id
 from toru.plugins.logs import plugin_log_path, read_logs
-from toru.web.http import limit, paging
+from toru.web.http import json_body, limit, paging
 
 audit = logging.getLogger("toru.audit")
 MAX_EVENTS = 500
@@ -59,6 +59,8 @@ def register(app, services):
         audit.info("plugins rescanned", extra=dict(counts, actor=actor()))
         return dict(counts, success=True)
 
+    # Admins only, like each plugin's events: details carry file paths, exit
+    # errors and who changed what (clients see each plugin's state on its card).
     @app.get("/api/plugins/events", role="admin")
     def all_events():
         return {"events": manager.events.recent(None, limit(bottle.request.query, 100, MAX_EVENTS))}
@@ -93,10 +95,35 @@ def register(app, services):
         logs = gevent.get_hub().threadpool.apply(read_logs, (path, page, size, query.get("level") or None))
         return {"logs": logs, "page": page, "page_size": size}
 
+    @app.get("/api/plugins/<plugin_id>/config", role="admin")
+    def get_config(plugin_id):
+        manager.get(checked_id(plugin_id))
+        return manager.configs.describe(plugin_id)
+
+    @app.put("/api/plugins/<plugin_id>/config", role="admin")
+    def put_config(plugin_id):
+        manager.get(checked_id(plugin_id))  # an unknown plugin is 404 whatever the body
+        body = json_body()
+        if "config" not in body:
+            raise Invalid('The body must be {"config": {…}}: the plugin\'s config object under "config"')
+        unknown = sorted(set(body) - {"config"})
+        if unknown:
+            raise Invalid(f"Unknown field(s) {', '.join(unknown)}: the body is {{\"config\": {{…}}}}")
+        result = manager.set_config(plugin_id, body["config"], actor())
+        audit.info("plugin config changed", extra={"actor": actor(), "plugin": plugin_id})
+        return result
+
     @app.get("/api/plugins/<plugin_id>/bundle.js", role="user")
     def bundle(plugin_id):
         plugin_id = checked_id(plugin_id)
-        data = router.bundle(manager, plugin_id, current_user(), config.plugin_timeout)
+        try:
+            data = router.bundle(manager, plugin_id, current_user(), config.plugin_timeout)
+        except NotFound:
+            # `?optional=1` (Settings looking for plugin sections): no bundle is
+            # an empty script, not an error the browser's console would show.
+            if bottle.request.query.get("optional") != "1":
+                raise
+            data = b""
         return bottle.HTTPResponse(data, 200, {"Content-Type": "application/javascript; charset=utf-8",
                                                "Cache-Control": "no-cache"})
 

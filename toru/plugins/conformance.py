@@ -35,7 +35,7 @@ from toru.plugins.discovery import MetadataError, read_metadata
 from toru.plugins.kv import PluginKV
 from toru.plugins.manager import runtime_dir
 from toru.plugins.protocol import BadPluginReply
-from toru.plugins.router import http_payload, parse_reply
+from toru.plugins.router import http_payload, legacy_reply, parse_reply
 from toru.processes import exit_text, group_members, signal_group, spawn
 
 DEFAULT_TIMEOUT = 10.0                    # per reply (the core waits 30 s)
@@ -398,6 +398,12 @@ class Checker:
             notes.append("request_id only inside the payload (accepted; the top level is usual)")
         payload = message.get("payload") or {}
         inner = payload.get("http") if isinstance(payload.get("http"), dict) else payload
+        if "status" not in inner and isinstance(inner.get("payload"), dict):
+            inner = inner["payload"]
+        if legacy_reply(inner):
+            notes.append("legacy Rust-SDK reply shape: accepted (the reply is a JSON string in payload.payload.body; "
+                         "Toru unwraps it, the original core answered 500)")
+            inner = legacy_reply(inner)
         if inner.get("body") is not None and not isinstance(inner.get("body"), str):
             notes.append("body is not a string: Toru sends it JSON-encoded")
         if reconnected:

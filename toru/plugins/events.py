@@ -10,12 +10,19 @@ and what the move is about — see toru/plugins/supervisor.py): `starting`,
 `disabled_after_max_restarts`, `stopping`, `stopped`, `killed`. Other
 events are not transitions: `enabled`, `disabled` (operator),
 `discovered`, `removed`, `replaced`, `invalid` (discovery) and
-`connection_problem` (a frame or connection the core could not read).
+`connection_problem` (a frame or connection the core could not read),
+`config_changed` (an admin saved the plugin's config).
+
+`timestamp` stays Unix seconds (a number), as the UI, the `plugins` pushes
+and existing scripts read it; `timestamp_rfc3339` is the same moment as
+RFC 3339 text (UTC), the form the original design's events had.
 """
 
 import json
 import logging
 import time
+
+from toru.logs import rfc3339
 
 log = logging.getLogger("toru.plugins")
 
@@ -26,7 +33,8 @@ ERROR_EVENTS = {"disabled_after_max_restarts"}
 
 def event_dict(row):
     return {"id": row["id"], "plugin_id": row["plugin_id"], "event_type": row["event_type"],
-            "timestamp": row["timestamp"], "details": json.loads(row["details"] or "{}")}
+            "timestamp": row["timestamp"], "timestamp_rfc3339": rfc3339(row["timestamp"]),
+            "details": json.loads(row["details"] or "{}")}
 
 
 class PluginEvents:

@@ -18,6 +18,7 @@ import psutil
 from toru.errors import ConfigError, NotFound
 from toru.plugins import discovery
 from toru.plugins.config import PluginConfig
+from toru.plugins.configs import PluginConfigs
 from toru.plugins.events import PluginEvents
 from toru.plugins.kv import PluginKV
 from toru.plugins.logs import RotatingJsonLog, SupervisorLog, plugin_log_path, supervisor_log_path
@@ -57,6 +58,8 @@ class PluginManager:
         self.enabled = PluginConfig(self.plugins_dir / ".metadata" / "config.json")
         self.enabled.load()
         self.kv = PluginKV(store)
+        self.configs = PluginConfigs(store)
+        self.plugin_timeout = config.plugin_timeout
         self.events = PluginEvents(store, SupervisorLog(supervisor_log_path(self.log_dir)))
         self.sockets = runtime_dir(self.data_dir)
         self.processes = {}   # id → PluginProcess (valid plugins)
@@ -112,7 +115,8 @@ class PluginManager:
         process = PluginProcess(
             plugin, socket_path=self.sockets / f"{plugin_id}.sock", log=self.logs[plugin_id],
             data_dir=self.data_dir, instance_id=self.instance_id, log_path=plugin_log_path(self.log_dir, plugin_id),
-            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timings=self.timings)
+            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timings=self.timings,
+            config_of=self.configs.get)
         self.processes[plugin_id] = process
         return process
 
@@ -152,6 +156,20 @@ class PluginManager:
             self.events.record(plugin_id, "enabled")
         process.restart("restart")
 
+    def set_config(self, plugin_id, config, actor):
+        """Store a plugin's config (checked first: a bad one changes nothing),
+        send it to the plugin if it runs, and record one `config_changed`
+        event. Returns what `GET …/config` now answers."""
+        self.get(plugin_id)
+        size = self.configs.set(plugin_id, config, actor)
+        process = self.processes.get(plugin_id)
+        running = process is not None and process.running
+        if running:
+            process.deliver_config(self.plugin_timeout)
+        self.events.record(plugin_id, "config_changed", by=actor, bytes=size,
+                           delivery="now" if running else "at its next start")
+        return self.configs.describe(plugin_id)
+
     def _give_up(self, plugin_id):
         # The process records this as its `disabled_after_max_restarts`
         # transition: one event, not a second `disabled` one.
@@ -185,7 +203,8 @@ class PluginManager:
                 "route": None, "description": None, "file": found.path.name,
                 "enabled": self.enabled.is_enabled(found.id), "state": "invalid", "running": False,
                 "health": "unhealthy", "condition": "invalid", "pid": None, "restarts": 0, "crashes": 0, "last_exit": None,
-                "started_at": None, "retry_at": None, "reason": found.reason, "cpu_percent": None, "rss": None}
+                "started_at": None, "retry_at": None, "reason": found.reason, "cpu_percent": None, "rss": None,
+                "socket_path": None}
 
     def list(self):
         plugins = [self.describe(p) for p in self.processes.values()]

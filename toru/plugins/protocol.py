@@ -136,6 +136,21 @@ class PluginConnection:
         payload = dict({"type": "lifecycle", "action": action}, **fields)
         self.send(envelope("lifecycle", payload, None, action=action))
 
+    def notify(self, action, timeout, **fields):
+        """A lifecycle frame sent while the plugin runs (`config`): to a
+        lockstep plugin only between requests, never while one is
+        outstanding — old SDKs may lose a second frame that arrives in the
+        same read as the first."""
+        if self.concurrent:
+            self.lifecycle(action, **fields)
+            return
+        if not self.turn.acquire(timeout=timeout):
+            raise PluginTimeout(f"Plugin {self.plugin_id} is still busy with an earlier request")
+        try:
+            self.lifecycle(action, **fields)
+        finally:
+            self.turn.release()
+
     def request(self, kind, payload, timeout):
         """Send a request and wait for its reply; returns the reply message."""
         if not self.concurrent:

@@ -61,6 +61,27 @@ def http_payload(method, path, headers, data):
     return dict(inner, payload=dict(inner))
 
 
+def valid_status(status):
+    return not isinstance(status, bool) and isinstance(status, int) and 100 <= status <= 599
+
+
+def legacy_reply(payload):
+    """The reply inside a reply that plugins built with the original's Rust
+    SDK send: its `http` message could only carry a request, so its example
+    puts `{"status", "headers", "body"}` as a JSON string in the request's
+    `body` (`payload.payload.body`, unwrapped to `payload.body` by now).
+    That inner object, when the outer reply has no valid status and the
+    string parses to an object with one; else None."""
+    body = payload.get("body")
+    if valid_status(payload.get("status")) or not isinstance(body, str) or not body.lstrip().startswith("{"):
+        return None
+    try:
+        inner = json.loads(body)
+    except ValueError:
+        return None
+    return inner if isinstance(inner, dict) and valid_status(inner.get("status")) else None
+
+
 def parse_reply(plugin_id, message):
     """(status, headers, body bytes) from a plugin's `http` reply."""
     payload = message.get("payload")
@@ -70,8 +91,9 @@ def parse_reply(plugin_id, message):
         payload = payload["http"]
     elif "status" not in payload and isinstance(payload.get("payload"), dict):
         payload = payload["payload"]
+    payload = legacy_reply(payload) or payload
     status = payload.get("status")
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    if not valid_status(status):
         log.warning("plugin reply without a valid status", extra={"plugin": plugin_id, "status": repr(status)})
         raise BadPluginReply(f"Plugin {plugin_id} answered without a valid HTTP status")
     headers = payload.get("headers") or {}

@@ -82,7 +82,7 @@ class PluginProcess:
 
     def __init__(self, plugin, *, socket_path, log, data_dir, instance_id, log_path, events, on_kv,
                  on_give_up, timings=None, max_crashes=MAX_CRASHES, popen=subprocess.Popen,
-                 clock=time.monotonic):
+                 clock=time.monotonic, config_of=None):
         self.plugin = plugin            # discovery.Discovered (path, metadata)
         self.id = plugin.metadata["id"]
         self.socket_path = str(socket_path)
@@ -93,6 +93,9 @@ class PluginProcess:
         self.events = events
         self.on_kv = on_kv              # fn(plugin_id, message) → reply frame
         self.on_give_up = on_give_up    # fn(plugin_id): disable it in the config
+        self.config_of = config_of or (lambda plugin_id: {})  # fn(plugin_id) → its config object
+        self.config_sender = None       # the greenlet delivering a changed config
+        self.config_changed = False
         self.timings = timings or Timings()
         self.max_crashes = max_crashes
         self.popen = popen              # the seam unit tests replace
@@ -187,7 +190,7 @@ class PluginProcess:
                 try:
                     connection.lifecycle("init", instance_id=self.instance_id, plugin_socket=self.socket_path,
                                          socket_path=self.socket_path, log_path=self.log_path,
-                                         protocol_version=PROTOCOL_VERSION)
+                                         protocol_version=PROTOCOL_VERSION, config=self.config_of(self.id))
                 except Exception as e:  # it closed at once or is dying: try again until the deadline
                     log.info("init not delivered", extra={"plugin": self.id, "error": str(e)})
                 else:
@@ -304,6 +307,27 @@ class PluginProcess:
         self.ok_at = time.time()
         return reply
 
+    def deliver_config(self, timeout):
+        """Send the current config to the running plugin in a `lifecycle`
+        frame with action `config`, in the background (a lockstep plugin may
+        be busy with a request). Changes made while one is on its way are
+        sent once more afterwards: the plugin always ends with the newest.
+        A plugin that is not running gets it with its next `init`."""
+        self.config_changed = True
+        if self.config_sender is None or self.config_sender.dead:
+            self.config_sender = gevent.spawn(self._send_config, timeout)
+
+    def _send_config(self, timeout):
+        while self.config_changed:
+            self.config_changed = False
+            connection = self.connection
+            if self.state is not S.RUNNING or connection is None:
+                return
+            try:
+                connection.notify("config", timeout, config=self.config_of(self.id))
+            except Exception as e:  # a dying or busy plugin: it gets the config with its next init
+                log.warning("config not delivered", extra={"plugin": self.id, "error": str(e)})
+
     def _connection_problem(self, reason):
         self.problem_at = time.time()
         self.events.record(self.id, "connection_problem", reason=reason)
@@ -350,4 +374,5 @@ class PluginProcess:
             "crashes": self.crashes, "last_exit": self.last_exit,
             "started_at": self.started_wall if self.proc else None,
             "retry_at": self.retry_at if self.state is S.BACKOFF else None, "reason": self.reason,
+            "socket_path": self.socket_path,
         }

@@ -149,7 +149,30 @@ function bundleUrl(id) {
   return `/api/plugins/${encodeURIComponent(id)}/bundle.js`;
 }
 
-function registration(id) {
+/** Runs a plugin's bundle.js afresh as a classic <script> (appended to
+ *  <head>; the caller removes it): resolves {script, loaded, error} —
+ *  `loaded` false when the script could not be fetched, `error` what it
+ *  threw while running. Also used by Settings (plugin sections). */
+export async function runBundle(id, url = bundleUrl(id)) {
+  // A registration left by an earlier visit would hide a bundle that now
+  // fails to register: each visit runs the bundle afresh.
+  forget(id);
+  let error = null;
+  const onError = (event) => {
+    if (event.filename && event.filename.includes(url)) error = event.error || new Error(event.message);
+  };
+  window.addEventListener('error', onError);
+  const script = h('script', { src: url, async: false, dataset: { pluginBundle: id } });
+  const loaded = await new Promise((resolve) => {
+    script.addEventListener('load', () => resolve(true), { once: true });
+    script.addEventListener('error', () => resolve(false), { once: true });
+    document.head.append(script);
+  });
+  window.removeEventListener('error', onError);
+  return { script, loaded, error };
+}
+
+export function registration(id) {
   const registry = window.ToruPlugins;
   const found = (registry && typeof registry === 'object' && registry[id])
     || window[`toru_plugin_${id}`]
@@ -157,7 +180,7 @@ function registration(id) {
   return found && typeof found.mount === 'function' ? found : null;
 }
 
-function forget(id) {
+export function forget(id) {
   if (window.ToruPlugins && typeof window.ToruPlugins === 'object') delete window.ToruPlugins[id];
   delete window[`toru_plugin_${id}`];
   delete window[`toru_plugin_${id.replace(/-/g, '_')}`];
@@ -168,22 +191,13 @@ async function load(view) {
   view.body.replaceChildren(h('p', { class: 'muted plugin-view-loading' }, `Loading ${view.plugin.name}…`));
   // A registration left by an earlier visit would hide a bundle that now
   // fails to register: each visit runs the bundle afresh.
-  forget(view.id);
   const url = bundleUrl(view.id);
-  let scriptError = null;
-  const onError = (event) => {
-    if (event.filename && event.filename.includes(url)) scriptError = event.error || new Error(event.message);
-  };
-  window.addEventListener('error', onError);
-  const loaded = await new Promise((resolve) => {
-    const script = h('script', { src: url, async: false, dataset: { pluginBundle: view.id } });
-    script.addEventListener('load', () => resolve(true), { once: true });
-    script.addEventListener('error', () => resolve(false), { once: true });
-    view.script = script;
-    document.head.append(script);
-  });
-  window.removeEventListener('error', onError);
-  if (view.disposed) return;
+  const { script, loaded, error: scriptError } = await runBundle(view.id, url);
+  view.script = script;
+  if (view.disposed) {
+    removeScript(view);
+    return;
+  }
   if (!loaded) {
     fail(view, `${view.plugin.name}'s page could not be loaded`, await bundleProblem(url));
     return;
@@ -249,9 +263,13 @@ function callUnmount(view) {
   }
 }
 
-/** The `api` a bundle's mount receives (docs/plugins.md, "Frontend bundles"). */
 function pluginApi(view) {
-  const plugin = view.plugin;
+  return bundleApi(view.plugin, (path) => view.ctx.navigate(path));
+}
+
+/** The `api` a bundle's mount (and mountSettings) receives (docs/plugins.md,
+ *  "Frontend bundles"). */
+export function bundleApi(plugin, navigate) {
   const base = `/api/plugins/route/${plugin.route.replace(/^\//, '')}/`;
   const user = getUser() || {};
   return Object.freeze({
@@ -263,7 +281,7 @@ function pluginApi(view) {
       return window.fetch(resolvePath(base, path), { ...init, credentials: init.credentials || 'same-origin' });
     },
     navigate(path) {
-      return view.ctx.navigate(String(path));
+      return navigate(String(path));
     },
     showToast(message, type = 'info') {
       return showToast(String(message), TOAST_TYPES.has(type) ? type : 'info');

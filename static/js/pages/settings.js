@@ -13,12 +13,14 @@ import * as instance from './settings/instance.js';
 import * as account from './settings/account.js';
 import * as scripts from './settings/scripts.js';
 import * as quickActions from './settings/quick-actions.js';
+import * as pluginSections from './settings/plugin-sections.js';
 
 const SECTIONS = [
   { id: 'users', label: 'Users', icon: 'users', admin: true, module: users },
   { id: 'login-history', label: 'Login history', icon: 'history', admin: true, module: loginHistory },
   { id: 'scripts', label: 'Scripts', icon: 'scripts', admin: true, module: scripts },
   { id: 'quick-actions', label: 'Quick actions', icon: 'bolt', admin: true, module: quickActions },
+  { id: 'plugins', label: 'Plugins', icon: 'plugins', admin: true, module: pluginSections },
   { id: 'instance', label: 'Instance', icon: 'server', admin: true, module: instance },
   { id: 'account', label: 'My account', icon: 'user', admin: false, module: account },
 ];

@@ -1,5 +1,5 @@
 // /plugins/:id — one plugin in full: metadata, runtime figures, and for
-// admins its controls, recent events and logs. The figures follow the
+// admins its controls, its config, recent events and logs. The figures follow the
 // plugin store (pushed changes); CPU and memory are refreshed by the page.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
@@ -10,6 +10,7 @@ import { fetchPlugin, watchPlugins } from '../../stores/plugins.js';
 import { describeExit, figures, stateBadge, stateReason } from './card.js';
 import { enableSwitch, restartButton } from './actions.js';
 import { eventsTimeline } from './events.js';
+import { configEditor } from './config.js';
 import { logsViewer } from './logs.js';
 
 const DASH = '—';
@@ -51,7 +52,7 @@ export function renderDetails(root, ctx, id, { admin }) {
     body.replaceChildren(view.el);
     show(plugin);
     if (admin) {
-      body.append(eventsTimeline(id, { signal }).el, logsViewer(id, { signal }).el);
+      body.append(configEditor(id, { signal }).el, eventsTimeline(id, { signal }).el, logsViewer(id, { signal }).el);
     } else {
       body.append(h('p', { class: 'muted plugin-admin-note' }, 'Logs and events of plugins are shown to admins.'));
     }

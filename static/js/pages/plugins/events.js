@@ -12,7 +12,7 @@ const LIMIT = 50;
 const TONES = {
   started: 'success', enabled: 'success', discovered: 'primary',
   exited: 'warning', killed: 'warning', start_failed: 'danger', restarting_with_backoff: 'warning',
-  invalid: 'danger', connection_problem: 'warning', disabled_after_max_restarts: 'danger',
+  invalid: 'danger', connection_problem: 'warning', disabled_after_max_restarts: 'danger', config_changed: 'primary',
 };
 
 /** The events card for plugin `id`; it follows pushes until `signal` aborts. */
@@ -74,6 +74,7 @@ export function eventTitle(event) {
     case 'disabled_after_max_restarts': return `Disabled after ${d.crashes} crashes in a row`;
     case 'start_failed': return 'Could not start';
     case 'connection_problem': return 'Connection problem';
+    case 'config_changed': return `Config changed${d.by ? ` by ${d.by}` : ''}`;
     default: return event.event_type.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
   }
 }
@@ -81,13 +82,17 @@ export function eventTitle(event) {
 function eventDetail(event) {
   const d = event.details || {};
   if (event.event_type === 'state') return d.reason || '';
-  const skip = new Set(['old', 'new', 'pid', 'delay', 'crashes', 'code', 'signal']);
+  const skip = new Set(['old', 'new', 'pid', 'delay', 'crashes', 'code', 'signal', 'by']);
   return Object.entries(d).filter(([k, v]) => !skip.has(k) && v != null && v !== '')
     .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ');
 }
 
+export function eventTone(event) {
+  return event.event_type === 'state' ? stateTone(event.details && event.details.new) : (TONES[event.event_type] || 'neutral');
+}
+
 function eventItem(event) {
-  const tone = event.event_type === 'state' ? stateTone(event.details && event.details.new) : (TONES[event.event_type] || 'neutral');
+  const tone = eventTone(event);
   const detail = eventDetail(event);
   return h('li', { class: 'event-item', dataset: { eventType: event.event_type, tone } },
     h('span', { class: 'event-marker', 'aria-hidden': 'true' }),
