@@ -165,6 +165,7 @@ class Hub:
         self.topics = {}
         self.handlers = {}                      # type → {key or None: fn(conn, message)}
         self.close_hooks = []
+        self.connections = set()                # open ones, for recheck_user
         self.handle("ping", lambda conn, message: conn.send({"type": "pong"}))
         self.handle("subscribe", self._subscribe)
         self.handle("unsubscribe", self._unsubscribe)
@@ -214,11 +215,13 @@ class Hub:
     def serve(self, websocket, user, token):
         """Run one connection until it closes (the `/api/ws` route calls this)."""
         conn = Connection(websocket, user, token)
+        self.connections.add(conn)
         writer = gevent.spawn(conn.write_loop)
         watcher = gevent.spawn(self._revalidate, conn)
         try:
             self._read_loop(conn)
         finally:
+            self.connections.discard(conn)
             for topic in list(conn.topics):
                 topic.discard(conn)
             for hook in self.close_hooks:
@@ -251,7 +254,9 @@ class Hub:
         except Exception as e:  # one bad message must not end the connection
             if getattr(e, "status", None) is None:
                 log.exception("websocket handler failed", extra={"type": message.get("type")})
-            reply = {"type": "error", "data": getattr(e, "message", "Internal error")}
+            # The extras an HTTP error would carry too (`fields`, `confirm`).
+            reply = {**(getattr(e, "extra", None) or {}), "type": "error",
+                     "data": getattr(e, "message", "Internal error")}
             for key in ("task_id", "ref"):  # say which request failed
                 if isinstance(message.get(key), str):
                     reply[key] = message[key][:100]
@@ -285,6 +290,15 @@ class Hub:
                 conn.close()
             else:
                 conn.user = user  # a changed role counts from now on
+
+    def recheck_user(self, user_id):
+        """Re-check now, not at the next `revalidate_every`, the connections
+        of a user an admin just deactivated, deleted or changed: an ended
+        session closes them and takes them off every topic (task output)."""
+        for conn in [c for c in self.connections if c.user and c.user["id"] == user_id]:
+            if self.current_user(conn) is None:
+                for topic in list(conn.topics):
+                    topic.discard(conn)
 
     def current_user(self, conn):
         """Re-check the session behind `conn` now (handlers that start work

@@ -24,6 +24,8 @@ from gevent import subprocess
 PRIVATE_ENV = ("ADMIN_PASSWORD", "TORU_LICENSE_SECRET")
 PR_SET_PDEATHSIG = 1
 POLL_FIRST, POLL_MAX = 0.01, 0.25  # stop_group's checks: often at first, then less
+STDERR_KEEP = 4096   # what run_briefly keeps of a helper's stderr
+REAP_WITHIN = 2     # run_briefly: a KILLed helper is reaped within this
 
 
 def child_env(**extra):
@@ -43,6 +45,53 @@ def spawn(argv, *, cwd, env=None, die_with_core=True, popen=subprocess.Popen):
                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  start_new_session=True, close_fds=True,
                  preexec_fn=die_with_parent() if die_with_core else None)
+
+
+class _Late(Exception):
+    """run_briefly's own timeout (a caught gevent.Timeout must be yours)."""
+
+
+def run_briefly(argv, *, cwd, env=None, timeout, cap):
+    """Run a short helper to its end (a quick action's `choices_from`
+    script, the pattern checker): (returncode, stdout, first bytes of
+    stderr). Bounded: TimeoutError after `timeout` seconds, OverflowError
+    past `cap` bytes of stdout; either way, and after a normal exit too, its
+    whole group is killed (a helper has nothing to save, and what it left
+    running must not outlive it). OSError if it cannot start."""
+    proc = spawn(argv, cwd=cwd, env=env)
+    errors = gevent.spawn(_read_head, proc.stderr, STDERR_KEEP)
+    try:
+        with gevent.Timeout(timeout, _Late):
+            out = proc.stdout.read(cap + 1)
+            if len(out) > cap:
+                raise OverflowError(f"printed more than {cap} bytes")
+            code = proc.wait()
+            err = errors.get()
+    except _Late:
+        raise TimeoutError(f"did not finish within {timeout:g} s") from None
+    finally:
+        signal_group(proc.pid, signal.SIGKILL)
+        with gevent.Timeout(REAP_WITHIN, False):
+            proc.wait()
+        # The reader must be gone before its pipe is closed: greenlets share
+        # a thread, so closing under a pending read is a "reentrant call".
+        errors.kill(timeout=1)
+        proc.stdout.close()
+        if errors.dead:
+            proc.stderr.close()
+    return code, out, err
+
+
+def _read_head(pipe, keep):
+    """The first `keep` bytes of a pipe; the rest is drained so a chatty
+    child never blocks on a full pipe."""
+    kept = b""
+    while True:
+        chunk = pipe.read(8192)
+        if not chunk:
+            return kept
+        if len(kept) < keep:
+            kept += chunk[:keep - len(kept)]
 
 
 def signal_group(pgid, signum):

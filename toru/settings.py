@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toru.accounts.auth import current_user
-from toru.errors import Invalid
+from toru.errors import FieldErrors, Invalid
 from toru.web.http import json_body
 
 audit = logging.getLogger("toru.audit")
@@ -29,7 +29,7 @@ def bounded_int(setting, value):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not setting.low <= value <= setting.high:
         none = " or null (none)" if setting.nullable else ""
-        raise Invalid(f"{setting.key} must be an integer from {setting.low} to {setting.high}{none}")
+        raise Invalid(f"Must be a whole number from {setting.low:,} to {setting.high:,}{none}")
     return value
 
 
@@ -61,14 +61,18 @@ class Settings:
         return {key: self.get(key) for key in SETTINGS}
 
     def update(self, changes):
-        if "instance_id" in changes:
-            raise Invalid("instance_id cannot be changed: plugin licences are bound to it")
-        unknown = set(changes) - set(SETTINGS)
-        if unknown:
-            raise Invalid(f"Unknown setting(s): {', '.join(sorted(unknown))}")
         if not changes:
             raise Invalid(f"Nothing to change: send one of {', '.join(SETTINGS)}")
-        checked = {key: self.check(key, value) for key, value in changes.items()}
+        errors = FieldErrors()
+        checked = {}
+        for key, value in changes.items():
+            if key == "instance_id":
+                errors.add(key, "Cannot be changed: plugin licences are bound to it")
+            elif key not in SETTINGS:
+                errors.add(key[:64], "Unknown setting")
+            else:
+                checked[key] = errors.check(key, self.check, key, value)
+        errors.raise_any("Settings not saved")
         with self.store.transaction():
             for key, value in checked.items():
                 self.store.set_setting(PREFIX + key, json.dumps(value))
@@ -83,10 +87,10 @@ class Settings:
 
     def check_scripts_dir(self, value):
         if not isinstance(value, str) or not value.strip() or "\0" in value:
-            raise Invalid("scripts_dir must be a directory path")
+            raise Invalid("Enter the path of a directory")
         path = (self.data_dir / Path(value.strip()).expanduser()).resolve()
         if not path.is_dir():
-            raise Invalid(f"scripts_dir {path} does not exist or is not a directory; create it first")
+            raise Invalid(f"{path} does not exist or is not a directory; create it first")
         return str(path)
 
 

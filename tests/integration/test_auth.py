@@ -179,7 +179,7 @@ def test_reset_admin_password_prints_a_new_one_and_ends_sessions(fresh_server, t
 
 
 def env_admin_source(client):
-    return next(u for u in client.get("/api/users").json["users"] if u["id"] == 0)["password_source"]
+    return next(u for u in client.get("/api/users").json["users"] if u["id"] == 0)["credential_source"]
 
 
 def test_the_users_list_says_where_the_admin_password_comes_from(fresh_server, tmp_path):

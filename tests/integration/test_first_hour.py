@@ -59,3 +59,23 @@ def test_a_proxy_without_trust_proxy_is_noticed_once(fresh_server):
     trusted = fresh_server(env={"TRUST_PROXY": "1"}).start()
     request(trusted.url, "GET", "/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
     assert sign_in(trusted).get("/api/instance").json["notices"] == []
+
+
+def test_forms_get_every_bad_field_at_once_in_words(server, admin):
+    before = len(admin.get("/api/users").json["users"])
+    res = admin.post("/api/users", json={"username": "bad name!", "role": "root", "password": "short",
+                                         "display_name": "x\u202ey"})
+    assert res.status == 400
+    fields = res.json["fields"]
+    assert set(fields) == {"username", "role", "password", "display_name"}, fields
+    assert all("_" not in text.split(":")[0] for text in fields.values())  # no internal keys in the words
+    assert len(admin.get("/api/users").json["users"]) == before
+    res = admin.put("/api/settings", json={"retention_days": 0, "max_concurrent_tasks": "many", "nope": 1,
+                                           "scripts_dir": "/no/such/dir"})
+    assert res.status == 400
+    fields = res.json["fields"]
+    assert set(fields) == {"retention_days", "max_concurrent_tasks", "nope", "scripts_dir"}, fields
+    assert fields["retention_days"] == "Must be a whole number from 1 to 3,650"
+    assert not any("retention_days" in text or "scripts_dir" in text for text in fields.values())
+    res = admin.put("/api/me/password", json={})
+    assert res.status == 400 and set(res.json["fields"]) == {"current_password", "new_password"}

@@ -28,6 +28,8 @@ def test_admin_creates_updates_reorders_and_deletes(admin):
     a = create(admin, name="Greet", script="greet.sh", icon="🚀", description="Says hi")
     b = create(admin, name="Nap", script="nap.sh", timeout=60)
     assert a["order"] < b["order"] and a["timeout"] is None and b["timeout"] == 60
+    assert (a["arguments"], a["confirm"], a["allowed_users"]) == ([], None, None)  # docs/tasks.md#quick-actions
+    assert admin.get(f"/api/quick-actions/{a['id']}").json["quick_action"] == a
     listed = admin.get("/api/quick-actions").json["quick_actions"]
     assert [q["id"] for q in listed][-2:] == [a["id"], b["id"]]
     res = admin.put(f"/api/quick-actions/{a['id']}", json={"name": "Greet me", "timeout": 5})

@@ -23,7 +23,8 @@ def test_create_list_update_delete(server, admin):
     assert "password_hash" not in alice and "password" not in str(admin.get("/api/users").json)
     listed = admin.get("/api/users").json["users"]
     assert listed[0] == {"id": 0, "username": "admin", "display_name": "Administrator", "role": "admin",
-                         "source": "env", "active": True, "editable": False, "created_at": None}
+                         "source": "env", "active": True, "is_active": True, "editable": False, "created_at": None,
+                         "credential_source": "environment"}
     assert "alice" in usernames(admin)
     assert can_login(server, "alice", GOOD)
 

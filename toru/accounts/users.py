@@ -18,7 +18,7 @@ import bottle
 
 from toru.accounts import passwords
 from toru.accounts.auth import current_user
-from toru.errors import Conflict, Forbidden, Invalid, NotFound
+from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, NotFound
 from toru.web.http import json_body
 
 log = logging.getLogger("toru.accounts")
@@ -31,7 +31,7 @@ MAX_DISPLAY_NAME = 100
 ADMIN_HASH_SETTING = "admin_password_hash"
 # Where the stored admin password came from: "generated" (first start),
 # "reset" (reset-admin-password) or "changed" (by the admin, in the UI).
-ADMIN_SOURCE_SETTING = "admin_password_source"
+ADMIN_SOURCE_SETTING = "admin_credential_source"
 
 
 class Accounts:
@@ -60,7 +60,7 @@ class Accounts:
             self.store.set_setting(ADMIN_HASH_SETTING, password_hash)
             self.store.set_setting(ADMIN_SOURCE_SETTING, source)
 
-    def admin_password_source(self):
+    def admin_credential_source(self):
         """"environment" (ADMIN_PASSWORD), or where the stored one came from."""
         if self.config.admin_password:
             return "environment"
@@ -116,7 +116,7 @@ class Accounts:
     def list_users(self):
         rows = self.store.all("SELECT * FROM users ORDER BY username COLLATE NOCASE")
         env = dict(self.env_admin(), active=True, is_active=True, editable=False, created_at=None,
-                   password_source=self.admin_password_source())
+                   credential_source=self.admin_credential_source())
         return [env] + [public_user(r) for r in rows]
 
     def get(self, user_id):
@@ -128,14 +128,18 @@ class Accounts:
         return row
 
     def create_user(self, data):
-        username = check_username(data.get("username"))
-        if self.is_env_admin_name(username):
-            raise Conflict("That username belongs to the environment admin")
-        display_name = check_display_name(data.get("display_name", username) or username)
-        role = check_role(data.get("role", "client"))
-        active = check_active(data, default=True)
+        errors = FieldErrors()
+        username = errors.check("username", check_username, data.get("username"))
+        display_name = errors.check("display_name", check_display_name,
+                                    data.get("display_name", username) or username)
+        role = errors.check("role", check_role, data.get("role", "client"))
+        active = errors.check("active", check_active, data, True)
         password = data.get("password")
-        passwords.check_policy(password, username)
+        errors.check("password", passwords.check_policy, password, username or "")
+        errors.raise_any()
+        if self.is_env_admin_name(username):
+            raise Conflict("That username belongs to the environment admin",
+                           fields={"username": "Taken by the server's administrator"})
         password_hash = passwords.hash_password(password)
         now = time.time()
         try:
@@ -143,22 +147,23 @@ class Accounts:
                 "INSERT INTO users(username, display_name, role, password_hash, active, created_at, updated_at) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?)", (username, display_name, role, password_hash, int(active), now, now))
         except sqlite3.IntegrityError:
-            raise Conflict("A user with that username already exists") from None
+            raise Conflict("A user with that username already exists",
+                           fields={"username": "A user with that username already exists"}) from None
         return public_user(self.get(cur.lastrowid))
 
     def update_user(self, user_id, data):
         row = self.get(user_id)
-        changes = {}
+        changes, errors = {}, FieldErrors()
         if "display_name" in data:
-            changes["display_name"] = check_display_name(data["display_name"])
+            changes["display_name"] = errors.check("display_name", check_display_name, data["display_name"])
         if "role" in data:
-            changes["role"] = check_role(data["role"])
-        active = check_active(data, default=None)
+            changes["role"] = errors.check("role", check_role, data["role"])
+        active = errors.check("active", check_active, data, None)
         if active is not None:
             changes["active"] = int(active)
-        unknown = set(data) - {"display_name", "role", "active", "is_active"}
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        for name in sorted(set(data) - {"display_name", "role", "active", "is_active"}):
+            errors.add(name[:64], "Unknown field")
+        errors.raise_any()
         if not changes:
             raise Invalid("Nothing to change: send display_name, role or active")
         sets = ", ".join(f"{k} = ?" for k in changes)
@@ -168,7 +173,9 @@ class Accounts:
 
     def set_password(self, user_id, password):
         row = self.get(user_id)
-        passwords.check_policy(password, row["username"])
+        errors = FieldErrors()
+        errors.check("password", passwords.check_policy, password, row["username"])
+        errors.raise_any()
         self._set_hash(row["id"], passwords.hash_password(password))
 
     def delete_user(self, user_id):
@@ -177,20 +184,23 @@ class Accounts:
         return row["username"]
 
     def change_own_password(self, user, current, new):
-        if not isinstance(current, str) or not isinstance(new, str):
-            raise Invalid("current_password and new_password are required")
+        errors = FieldErrors()
+        if not isinstance(current, str) or not current:
+            errors.add("current_password", "Your current password is required")
+        if not isinstance(new, str) or not new:
+            errors.add("new_password", "A new password is required")
+        else:
+            errors.check("new_password", passwords.check_policy, new, user["username"])
+        errors.raise_any()
+        if user["source"] == "env" and self.config.admin_password:
+            raise Conflict("The admin password is set by ADMIN_PASSWORD; change it there and restart")
+        stored = self.admin_hash() if user["source"] == "env" else self.get(user["id"])["password_hash"]
+        if not passwords.verify(stored, current):
+            raise Forbidden("Current password is wrong", fields={"current_password": "Current password is wrong"})
         if user["source"] == "env":
-            if self.config.admin_password:
-                raise Conflict("The admin password is set by ADMIN_PASSWORD; change it there and restart")
-            if not passwords.verify(self.admin_hash(), current):
-                raise Forbidden("Current password is wrong")
-            passwords.check_policy(new, user["username"])
             self._set_admin_hash(passwords.hash_password(new), "changed")
-            return
-        row = self.get(user["id"])
-        if not passwords.verify(row["password_hash"], current):
-            raise Forbidden("Current password is wrong")
-        self.set_password(user["id"], new)
+        else:
+            self._set_hash(user["id"], passwords.hash_password(new))
 
     def _set_hash(self, user_id, password_hash):
         self.store.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",

@@ -3,6 +3,7 @@
 `interrupted` — never a run without a trace. Routes: `/api/history`.
 """
 
+import json
 import logging
 import time
 
@@ -12,14 +13,15 @@ from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound
 from toru.processes import ended_text
 from toru.tasks.output import recover_spool
-from toru.web.http import paging
+from toru.tasks.quick_actions import visible_sql
+from toru.web.http import json_body, paging
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
 
 STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted")
 SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at, "
-           "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds")
+           "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds, arguments")
 # Statuses where Toru, not the script, decided the end: their words say so first.
 STOPPED_BY_TORU = {"cancelled": "Cancelled", "timed_out": "Timed out", "interrupted": "Interrupted"}
 
@@ -46,6 +48,7 @@ def exit_text(status, exit_code, exit_signal):
 def summary(row):
     task = {key: row[key] for key in row.keys() if key not in ("output", "started_by_id")}
     task["output_truncated"] = bool(task["output_truncated"])
+    task["arguments"] = json.loads(task["arguments"])  # as run, passwords masked ("••••")
     task["exit_text"] = exit_text(task["status"], task["exit_code"], task["exit_signal"])
     task["script_name"] = task["script"]  # the original Toru's name for it (DESIGN §6a)
     return task
@@ -55,11 +58,14 @@ class TaskHistory:
     def __init__(self, store):
         self.store = store
 
-    def create(self, task_id, script, user, trigger, quick_action_id, started_at):
+    def create(self, task_id, script, user, trigger, quick_action_id, started_at, arguments=None):
+        """The row of a run that starts; `arguments` is the record of its
+        values (arguments.Values.record: passwords already masked)."""
         self.store.execute(
             "INSERT INTO task_history(id, script, started_by, started_by_id, trigger, quick_action_id, "
-            "started_at, status) VALUES(?, ?, ?, ?, ?, ?, ?, 'running')",
-            (task_id, script, user["username"], user["id"], trigger, quick_action_id, started_at))
+            "started_at, status, arguments) VALUES(?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            (task_id, script, user["username"], user["id"], trigger, quick_action_id, started_at,
+             json.dumps(arguments or {}, ensure_ascii=False)))
 
     def finish(self, task_id, finished_at, status, exit_code, exit_signal, output, truncated, output_bytes,
                peak_rss, cpu_seconds):
@@ -77,17 +83,20 @@ class TaskHistory:
         return row
 
     def visible_row(self, task_id, user):
-        """The row if `user` may see it; clients see only the tasks they started."""
+        """The row if `user` may see it: clients see only the tasks they
+        started, of quick actions they may still run (a revoked grant hides
+        its runs' output too)."""
         row = self.row(task_id)
-        if not is_admin(user) and row["started_by_id"] != user["id"]:
+        if not is_admin(user) and (row["started_by_id"] != user["id"] or not self.store.one(
+                f"SELECT {visible_sql('?')} AS ok", (row["quick_action_id"], user["id"]))["ok"]):
             raise NotFound("No task with that id")  # 404, not 403: ids of others stay secret
         return row
 
     def page(self, user, page, size, status=None, script=None):
         where, params = [], []
         if not is_admin(user):
-            where.append("started_by_id = ?")
-            params.append(user["id"])
+            where.append(f"started_by_id = ? AND {visible_sql('task_history.quick_action_id')}")
+            params += [user["id"], user["id"]]
         if status:
             if status not in STATUSES:
                 raise Invalid(f"status must be one of {', '.join(STATUSES)}")
@@ -157,10 +166,11 @@ def register(app, services):
     @app.post("/api/history/<task_id>/rerun", role="user")
     def rerun(task_id):
         user = current_user()
+        body = json_body(required=False)
         row = history.visible_row(task_id, user)
         if not is_admin(user) and row["quick_action_id"] is None:
             raise Forbidden("Only an admin can re-run a script")
-        task = runner.rerun(row, user)
+        task = runner.rerun(row, user, body.get("arguments"), body.get("confirmed"))
         bottle.response.status = 201
         return {"task_id": task.id}
 

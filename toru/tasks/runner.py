@@ -15,6 +15,7 @@ drain_after_exit, subscriber_stall).
 """
 
 import errno
+import json
 import logging
 import time
 import uuid
@@ -27,6 +28,7 @@ import gevent.queue
 from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from toru.processes import describe_exit, group_members, spawn, stop_group
+from toru.tasks.arguments import NO_VALUES
 from toru.tasks.history import exit_text, summary
 from toru.tasks.output import TaskOutput
 
@@ -106,7 +108,10 @@ class TaskRunner:
         self.running = {}  # task id → Task
 
     # --- starting ---------------------------------------------------------------
-    def start(self, script, user, trigger, quick_action_id=None, timeout=None):
+    def start(self, script, user, trigger, quick_action_id=None, timeout=None, values=NO_VALUES):
+        """Start `script` as `user`; `values` (arguments.Values) go after the
+        script's own argv and into its environment, `values.record` into
+        the history row."""
         limit = self.settings.get("max_concurrent_tasks")
         if len(self.running) >= limit:
             raise RateLimited(f"{len(self.running)} tasks are running, the limit (max_concurrent_tasks) is "
@@ -128,45 +133,84 @@ class TaskRunner:
             # upgrade); a Toru crash must not cut it off halfway. PDEATHSIG would
             # only reach the leader anyway, and the run is recorded `interrupted`
             # at the next start.
-            task.process = spawn(argv, cwd=path.parent, env={"TORU_TASK_ID": task_id, "TORU_USER": user["username"]},
-                                 die_with_core=False)
+            task.process = spawn(argv + values.argv, cwd=path.parent, die_with_core=False,
+                                 env=dict(values.env, TORU_TASK_ID=task_id, TORU_USER=user["username"]))
         except OSError as e:
             del self.running[task_id]
             self.hub.drop_topic(task.topic.name)
             output.close()
             raise Invalid(f"Cannot start {script}: {e.strerror or e}") from None
-        self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at)
+        self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at, values.record)
         log.info("task started", extra={"task_id": task_id, "script": script, "user": user["username"],
                                         "trigger": trigger, "pid": task.process.pid})
         self.greenlets.spawn(self._run, task)
         return task
 
+    def run_action(self, user, action_id, values, confirmed, trigger="quick_action"):
+        """Run quick action `action_id` as `user`: grant (404), values (400
+        with `fields`), confirmation (409 with `confirm`), then start. REST
+        execute, WebSocket `run` and re-run all come through here."""
+        action, checked = self.quick_actions.prepare(action_id, user, values, confirmed)
+        task = self.start(action["script"], user, trigger, action["id"], action["timeout"], checked)
+        audit.info("quick action run", extra={"actor": user["username"], "quick_action": action["id"],
+                                              "task_id": task.id, "trigger": trigger,
+                                              "arguments": checked.record})  # passwords masked
+        return task
+
     def run_for(self, user, message):
-        """A WebSocket `run`: a raw script (admins) or a quick action (anyone)."""
+        """A WebSocket `run`: a raw script (admins) or a quick action (anyone it is granted to)."""
         if message.get("quick_action_id") is not None:
-            action = self.quick_actions.get(message["quick_action_id"])
-            return self.start(action["script"], user, "quick_action", action["id"], action["timeout"])
+            return self.run_action(user, message["quick_action_id"], message.get("arguments"),
+                                   message.get("confirmed"))
         if not is_admin(user):
             raise Forbidden("Only an admin can run scripts; clients run quick actions")
         return self.start(message.get("script"), user, "ws")
 
-    def rerun(self, row, user):
+    def rerun(self, row, user, values=None, confirmed=None):
+        """Run `row` again as `user` — the caller, with the caller's grant,
+        never as whoever ran it first. Without `values` the stored ones are
+        used, less passwords (never stored): a required one must be sent."""
+        stored = json.loads(row["arguments"] or "{}")
         if row["quick_action_id"] is not None:
             try:
-                action = self.quick_actions.get(row["quick_action_id"])
+                action = self.quick_actions.get(row["quick_action_id"], user)
             except NotFound:
                 if not is_admin(user):
-                    raise NotFound("That quick action no longer exists") from None
+                    raise
+                if stored:
+                    raise Conflict("That quick action was deleted: its arguments can no longer be checked; "
+                                   "run the script from Scripts instead") from None
             else:
-                return self.start(action["script"], user, "rerun", action["id"], action["timeout"])
+                if values is None:
+                    secret = {d["name"] for d in action["arguments"] if d["type"] == "password"}
+                    values = {k: v for k, v in stored.items() if k not in secret}
+                return self.run_action(user, row["quick_action_id"], values, confirmed, trigger="rerun")
+        if values:
+            raise Invalid("This run was not a quick action: a script runs without arguments")
         return self.start(row["script"], user, "rerun")
 
     # --- watching ---------------------------------------------------------------
     def visible(self, task_id, user):
+        """The running task if `user` may watch it: admins, or the client
+        who started it while the action is still granted to them."""
         task = self.running.get(task_id)
-        if task is None or not (is_admin(user) or task.user["id"] == user["id"]):
+        if task is None or not self.may_see(task, user):
             return None
         return task
+
+    def may_see(self, task, user):
+        return is_admin(user) or (task.user["id"] == user["id"]
+                                  and self.quick_actions.allows(task.quick_action_id, user))
+
+    def drop_unallowed_watchers(self, action_id):
+        """After a grant changed: watchers of the action's runs who may no
+        longer see them leave (a closed or deactivated user's socket is gone already)."""
+        for task in [t for t in self.running.values() if t.quick_action_id == action_id]:
+            for conn in list(task.topic.subscribers):
+                if conn.user is None or not self.may_see(task, conn.user):
+                    task.topic.discard(conn)
+                    conn.send({"type": "error", "task_id": task.id, "code": "forbidden",
+                               "data": "You may no longer run this action: its output is no longer sent to you"})
 
     def subscribe(self, conn, task_id):
         """Replay what the task printed so far, then stream it live. Nothing
@@ -193,8 +237,7 @@ class TaskRunner:
             task.topic.discard(conn)
 
     def running_tasks(self, user):
-        return [dict(summary(self.history.row(t.id))) for t in self.running.values()
-                if is_admin(user) or t.user["id"] == user["id"]]
+        return [dict(summary(self.history.row(t.id))) for t in self.running.values() if self.may_see(t, user)]
 
     # --- stopping ---------------------------------------------------------------
     def cancel(self, task_id, user):

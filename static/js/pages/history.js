@@ -18,6 +18,7 @@ import {
 } from '../ui/task-status.js';
 import { watchTask } from '../tasks.js';
 import { loadError } from '../ui/load-error.js';
+import { displayValue, needsDialog, runActionDialog } from '../ui/action-form.js';
 import { later, onAbort, scope } from '../lifetime.js';
 
 export const PAGE_SIZE = 20;
@@ -303,6 +304,14 @@ function showFacts(entry) {
     ['Finished', task.finished_at != null ? formatDateTime(task.finished_at) : 'Still running'],
     ['Output', task.output_bytes != null ? formatBytes(task.output_bytes) : '—'],
   ];
+  const args = task.arguments && typeof task.arguments === 'object' ? Object.entries(task.arguments) : [];
+  if (args.length) {
+    // As the server stored them: passwords are already "••••".
+    pairs.push(['Arguments', h('dl', { class: 'task-args', dataset: { arguments: '' } },
+      args.flatMap(([name, value]) => [
+        h('dt', null, h('code', { class: 'mono-soft' }, name)),
+        h('dd', null, displayValue(value))]))]);
+  }
   detail.facts.replaceChildren(...pairs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
   if (task.output_truncated) {
     detail.notice.hidden = false;
@@ -414,19 +423,52 @@ async function pollRunning(view) {
   schedulePoll(view);
 }
 
+// A quick action with arguments or a confirmation opens its dialog again
+// (pre-filled with this run's values, passwords empty); anything else
+// runs at once. The server runs it as whoever asks, with their grant.
 async function rerun(view, entry, button) {
+  const { task } = entry;
+  const post = (body) => api.post(`/api/history/${encodeURIComponent(task.id)}/rerun`, body, { signal: view.signal });
   button.disabled = true;
   let data;
   try {
-    data = await api.post(`/api/history/${encodeURIComponent(entry.task.id)}/rerun`, {}, { signal: view.signal });
+    const action = await rerunAction(view, task);
+    if (action && needsDialog(action)) {
+      data = await runActionDialog(action, {
+        post, values: task.arguments || {}, title: `Run ${action.name} again`, submitLabel: 'Run again',
+      });
+    } else {
+      data = await post({}).catch((err) => {
+        // The action asks for confirmation (or changed since): ask.
+        if (err.status !== 409 || !err.data || typeof err.data.confirm !== 'string') throw err;
+        return runActionDialog({ name: task.script, ...action, confirm: err.data.confirm }, {
+          post, title: `Run ${task.script} again`, submitLabel: 'Run again',
+        });
+      });
+    }
   } catch (err) {
-    button.disabled = false;
-    showError(err, `${entry.task.script} did not start`);
+    showError(err, `${task.script} did not start`);
     return;
+  } finally {
+    button.disabled = false;
   }
-  showToast(`${entry.task.script} started again.`, 'success');
+  if (!data || !data.task_id) return;
+  showToast(`${task.script} started again.`, 'success');
   // A new address: the page shows the new task on top, open and live.
   view.ctx.navigate(`/history?highlight_task=${encodeURIComponent(data.task_id)}`);
+}
+
+// The quick action a task ran (for its form), or null: a script run, or an
+// action deleted since (or no longer granted), which the server judges.
+async function rerunAction(view, task) {
+  if (task.quick_action_id == null) return null;
+  try {
+    const data = await api.get(`/api/quick-actions/${encodeURIComponent(task.quick_action_id)}`, { signal: view.signal });
+    return data && data.quick_action ? data.quick_action : data;
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    return null;
+  }
 }
 
 async function remove(view, entry) {

@@ -7,6 +7,7 @@ import { api } from '../api.js';
 import { modal } from './dialog.js';
 import { showToast } from './toast.js';
 import { getUser } from '../session.js';
+import { serverFields } from './field-errors.js';
 
 export const MIN_LENGTH = 12;
 export const MAX_LENGTH = 256;
@@ -154,10 +155,13 @@ export function changePasswordForm({ onDone = null, onCancel = null, autofocus =
     } catch (err) {
       done();
       if (err.handled) return;
-      // 403: wrong current password; 400: the new one breaks the policy.
-      const target = err.status === 403 ? current.input : err.status === 400 ? next.input : submit;
+      // The server names the field it refuses (`fields`): the current
+      // password that is wrong, or a new one that breaks the policy.
+      const fields = serverFields(err) || {};
+      const name = ['current_password', 'new_password'].find((key) => fields[key]);
+      const target = { current_password: current.input, new_password: next.input }[name] || submit;
       if (target !== submit) target.setAttribute('aria-invalid', 'true');
-      error.show(err.message);
+      error.show(name ? fields[name] : err.message);
       target.focus();
       return;
     }

@@ -9,6 +9,8 @@ import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
 import { historyHref, statusBadge } from '../../ui/task-status.js';
 import { loadError } from '../../ui/load-error.js';
 import { later } from '../../lifetime.js';
+import { needsDialog, runActionDialog } from '../../ui/action-form.js';
+import { openTaskDrawer } from '../../ui/task-drawer.js';
 
 const RECENT_COUNT = 5;
 // While a listed task runs, the card asks again this often to show how it
@@ -91,6 +93,7 @@ function actionButton(action, onStarted) {
   const button = h('button', {
     type: 'button', class: 'qa-button', title: action.description || action.name,
     'aria-labelledby': nameId, 'aria-describedby': action.description ? descId : null,
+    'aria-haspopup': 'dialog',
     dataset: { quickAction: action.id },
     onClick: () => execute(action, button, state, onStarted),
   },
@@ -102,28 +105,40 @@ function actionButton(action, onStarted) {
   return button;
 }
 
+// An action with arguments or a confirmation opens its dialog; one without
+// runs at once. Either way its live output opens in a drawer.
 async function execute(action, button, state, onStarted) {
   if (button.getAttribute('aria-busy') === 'true') return;
-  button.setAttribute('aria-busy', 'true');
-  button.disabled = true;
-  state.replaceChildren(h('span', { class: 'spinner' }));
+  // No page signal: once asked, the task starts even if the user leaves
+  // the dashboard.
+  const post = (body) => api.post(`/api/quick-actions/${encodeURIComponent(action.id)}/execute`, body);
   let result;
-  try {
-    // No page signal: once asked, the task starts even if the user leaves
-    // the dashboard, and the toast (outside the page) still says so.
-    result = await api.post(`/api/quick-actions/${encodeURIComponent(action.id)}/execute`);
-  } catch (err) {
-    if (!err.handled) showToast(`${action.name} could not start: ${err.message}`, 'error');
-    return;
-  } finally {
-    button.removeAttribute('aria-busy');
-    button.disabled = false;
-    state.replaceChildren();
+  if (needsDialog(action)) {
+    result = await runActionDialog(action, { post });
+  } else {
+    button.setAttribute('aria-busy', 'true');
+    button.disabled = true;
+    state.replaceChildren(h('span', { class: 'spinner' }));
+    try {
+      result = await post({});
+    } catch (err) {
+      // Changed since the dashboard loaded (a confirmation or arguments
+      // added): the dialog asks for what the server wants.
+      if (err.status === 409 && err.data && typeof err.data.confirm === 'string') {
+        result = await runActionDialog({ ...action, confirm: err.data.confirm }, { post });
+      } else if (!err.handled) {
+        showToast(`${action.name} could not start: ${err.message}`, 'error');
+      }
+    } finally {
+      button.removeAttribute('aria-busy');
+      button.disabled = false;
+      state.replaceChildren();
+    }
   }
   const taskId = result && result.task_id;
-  showToast(`${action.name} started.`, 'success',
-    taskId ? { action: { label: 'View output', href: historyHref(taskId) } } : {});
+  if (!taskId) return;
   onStarted(taskId);
+  openTaskDrawer({ taskId, title: action.name });
 }
 
 /** {el, load()}: the recent tasks card; it refreshes until `signal` aborts. */

@@ -10,6 +10,8 @@ import { busy, formError, uid } from '../../ui/password.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
 import { loadError } from '../../ui/load-error.js';
+import { argumentEditor } from './quick-action-arguments.js';
+import { grantPicker } from './quick-action-grants.js';
 
 const LIMITS = { name: 100, icon: 32, description: 500, timeoutMax: 86400 };
 
@@ -73,6 +75,7 @@ export function render(container, ctx) {
     const last = index === actions.length - 1;
     const meta = [h('code', { class: 'path' }, action.script)];
     if (action.timeout) meta.push(h('span', null, `Times out after ${formatDuration(action.timeout)}`));
+    meta.push(...traits(action));
     return h('li', { class: 'qa-admin-row', dataset: { quickActionId: action.id, name: action.name } },
       h('span', { class: 'qa-admin-pos', 'aria-hidden': 'true' }, String(index + 1)),
       actionIcon(action.icon),
@@ -146,6 +149,20 @@ export function render(container, ctx) {
   reload();
 }
 
+// What sets an action apart in the list: arguments, confirmation, grant.
+function traits(action) {
+  const out = [];
+  const args = Array.isArray(action.arguments) ? action.arguments.length : 0;
+  if (args) out.push(h('span', { class: 'badge badge-sm badge-neutral' }, `${args} ${args === 1 ? 'argument' : 'arguments'}`));
+  if (action.confirm) out.push(h('span', { class: 'badge badge-sm badge-neutral' }, 'Asks to confirm'));
+  const grant = action.allowed_users;
+  if (Array.isArray(grant)) {
+    out.push(h('span', { class: 'badge badge-sm badge-primary', dataset: { grant: grant.length ? 'users' : 'admins' } },
+      grant.length ? `${grant.length} ${grant.length === 1 ? 'user' : 'users'}` : 'Admins only'));
+  }
+  return out;
+}
+
 function iconButton(name, label, className, disabled, onClick) {
   const button = h('button', {
     type: 'button', class: ['icon-button', className], 'aria-label': label, title: label, disabled,
@@ -173,7 +190,8 @@ function openEditor(action, ctx, onSaved) {
   const editing = Boolean(action);
   return modal({
     title: editing ? 'Edit quick action' : 'Add quick action',
-    description: editing ? null : 'A button on every user’s dashboard that runs one script.',
+    description: editing ? null : 'A button on the dashboard that runs one script.',
+    className: 'dialog-wide',
   }, (close) => editorForm(action, ctx, close, onSaved));
 }
 
@@ -181,7 +199,7 @@ function editorForm(action, ctx, close, onSaved) {
   const ids = {
     name: uid('qa-name'), script: uid('qa-script'), icon: uid('qa-icon'), iconHelp: uid('qa-icon-help'),
     description: uid('qa-description'), timeout: uid('qa-timeout'), timeoutHelp: uid('qa-timeout-help'),
-    scriptHelp: uid('qa-script-help'),
+    scriptHelp: uid('qa-script-help'), confirm: uid('qa-confirm'), confirmHelp: uid('qa-confirm-help'),
   };
   const initial = {
     name: action ? action.name : '',
@@ -189,9 +207,17 @@ function editorForm(action, ctx, close, onSaved) {
     icon: action && action.icon ? action.icon : '',
     description: action && action.description ? action.description : '',
     timeout: action && action.timeout ? String(action.timeout) : '',
+    confirm: action && action.confirm ? action.confirm : '',
+    arguments: action && Array.isArray(action.arguments) ? action.arguments : [],
+    allowed_users: action && Array.isArray(action.allowed_users) ? action.allowed_users : null,
   };
   const error = formError();
   const fields = editorFields(ids, initial);
+  const args = argumentEditor(initial.arguments, { confirmText: () => fields.confirm.value.trim(), signal: ctx.signal });
+  const grants = grantPicker(initial.allowed_users, { signal: ctx.signal });
+  fields.confirm.addEventListener('input', () => args.refresh());
+  // What the unchanged editor sends, to tell what changed.
+  const before = { arguments: JSON.stringify(args.value()), allowed_users: JSON.stringify(grants.value()) };
   const scriptHelp = h('p', { class: 'field-help', id: ids.scriptHelp }, 'A file in the scripts directory.');
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', disabled: true },
     action ? 'Save changes' : 'Add quick action');
@@ -206,13 +232,15 @@ function editorForm(action, ctx, close, onSaved) {
   async function onSubmit(event) {
     event.preventDefault();
     error.clear();
-    const values = readForm(fields);
+    args.clearErrors();
+    grants.clearError();
+    const values = { ...readForm(fields), arguments: args.value(), allowed_users: grants.value() };
     if (!values.name) return invalid(fields.name, 'Enter a name.');
     if (!values.script) return invalid(fields.script, 'Choose a script.');
     if (values.timeout === undefined) {
       return invalid(fields.timeout, `The timeout must be a whole number of seconds from 1 to ${LIMITS.timeoutMax}, or empty.`);
     }
-    const body = action ? changes(initial, values) : creation(values);
+    const body = action ? changes(initial, values, before) : creation(values);
     if (action && !Object.keys(body).length) {
       close(false);
       showToast(`Nothing changed in ${action.name}.`, 'info');
@@ -228,6 +256,10 @@ function editorForm(action, ctx, close, onSaved) {
     } catch (err) {
       done();
       if (err.handled) return;
+      if (err.data && err.data.fields && typeof err.data.fields === 'object') {
+        showFieldErrors(err, fields, args, grants, error);
+        return;
+      }
       const field = fieldOf(err);
       if (field) invalid(fields[field], err.message);
       else error.show(err.message);
@@ -238,7 +270,20 @@ function editorForm(action, ctx, close, onSaved) {
   }
 
   return h('form', { class: 'form qa-form', noValidate: true, onSubmit },
-    editorLayout(ids, fields, scriptHelp),
+    h('div', { class: 'qa-form-basics' }, editorLayout(ids, fields, scriptHelp)),
+    h('section', { class: 'qa-form-section', 'aria-labelledby': `${ids.confirm}-args` },
+      h('h3', { class: 'qa-form-section-title', id: `${ids.confirm}-args` }, 'Arguments'),
+      h('p', { class: 'field-help' }, 'Values asked for before it runs. The script gets them as arguments, '
+        + 'in this order, and as TORU_ARG_<NAME> variables.'),
+      args.element),
+    h('section', { class: 'qa-form-section', 'aria-labelledby': `${ids.confirm}-safety` },
+      h('h3', { class: 'qa-form-section-title', id: `${ids.confirm}-safety` }, 'Confirmation and access'),
+      h('div', { class: 'field' },
+        h('label', { for: ids.confirm }, 'Ask to confirm ', h('span', { class: 'optional' }, '(optional)')),
+        fields.confirm,
+        h('p', { class: 'field-help', id: ids.confirmHelp },
+          'Shown before it runs, e.g. “This restarts the production web server.” Empty: it runs without asking.')),
+      grants.element),
     error.element,
     h('div', { class: 'form-actions' },
       h('button', { type: 'button', class: 'btn', onClick: () => close(false) }, 'Cancel'),
@@ -261,6 +306,10 @@ function editorFields(ids, initial) {
     description: h('textarea', {
       id: ids.description, name: 'description', class: 'input textarea', rows: '3', maxlength: String(LIMITS.description),
       value: initial.description,
+    }),
+    confirm: h('textarea', {
+      id: ids.confirm, name: 'confirm', class: 'input textarea', rows: '2', value: initial.confirm,
+      'aria-describedby': ids.confirmHelp,
     }),
     timeout: h('input', {
       id: ids.timeout, name: 'timeout', class: 'input input-number', type: 'number', min: '1', max: String(LIMITS.timeoutMax),
@@ -356,6 +405,7 @@ function readForm(fields) {
     script: fields.script.value,
     icon: fields.icon.value.trim(),
     description: fields.description.value.trim(),
+    confirm: fields.confirm.value.trim(),
     timeout,
   };
 }
@@ -365,18 +415,46 @@ function creation(values) {
   if (values.icon) body.icon = values.icon;
   if (values.description) body.description = values.description;
   if (values.timeout != null) body.timeout = values.timeout;
+  if (values.arguments.length) body.arguments = values.arguments;
+  if (values.confirm) body.confirm = values.confirm;
+  if (values.allowed_users !== null) body.allowed_users = values.allowed_users;
   return body;
 }
 
 // Only what the admin changed goes to the server.
-function changes(initial, values) {
+function changes(initial, values, before) {
   const body = {};
+  if (values.confirm !== initial.confirm) body.confirm = values.confirm || null;
+  for (const key of ['arguments', 'allowed_users']) {
+    if (JSON.stringify(values[key]) !== before[key]) body[key] = values[key];
+  }
   for (const key of ['name', 'script', 'icon', 'description']) {
     if (values[key] !== initial[key]) body[key] = values[key];
   }
-  const before = initial.timeout ? Number(initial.timeout) : null;
-  if (values.timeout !== before) body.timeout = values.timeout;
+  const timeout = initial.timeout ? Number(initial.timeout) : null;
+  if (values.timeout !== timeout) body.timeout = values.timeout;
   return body;
+}
+
+// A 400 with `fields`: each message under its field (arguments.N.x in the
+// argument editor), the rest in the form's error box.
+function showFieldErrors(err, fields, args, grants, error) {
+  const argumentErrors = {};
+  const rest = [];
+  let first = null;
+  for (const [key, message] of Object.entries(err.data.fields)) {
+    const top = key.split('.')[0];
+    if (top === 'arguments') argumentErrors[key] = message;
+    else if (top === 'allowed_users') grants.showError(String(message));
+    else if (fields[top]) {
+      fields[top].setAttribute('aria-invalid', 'true');
+      rest.push(String(message));
+      first = first || fields[top];
+    } else rest.push(String(message));
+  }
+  rest.push(...args.showErrors(argumentErrors));
+  error.show(rest.length ? rest.join(' ') : err.message);
+  if (first) first.focus();
 }
 
 // Which field a server error is about: its `field` when the server names

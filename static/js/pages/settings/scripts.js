@@ -7,6 +7,7 @@ import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { busy, formError, uid } from '../../ui/password.js';
 import { loadError } from '../../ui/load-error.js';
+import { serverFields } from '../../ui/field-errors.js';
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -114,12 +115,14 @@ function settingsForm(initial) {
     } catch (err) {
       done();
       if (err.handled) return;
-      // The server saved nothing: keep what was typed so it can be fixed.
-      const target = controls.find((c) => c.field.key === fieldOf(err, Object.keys(changed)));
-      if (target) {
-        error.show('Not saved: no setting was changed. Fix the marked field and save again.');
-        target.error(err.message);
-        target.focus();
+      // The server saved nothing: keep what was typed so it can be fixed,
+      // with each of its messages next to the setting it names.
+      const fields = serverFields(err) || {};
+      const marked = controls.filter((c) => fields[c.field.key]);
+      for (const c of marked) c.error(fields[c.field.key]);
+      if (marked.length) {
+        error.show('Not saved: no setting was changed. Fix the marked fields and save again.');
+        marked[0].focus();
       } else {
         error.show(`Not saved: ${err.message}`);
       }
@@ -227,15 +230,3 @@ function readValue(field, input, unit) {
   return { value: n };
 }
 
-// Which setting a server error is about: its `field` when the server names
-// one, else a changed key its message mentions (by key or by label), else
-// the only one that changed.
-function fieldOf(err, keys) {
-  const named = err.data && typeof err.data === 'object' ? (err.data.field || err.data.key) : null;
-  if (keys.includes(named)) return named;
-  const text = String(err.message || '').toLowerCase();
-  const hit = keys.find((k) => text.includes(k) || text.includes(k.replace(/_/g, ' '))
-    || text.includes(FIELDS.find((f) => f.key === k).label.toLowerCase()));
-  if (hit) return hit;
-  return keys.length === 1 ? keys[0] : null;
-}

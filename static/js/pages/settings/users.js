@@ -8,6 +8,7 @@ import { getUser } from '../../session.js';
 import { confirmDialog, modal } from '../../ui/dialog.js';
 import { menuButton } from '../../ui/menu.js';
 import { showError, showToast } from '../../ui/toast.js';
+import { fieldErrors, serverFields } from '../../ui/field-errors.js';
 import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
 import { loadError } from '../../ui/load-error.js';
@@ -105,7 +106,7 @@ const ENV_ADMIN_NOTES = {
 
 function actions(user, self, reload) {
   if (!user.editable) {
-    const note = ENV_ADMIN_NOTES[user.password_source] || ENV_ADMIN_NOTES.generated;
+    const note = ENV_ADMIN_NOTES[user.credential_source] || ENV_ADMIN_NOTES.generated;
     return h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
   }
   const items = () => {
@@ -252,8 +253,7 @@ function openAddUser(reload) {
         h('span', { class: 'choice-label' }, ROLE_LABELS[value]),
         h('span', { class: 'choice-help' }, ROLE_HELP[value])));
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Add user');
-    const fields = { username, display_name: display, password: password.input };
-    for (const input of Object.values(fields)) input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
+    const errors = fieldErrors({ username, display_name: display, password: password.input });
 
     function invalid(input, message) {
       input.setAttribute('aria-invalid', 'true');
@@ -266,6 +266,7 @@ function openAddUser(reload) {
       onSubmit: async (event) => {
         event.preventDefault();
         error.clear();
+        errors.clear();
         const name = username.value.trim();
         if (!name) return invalid(username, 'Enter a username.');
         const problem = lengthProblem(password.input.value);
@@ -281,10 +282,14 @@ function openAddUser(reload) {
         } catch (err) {
           done();
           if (err.handled) return;
-          const target = /password/i.test(err.message) ? password.input
-            : /display name/i.test(err.message) ? display : /username|user with/i.test(err.message) ? username : submit;
-          if (target === submit) error.show(err.message);
-          else invalid(target, err.message);
+          const fields = serverFields(err);
+          if (!fields) {
+            error.show(err.message);
+            return;
+          }
+          const rest = errors.show(fields);
+          error.show(rest.length ? rest.join(' ') : 'Not added: correct the fields marked below.');
+          errors.focusFirst();
           return;
         }
         close(true);
