@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import gevent.pool
 
 from toru.config import Timings
 from toru.errors import NotFound
-from toru.processes import describe_exit, signal_group, spawn
+from toru.processes import describe_exit, run_briefly
 
 log = logging.getLogger("toru.plugins")
 
@@ -28,14 +27,12 @@ PLUGIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SUFFIX = ".binary"
 METADATA_TIMEOUT = Timings.metadata_timeout  # the default; a server passes its config.timings
 METADATA_CAP = 64 * 1024
-STDERR_KEEP = 4096          # enough for the first line of an error message
 ICON_MAX = 32
 TEXT_MAX = 200              # name, version, author: one line in the UI
 DESCRIPTION_MAX = 4096
 # Bounds how many `--metadata` processes run at once; far above any real
 # plugin count, so in practice every call runs at the same time.
 CONCURRENT_CALLS = 32
-REAP_WITHIN = 5             # SIGKILL cannot be ignored, but never hang discovery on a wait
 
 class MetadataError(Exception):
     """A binary's metadata cannot be used; `reason` is a sentence for people."""
@@ -43,10 +40,6 @@ class MetadataError(Exception):
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
-
-
-class _NoAnswer(Exception):
-    """Our own timeout exception, so no other gevent.Timeout is swallowed."""
 
 
 def is_plugin_id(value):
@@ -158,52 +151,21 @@ def json_type(value):
 
 def read_metadata(path, timeout=METADATA_TIMEOUT, cap=METADATA_CAP):
     """Run `<path> --metadata` and return its validated metadata, or raise
-    MetadataError. Bounded: `timeout` seconds, `cap` bytes of stdout."""
+    MetadataError. Bounded: `timeout` seconds, `cap` bytes of stdout; its
+    whole process group is killed after it (processes.run_briefly), so what
+    a binary forked (a shell script's children, say) never outlives the call."""
     path = Path(path).absolute()   # it runs with the plugins dir as cwd
     try:
-        # Own process group: on timeout the whole group goes, including
-        # anything the binary forked (a shell script's children, say).
-        proc = spawn([path, "--metadata"], cwd=path.parent)
+        code, out, err = run_briefly([path, "--metadata"], cwd=path.parent, timeout=timeout, cap=cap)
+    except TimeoutError:  # before OSError, of which it is a kind
+        raise MetadataError(f"--metadata did not answer within {timeout:g} s") from None
+    except OverflowError:
+        raise MetadataError(f"metadata output larger than {cap} bytes") from None
     except OSError as e:
         raise MetadataError(f"cannot run it: {e.strerror or e}") from None
-    errors = gevent.spawn(read_stderr, proc.stderr)
-    try:
-        with gevent.Timeout(timeout, _NoAnswer):
-            out = proc.stdout.read(cap + 1)
-            if len(out) > cap:
-                raise MetadataError(f"metadata output larger than {cap} bytes")
-            code = proc.wait()
-            err = errors.get()
-    except _NoAnswer:
-        raise MetadataError(f"--metadata did not answer within {timeout:g} s") from None
-    finally:
-        # Also after a normal exit: children it left behind go with it.
-        # (Linux keeps a pid unused while it names a live process group.)
-        # No TERM and grace: a metadata call has nothing to save.
-        signal_group(proc.pid, signal.SIGKILL)
-        with gevent.Timeout(REAP_WITHIN, False):
-            proc.wait()
-        # The reader must be gone before its pipe is closed: greenlets share
-        # a thread, so closing under a pending read is a "reentrant call".
-        errors.kill(timeout=1)
-        proc.stdout.close()
-        if errors.dead:
-            proc.stderr.close()
     if code != 0:
         raise MetadataError(exit_reason(code, err))
     return validate_metadata(parse_json(out))
-
-
-def read_stderr(pipe):
-    """First STDERR_KEEP bytes of stderr; the rest is drained so a chatty
-    binary never blocks on a full pipe."""
-    kept = b""
-    while True:
-        chunk = pipe.read(8192)
-        if not chunk:
-            return kept
-        if len(kept) < STDERR_KEEP:
-            kept += chunk[:STDERR_KEEP - len(kept)]
 
 
 def exit_reason(code, err):
