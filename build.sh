@@ -5,14 +5,16 @@
 #   ./build.sh run [ARGS]      build, then start it (ARGS go to toru.pyz)
 #   ./build.sh test [ARGS]     build, ruff, then the whole test suite (ARGS go to pytest;
 #                              -m "not e2e and not slow" is the fast subset for local work)
-#   ./build.sh --universal     build one pyz for CPython 3.10-3.13 on x86_64 and aarch64
+#   ./build.sh --universal     build one pyz for CPython 3.10-3.14 on x86_64 and aarch64
 #   ./build.sh --output FILE   write the pyz somewhere else than dist/toru.pyz
 #   ./build.sh plugins [DIR]   build the example plugins into DIR/<name>.binary (default plugins/)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-UNIVERSAL_PYTHONS="3.10 3.11 3.12 3.13"
+# Keep in step with UNIVERSAL_PYTHONS/UNIVERSAL_MACHINES in toru/platform_check.py
+# (tests/unit/test_platform_check.py checks it).
+UNIVERSAL_PYTHONS="3.10 3.11 3.12 3.13 3.14"
 UNIVERSAL_MACHINES="x86_64 aarch64"
 STAGE=.build
 
@@ -51,11 +53,11 @@ venv() {
   fi
 }
 
-# Fill $STAGE/site with the runtime wheels for one (python, machine) target.
+# Fetch the runtime wheels for one (python, machine) target into $STAGE/t-PY-MACHINE.
 # abi3 modules (psutil, argon2) are named the same for every CPU, so each is
 # renamed to the version- and CPU-tagged name CPython also looks for, which
 # lets the wheels of all targets share one site-packages.
-stage_target() {
+fetch_target() {
   local py=$1 machine=$2 dir="$STAGE/t-$1-$2"
   rm -rf "$dir"
   say "fetching wheels for CPython $py on $machine"
@@ -69,7 +71,22 @@ stage_target() {
   local tag="cpython-${py/./}-$machine-linux-gnu"
   find "$dir" -name '*.abi3.so' | while read -r so; do mv "$so" "${so%.abi3.so}.$tag.so"; done
   rm -rf "$dir/bin"
-  cp -a -n "$dir/." "$STAGE/site/"
+}
+
+# Fill $STAGE/site with every target's wheels. The fetches (one pip each)
+# run side by side, two at a time per CPU; the copies into site/ follow in
+# a fixed order, so the first target's pure-Python files are the ones kept.
+stage_targets() {
+  local targets=() pids=() failed=0 running=0 jobs=$(( $(nproc 2>/dev/null || echo 1) * 2 ))
+  for py in $UNIVERSAL_PYTHONS; do for m in $UNIVERSAL_MACHINES; do targets+=("$py $m"); done; done
+  for t in "${targets[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then wait -n || failed=1; running=$((running - 1)); fi
+    # shellcheck disable=SC2086
+    fetch_target $t & pids+=($!); running=$((running + 1))
+  done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || failed=1; done
+  [ "$failed" = 0 ] || exit 1
+  for t in "${targets[@]}"; do cp -a -n "$STAGE/t-${t/ /-}/." "$STAGE/site/"; done
 }
 
 build() {
@@ -78,7 +95,7 @@ build() {
   local pythons machines
   if [ "$universal" = 1 ]; then
     pythons=$UNIVERSAL_PYTHONS machines=$UNIVERSAL_MACHINES
-    for py in $pythons; do for m in $machines; do stage_target "$py" "$m"; done; done
+    stage_targets
   else
     pythons=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     machines=$(uname -m)

@@ -42,19 +42,44 @@ def hide_host_packages():
     sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in host]
 
 
+# What `./build.sh --universal` targets (its UNIVERSAL_PYTHONS and
+# UNIVERSAL_MACHINES; a unit test keeps the two in step).
+UNIVERSAL_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+UNIVERSAL_MACHINES = ("x86_64", "aarch64")
+
+
 def problem():
     """None when this interpreter is fine, else a one-line explanation."""
-    running = "%d.%d" % sys.version_info[:2]
-    machine = platform.machine()
-    if sys.version_info[:2] < MIN_PYTHON:
+    import importlib.machinery
+    return problem_for(sys.version_info[:2], platform.machine(), platform.python_implementation(),
+                       getattr(sys, "abiflags", ""), importlib.machinery.EXTENSION_SUFFIXES, build_info())
+
+
+def problem_for(version, machine, implementation, abiflags, extension_suffixes, info):
+    """problem() with every fact passed in (so that tests can vary them)."""
+    running = "%d.%d" % tuple(version)
+    if tuple(version) < MIN_PYTHON:
         return "Python %s is too old: Toru needs CPython %d.%d or newer" % ((running,) + MIN_PYTHON)
-    if platform.python_implementation() != "CPython":
-        return "Toru needs CPython, not %s" % platform.python_implementation()
-    info = build_info()
+    if implementation != "CPython":
+        return "Toru needs CPython, not %s" % implementation
     if info is None:
         return None
+    pythons = "%s-%s" % (UNIVERSAL_PYTHONS[0], UNIVERSAL_PYTHONS[-1])
+    machines = " and ".join(UNIVERSAL_MACHINES)
     if running not in info["pythons"] or machine not in info["machines"]:
-        return ("this toru.pyz was built for CPython %s on %s, but this is Python %s on %s; "
-                "build one with ./build.sh --universal (3.10-3.13, x86_64 and aarch64) or on this machine"
-                % ("/".join(info["pythons"]), "/".join(info["machines"]), running, machine))
+        if running in UNIVERSAL_PYTHONS and machine in UNIVERSAL_MACHINES:
+            hint = "build one with ./build.sh --universal (%s, %s) or on this machine" % (pythons, machines)
+        else:
+            hint = ("./build.sh --universal covers CPython %s on %s only; build one on this machine"
+                    % (pythons, machines))
+        return ("this toru.pyz was built for CPython %s on %s, but this is Python %s on %s; %s"
+                % ("/".join(info["pythons"]), "/".join(info["machines"]), running, machine, hint))
+    # Same version and CPU, but an interpreter whose compiled modules have
+    # another ABI: the pyz's would not load (an ImportError deep in gevent).
+    if "t" in abiflags:
+        return ("this is the free-threaded build of Python %s (python%st); the libraries in toru.pyz "
+                "need the standard build: run it with python%s" % (running, running, running))
+    if any("linux-musl" in suffix for suffix in extension_suffixes):
+        return ("this Python %s uses musl libc (Alpine?); toru.pyz carries glibc (manylinux) libraries: "
+                "run it on a glibc distribution" % running)
     return None

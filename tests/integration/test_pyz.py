@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, ServerProcess, request, run_cli
+from helpers import ADMIN_PASSWORD, ROOT, Client, ServerProcess, request, run_cli
 
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# What ./build.sh --universal targets (UNIVERSAL_PYTHONS, UNIVERSAL_MACHINES).
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 MACHINES = ("x86_64", "aarch64")
 
 
@@ -70,11 +71,12 @@ def test_pyz_records_what_it_runs_on(pyz):
     assert info["pythons"] == ["%d.%d" % sys.version_info[:2]]
 
 
-def other_pythons():
-    """Interpreters other than this one that happen to be installed here."""
+def other_pythons(versions=PYTHONS):
+    """Interpreters other than this one that happen to be installed here:
+    `pythonX.Y` on PATH, else a pyenv build."""
     found = {}
     roots = [os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))]
-    for version in PYTHONS:
+    for version in versions:
         candidates = [shutil.which(f"python{version}")] + sorted(
             glob.glob(f"{roots[0]}/versions/{version}.*/bin/python{version}"))
         for exe in candidates:
@@ -116,22 +118,62 @@ def test_universal_pyz_carries_every_python_and_cpu(universal_pyz):
             for module in ("greenlet/_greenlet", "gevent/_gevent_cgreenlet", "gevent/libev/corecext",
                            "psutil/_psutil_linux", "_argon2_cffi_bindings/_ffi", "_cffi_backend"):
                 assert f"site-packages/{module}.{tag}" in names, (module, tag)
+    assert not [n for n in names if n.endswith(".so") and not n.endswith(tuple(
+        f"cpython-{v.replace('.', '')}-{m}-linux-gnu.so" for v in PYTHONS for m in MACHINES))]
     assert not [n for n in names if n.endswith(".abi3.so")], "abi3 modules would clash between CPUs"
 
 
+@pytest.fixture(scope="module")
+def universal_shiv_root(tmp_path_factory):
+    # One unpack of the universal pyz, shared by every interpreter below.
+    return str(tmp_path_factory.mktemp("universal-shiv"))
+
+
+def loaded_extension_modules(pid):
+    """File names of the version-tagged extension modules a running process has mapped."""
+    with open(f"/proc/{pid}/maps") as maps:
+        paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+    return sorted(os.path.basename(p) for p in paths if ".cpython-" in os.path.basename(p))
+
+
 @pytest.mark.slow
-def test_universal_pyz_starts_on_each_installed_python(universal_pyz, tmp_path):
-    pythons = other_pythons()
-    pythons["%d.%d" % sys.version_info[:2]] = sys.executable
-    for version, exe in sorted(pythons.items()):
-        proc = ServerProcess(tmp_path / f"d{version}", pyz=universal_pyz, python=exe, cwd="/",
-                             env={"SHIV_ROOT": str(tmp_path / "shiv")})
-        proc.start(timeout=60)
-        try:
-            status, _, body = request(proc.url, "GET", "/api/health")
-            assert status == 200, (version, body)
-        finally:
-            assert proc.stop() == 0, f"Python {version}: {proc.console()}"
+@pytest.mark.parametrize("version", PYTHONS)
+def test_universal_pyz_starts_on_each_installed_python(universal_pyz, universal_shiv_root, tmp_path, version):
+    running = "%d.%d" % sys.version_info[:2]
+    exe = sys.executable if version == running else other_pythons([version]).get(version)
+    if exe is None:
+        pytest.skip(f"no CPython {version} on this machine (looked for python{version} on PATH and in "
+                    f"pyenv): the universal pyz was not started on {version} here")
+    proc = ServerProcess(tmp_path / "d", pyz=universal_pyz, python=exe, cwd="/",
+                         env={"SHIV_ROOT": universal_shiv_root})
+    proc.start(timeout=60)
+    try:
+        status, _, body = request(proc.url, "GET", "/api/health")
+        assert status == 200, (version, body)
+        # Signing in runs argon2 (cffi) and the session store on this interpreter.
+        admin = Client(proc.url)
+        res = admin.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert res.status == 200, (version, res)
+        assert admin.get("/api/auth/me").status == 200
+        # Only this target's compiled modules are loaded, not the other nine.
+        tag = f".cpython-{version.replace('.', '')}-{os.uname().machine}-linux-gnu.so"
+        loaded = loaded_extension_modules(proc.proc.pid)
+        assert any(name.startswith("_greenlet.") for name in loaded), loaded
+        assert all(name.endswith(tag) for name in loaded), (tag, loaded)
+    finally:
+        assert proc.stop() == 0, f"Python {version}: {proc.console()}"
+
+
+@pytest.mark.slow
+def test_universal_pyz_refuses_a_python_outside_its_list(universal_pyz, universal_shiv_root):
+    old = other_pythons(["3.9", "3.8"])
+    if not old:
+        pytest.skip("no CPython 3.8 or 3.9 on this machine to start the universal pyz on")
+    version, exe = sorted(old.items())[-1]
+    result = subprocess.run([exe, str(universal_pyz), "--version"], capture_output=True, text=True,
+                            env=dict(os.environ, SHIV_ROOT=universal_shiv_root), timeout=60)
+    assert result.returncode == 2, result
+    assert result.stderr == f"toru: Python {version} is too old: Toru needs CPython 3.10 or newer\n"
 
 
 def test_pyz_ignores_packages_installed_on_the_host(pyz, tmp_path, shiv_root):
