@@ -2,7 +2,7 @@
 # Build, run and test Toru. Needs only python3 (3.10+) and access to PyPI.
 #
 #   ./build.sh                 build dist/toru.pyz for this machine's Python
-#   ./build.sh run [ARGS]      build, then start it (ARGS go to toru.pyz)
+#   ./build.sh run [ARGS]      build, then start it on ./data (ARGS go to toru.pyz)
 #   ./build.sh test [ARGS]     build, ruff, then the whole test suite (ARGS go to pytest;
 #                              -m "not e2e and not slow" is the fast subset for local work)
 #   ./build.sh --universal     build one pyz for CPython 3.10-3.14 on x86_64 and aarch64
@@ -117,20 +117,63 @@ path, pythons, machines = sys.argv[1:]
 json.dump({"pythons": pythons.split(), "machines": machines.split()}, open(path, "w"))
 PY
   say "writing $output"
+  # Written next to it and renamed over it: a server running the old file
+  # keeps its inode instead of reading a half-written one.
+  local partial="$output.partial-$$"
   .venv-build/bin/shiv --site-packages "$STAGE/site" --entry-point toru.__main__:main \
-    --python '/usr/bin/env python3' --compile-pyc --output-file "$output"
+    --python '/usr/bin/env python3' --compile-pyc --output-file "$partial"
+  # pyz_main.py runs before shiv's bootstrap: a writable unpack root for users without a writable HOME.
+  "$PYTHON" - "$partial" pyz_main.py <<'PY'
+import shutil, sys, zipfile
+path, launcher = sys.argv[1:]
+with open(path, "rb") as f:
+    shebang = f.readline()
+with zipfile.ZipFile(path) as source, open(path + ".main", "wb") as out:
+    out.write(shebang)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = open(launcher, "rb").read() if item.filename == "__main__.py" else source.read(item)
+            target.writestr(item, data)
+shutil.copymode(path, path + ".main")
+PY
+  mv -f "$partial.main" "$output" && rm -f "$partial"
   say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
 }
 
-# A Python that can run toru.py from this checkout: $PYTHON when it already
-# has the runtime pins (a dev venv, CI), else a venv made for them.
-runtime_python() {
-  if "$PYTHON" -c 'import bottle, gevent, psutil, argon2' 2>/dev/null; then
-    echo "$PYTHON"
-  else
-    venv .venv-test requirements.txt requirements-test.txt >&2
-    echo .venv-test/bin/python
+# `run` from a checkout: the data goes in the git-ignored ./data unless
+# --data-dir or TORU_DATA_DIR says otherwise (a pyz copied to a server keeps
+# the current directory), and a taken port is said before anything is built.
+run() {
+  local args=("$@") has_dir=0 host=${STEERING_HOST:-127.0.0.1} port=${STEERING_PORT:-3000} i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --data-dir|--data-dir=*) has_dir=1 ;;
+      --host) host=${args[i + 1]:-$host} ;;
+      --host=*) host=${args[i]#--host=} ;;
+      --port) port=${args[i + 1]:-$port} ;;
+      --port=*) port=${args[i]#--port=} ;;
+    esac
+  done
+  if ! "$PYTHON" - "$host" "$port" <<'PY'
+import socket, sys
+host, port = sys.argv[1], sys.argv[2]
+try:
+    family, _, _, _, address = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(address)
+except (OSError, ValueError):
+    sys.exit(1)
+PY
+  then
+    die "port $port on $host is already in use (is Toru already running?): stop it, or pass --port N"
   fi
+  if [ "$has_dir" = 0 ] && [ -z "${TORU_DATA_DIR:-}" ]; then
+    args=(--data-dir "$PWD/data" "${args[@]}")
+    say "data directory: $PWD/data (git-ignored; pass --data-dir to choose another)"
+  fi
+  build
+  exec "$PYTHON" "$output" "${args[@]}"
 }
 
 # Each examples/<name>/plugin.py becomes DIR/<name>.binary: a zipapp holding
@@ -168,13 +211,15 @@ plugins() {
     say "copied $dir/$name.binary"; built=$((built + 1))
   done
   say "$built plugins in $dir; checking them as Toru would"
-  "$(runtime_python)" toru.py --metadata-check "$dir" || die "--metadata-check failed on $dir (see above)"
+  # The freshly built pyz checks them: no test venv just for this.
+  build
+  "$PYTHON" "$output" --metadata-check "$dir" || die "--metadata-check failed on $dir (see above)"
 }
 
 case "$command" in
   build) build ;;
   plugins) plugins "$@" ;;
-  run) build; exec "$PYTHON" "$output" "$@" ;;
+  run) run "$@" ;;
   test)
     build
     venv .venv-test requirements.txt requirements-test.txt

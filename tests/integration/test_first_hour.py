@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import ROOT, ServerProcess, base_env
 
 
@@ -79,3 +81,51 @@ def test_forms_get_every_bad_field_at_once_in_words(server, admin):
     assert not any("retention_days" in text or "scripts_dir" in text for text in fields.values())
     res = admin.put("/api/me/password", json={})
     assert res.status == 400 and set(res.json["fields"]) == {"current_password", "new_password"}
+
+
+def test_the_pyz_starts_for_a_user_whose_home_is_not_writable(tmp_path):
+    copy = tmp_path / "toru.pyz"
+    shutil.copy(os.environ["TORU_PYZ"], copy)
+    env = dict(base_env(), HOME="/proc/toru-no-home")  # nobody, not even root, can create this
+    env.pop("SHIV_ROOT", None)
+    result = subprocess.run([sys.executable, str(copy), "--version"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("toru "), result.stderr
+    fallback = Path(f"/tmp/toru-{os.getuid()}/shiv")
+    assert fallback.is_dir() and oct(fallback.stat().st_mode & 0o777) == "0o700"
+
+
+def test_build_run_says_a_taken_port_before_building(tmp_path):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([str(ROOT / "build.sh"), "run", "--port", str(port), "--data-dir", str(tmp_path)],
+                                capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "writing" not in result.stderr and not (tmp_path / "toru.db").exists()
+
+
+@pytest.mark.slow
+def test_build_run_in_a_checkout_keeps_its_data_in_the_ignored_data_dir():
+    from helpers import ADMIN_PASSWORD, free_port, request, wait_for
+    port = free_port()
+    env = dict(base_env(), ADMIN_PASSWORD=ADMIN_PASSWORD)
+    proc = subprocess.Popen([str(ROOT / "build.sh"), "run", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    try:
+        def up():
+            try:
+                return request(f"http://127.0.0.1:{port}", "GET", "/api/health", timeout=1)[0] == 200
+            except OSError:
+                return False
+        wait_for(up, timeout=90, message="./build.sh run")
+        assert (ROOT / "data" / "toru.db").is_file()
+        status = subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=ROOT, capture_output=True,
+                                text=True).stdout
+        assert not [line for line in status.splitlines() if line[3:].startswith(("data", "toru.db", "logs/"))]
+    finally:
+        proc.terminate()  # exec'd: this pid is the server itself
+        proc.wait(timeout=20)
