@@ -20,13 +20,20 @@
   window.ToruPlugins = window.ToruPlugins || {};
   window.ToruPlugins.hello = {
     mount: function (container, api) {
-      var greeting = el('h2', 'hello-greeting', 'Loading…');
-      var count = el('strong', 'hello-visits', '…');
-      var line = el('p', 'hello-count', 'Visits so far: ');
-      line.appendChild(count);
-      var button = el('button', 'btn hello-visit', 'Count a visit');
+      // toru-* classes are Toru's plugin kit (docs/plugins.md, "Styling a
+      // page"): its buttons, inputs and cards, scoped to this container.
+      var card = el('section', 'toru-card toru-card-narrow toru-stack');
+      var greeting = el('h2', 'toru-title hello-greeting', 'Loading…');
+      var about = el('p', 'toru-text toru-muted', 'This page is the Hello plugin\'s bundle.js. Each visit you count is kept in Toru\'s key-value store.');
+      var stat = el('div', 'toru-stack-sm');
+      var count = el('strong', 'toru-stat hello-visits', '…');
+      stat.append(el('span', 'toru-muted toru-small hello-count', 'Visits so far'), count);
+      var actions = el('div', 'toru-row');
+      var button = el('button', 'toru-btn toru-btn-primary hello-visit', 'Count a visit');
       button.type = 'button';
-      container.append(greeting, line, button);
+      actions.appendChild(button);
+      card.append(greeting, about, stat, actions);
+      container.appendChild(card);
 
       button.addEventListener('click', function () {
         button.disabled = true;

@@ -28,30 +28,46 @@
   window.ToruPlugins = window.ToruPlugins || {};
   window.ToruPlugins.licensed = {
     mount: function (container, api) {
-      var state = el('p', 'licensed-state', 'Checking the licence…');
-      var instance = el('p', 'licensed-instance', '');
-      var form = el('form', 'licensed-form');
-      var label = el('label', '', 'Licence key');
-      var input = el('input', 'licensed-key');
+      // toru-* classes are Toru's plugin kit (docs/plugins.md, "Styling a
+      // page"): its buttons, inputs and cards, scoped to this container.
+      var card = el('section', 'toru-card toru-card-narrow toru-stack');
+      var title = el('h2', 'toru-title', 'Licence');
+      var state = el('p', 'toru-notice licensed-state', 'Checking the licence…');
+      var details = el('dl', 'toru-kv');
+      var instance = el('dd', 'toru-mono licensed-instance', '…');
+      details.append(el('dt', '', 'Instance id'), instance);
+      var form = el('form', 'toru-stack licensed-form');
+      var field = el('div', 'toru-field');
+      var label = el('label', 'toru-label', 'Licence key');
+      var input = el('input', 'toru-input toru-mono licensed-key');
+      input.id = 'licensed-key';
+      label.htmlFor = input.id;
       input.type = 'text';
       input.autocomplete = 'off';
       input.spellcheck = false;
-      label.appendChild(input);
-      var save = el('button', 'btn licensed-save', 'Save key');
+      var help = el('p', 'toru-help', 'Paste the key the vendor made for the instance id above.');
+      input.setAttribute('aria-describedby', 'licensed-key-help');
+      help.id = 'licensed-key-help';
+      field.append(label, input, help);
+      var buttons = el('div', 'toru-row');
+      var save = el('button', 'toru-btn toru-btn-primary licensed-save', 'Save key');
       save.type = 'submit';
-      var remove = el('button', 'btn licensed-remove', 'Remove key');
+      var remove = el('button', 'toru-btn licensed-remove', 'Remove key');
       remove.type = 'button';
-      form.append(label, save, remove);
-      container.append(state, instance, form);
+      buttons.append(save, remove);
+      form.append(field, buttons);
+      card.append(title, state, details, form);
+      container.appendChild(card);
       if (!api.user || api.user.role !== 'admin') {
         form.hidden = true;
       }
 
       function show(data) {
         state.textContent = data.licensed ? 'Licensed' : 'Not licensed: ' + (REASONS[data.reason] || data.reason);
+        state.className = 'toru-notice licensed-state ' + (data.licensed ? 'toru-notice-success' : 'toru-notice-warning');
         state.setAttribute('data-licensed', String(data.licensed));
         state.setAttribute('data-reason', data.reason || '');
-        instance.textContent = 'Instance id: ' + data.instance_id;
+        instance.textContent = data.instance_id;
       }
 
       function send(method, body) {

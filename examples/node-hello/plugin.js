@@ -192,13 +192,19 @@ const BUNDLE = `(function () {
   window.ToruPlugins = window.ToruPlugins || {};
   window.ToruPlugins['node-hello'] = {
     mount: function (container, api) {
-      var greeting = el('h2', 'hello-greeting', 'Loading…');
-      var count = el('strong', 'hello-visits', '…');
-      var line = el('p', 'hello-count', 'Visits so far: ');
-      line.appendChild(count);
-      var button = el('button', 'btn hello-visit', 'Count a visit');
+      // toru-* classes: Toru's plugin kit (docs/plugins.md, "Styling a page").
+      var card = el('section', 'toru-card toru-card-narrow toru-stack');
+      var greeting = el('h2', 'toru-title hello-greeting', 'Loading…');
+      var about = el('p', 'toru-text toru-muted', 'This page is served by a plugin written in plain Node.js.');
+      var stat = el('div', 'toru-stack-sm');
+      var count = el('strong', 'toru-stat hello-visits', '…');
+      stat.append(el('span', 'toru-muted toru-small hello-count', 'Visits so far'), count);
+      var actions = el('div', 'toru-row');
+      var button = el('button', 'toru-btn toru-btn-primary hello-visit', 'Count a visit');
       button.type = 'button';
-      container.append(greeting, line, button);
+      actions.appendChild(button);
+      card.append(greeting, about, stat, actions);
+      container.appendChild(card);
       button.addEventListener('click', function () {
         button.disabled = true;
         api.fetch('visits', { method: 'POST' }).then(json).then(function (data) {

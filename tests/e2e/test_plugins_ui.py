@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from helpers import FIXTURE_PLUGINS, ServerProcess, install_plugin, wait_for
+from helpers import ADMIN_PASSWORD, FIXTURE_PLUGINS, ServerProcess, install_plugin, wait_for
 from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in,
                          expect_no_horizontal_scroll, heading, open_page, unexpected, url)
 
@@ -578,3 +578,150 @@ def test_a_plugins_own_route_typed_as_an_address_opens_its_page(ui_server, brows
         expect(heading(page)).to_have_text("Not found")
         assert seen["bad_responses"] == []
 
+
+
+# The computed styles compared on an app page before and after the plugin kit
+# is loaded: the page, its heading, a button, a card.
+APP_STYLES = """() => {
+  const props = ['color', 'background-color', 'border-top-color', 'border-radius', 'padding-top', 'padding-left',
+                 'min-height', 'font-size', 'font-weight', 'display', 'gap', 'margin-bottom', 'box-shadow'];
+  const pick = (el) => { const s = getComputedStyle(el); return Object.fromEntries(props.map((p) => [p, s[p]])); };
+  return {
+    body: pick(document.body),
+    heading: pick(document.querySelector('main h1')),
+    button: pick(document.querySelector('main .btn')),
+    card: pick(document.querySelector('article[data-plugin="files"]')),
+  };
+}"""
+
+# Adds the kit's primary button, input and card inside the plugin container
+# and the same elements on the page outside it; returns their styles and the
+# --primary token.
+KIT_PROBE = """() => {
+  const make = (where) => {
+    const card = document.createElement('section');
+    card.className = 'toru-card toru-stack kit-probe';
+    const input = document.createElement('input');
+    input.className = 'toru-input';
+    const button = document.createElement('button');
+    button.className = 'toru-btn toru-btn-primary';
+    button.textContent = 'Probe';
+    card.append(input, button);
+    where.append(card);
+    const s = (el) => getComputedStyle(el);
+    const out = {
+      button: {bg: s(button).backgroundColor, color: s(button).color, minHeight: s(button).minHeight},
+      input: {border: s(input).borderTopColor, minHeight: s(input).minHeight},
+      card: {bg: s(card).backgroundColor, radius: s(card).borderTopLeftRadius, padding: s(card).paddingTop,
+             display: s(card).display},
+    };
+    card.remove();
+    return out;
+  };
+  const root = getComputedStyle(document.documentElement);
+  const token = (name) => root.getPropertyValue(name).trim();
+  return {
+    inside: make(document.querySelector('.plugin-container')),
+    outside: make(document.querySelector('main')),
+    primary: token('--primary'), onPrimary: token('--on-primary'), surface: token('--surface'),
+    links: document.querySelectorAll('link[data-plugin-kit]').length,
+  };
+}"""
+
+
+def rgb(hex_colour):
+    value = hex_colour.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(value[i:i + 2], 16) for i in (0, 2, 4)))
+
+
+def test_plugin_kit_styles_plugin_pages_and_leaves_app_pages_alone(ui_server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/plugins"))
+        expect(page.locator('article[data-plugin="files"]')).to_be_visible()
+        assert page.locator("link[data-plugin-kit]").count() == 0
+        before = page.evaluate(APP_STYLES)
+
+        # A plugin page: the kit is loaded with the bundle, the container is scoped.
+        nav_item(page, "files").locator("a").click()
+        expect(page.locator(".plugin-container .fixture-message")).to_have_text("Hello from files", timeout=WAIT)
+        expect(page.locator(".plugin-container")).to_have_class(re.compile(r"\btoru-plugin\b"))
+        probe = page.evaluate(KIT_PROBE)
+        assert probe["links"] == 1
+        inside, outside = probe["inside"], probe["outside"]
+        assert inside["button"] == {"bg": rgb(probe["primary"]), "color": rgb(probe["onPrimary"]), "minHeight": "44px"}
+        assert inside["input"]["minHeight"] == "44px"
+        assert inside["card"] == {"bg": rgb(probe["surface"]), "radius": "12px", "padding": "20px", "display": "flex"}
+        # The same classes outside the container are not styled by the kit.
+        assert outside["button"]["bg"] != rgb(probe["primary"])
+        assert outside["button"]["minHeight"] != "44px" and outside["input"]["minHeight"] != "44px"
+        assert outside["card"]["padding"] == "0px" and outside["card"]["display"] == "block"
+
+        # Another plugin page adds no second <link>; back on an app page,
+        # with the kit loaded, nothing looks different.
+        nav_item(page, "served").locator("a").click()
+        expect(page.locator(".plugin-container .fixture-message")).to_have_text("Hello from served", timeout=WAIT)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Plugins").click()
+        expect(page.locator('article[data-plugin="files"]')).to_be_visible()
+        assert page.locator("link[data-plugin-kit]").count() == 1
+        assert page.evaluate(APP_STYLES) == before
+        assert unexpected(seen) == []
+        assert seen["bad_responses"] == []
+
+
+# The dashboard's cards grouped into visual rows (by their top edge): each
+# row's top, the heights and the left and right edges of its cards, and the
+# edges of the grid it is in.
+DASHBOARD_ROWS = """() => {
+  const rows = [];
+  for (const grid of document.querySelectorAll('.dashboard-tasks, .dashboard-grid')) {
+    const g = grid.getBoundingClientRect();
+    const byTop = new Map();
+    for (const card of grid.children) {
+      const r = card.getBoundingClientRect();
+      const top = Math.round(r.top);
+      if (!byTop.has(top)) byTop.set(top, []);
+      byTop.get(top).push({card: card.dataset.card, height: r.height, left: r.left, right: r.right});
+    }
+    for (const [top, cards] of byTop) rows.push({top, cards, gridLeft: g.left, gridRight: g.right});
+  }
+  return rows;
+}"""
+
+
+def check_dashboard_rows(page, width):
+    rows = page.evaluate(DASHBOARD_ROWS)
+    assert len(rows) >= 4, rows
+    for row in rows:
+        cards = row["cards"]
+        heights = [c["height"] for c in cards]
+        assert max(heights) - min(heights) <= 1, (width, row)
+        # Full rows: the first card starts at the grid's left edge, the last
+        # ends at its right edge — no hole at the end of any row.
+        assert abs(min(c["left"] for c in cards) - row["gridLeft"]) <= 1, (width, row)
+        assert abs(max(c["right"] for c in cards) - row["gridRight"]) <= 1, (width, row)
+    return rows
+
+
+def test_dashboard_cards_share_a_row_height_and_leave_no_hole(ui_server, browser):
+    username = "dashboard-rows"
+    res = ui_server.admin.post("/api/users", json={"username": username, "password": USER_PASSWORD, "role": "client"})
+    assert res.status == 201, res
+    for who, password, cards in (("admin", ADMIN_PASSWORD, 10), (username, USER_PASSWORD, 9)):
+        with open_page(browser, DESKTOP) as (page, seen):
+            api_sign_in(page, ui_server, who, password)
+            page.goto(url(ui_server, "/"))
+            grid = page.locator(".dashboard-grid")
+            expect(grid).not_to_have_attribute("aria-busy", "true")
+            expect(grid.locator(":scope > .card")).to_have_count(cards)
+            if who == "admin":
+                expect(page.locator('[data-card="plugin-events"] .event-item').first).to_be_visible(timeout=WAIT)
+            rows = check_dashboard_rows(page, 1280)
+            # Desktop: quick actions and recent tasks side by side, then three columns.
+            assert [len(r["cards"]) for r in rows[:3]] == [2, 3, 3], rows
+            for width in (1024, 768):  # tablets: two columns
+                page.set_viewport_size({"width": width, "height": 900})
+                rows = check_dashboard_rows(page, width)
+                assert max(len(r["cards"]) for r in rows) == 2, (width, rows)
+            assert unexpected(seen) == []
+            assert seen["bad_responses"] == []

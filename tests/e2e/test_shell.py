@@ -257,3 +257,19 @@ def test_static_sources_follow_the_csp_and_colour_rules():
             for match in hex_colour.finditer(text):
                 problems.append(f"{rel}: hex colour {match.group(0)}")
     assert problems == []
+
+
+def test_every_rule_of_the_plugin_kit_is_scoped_to_plugin_containers():
+    """css/plugin-kit.css is added to the page by plugin pages and stays:
+    each of its selectors must start at `.toru-plugin` (the class of the
+    container a bundle is mounted into), so it cannot restyle an app page."""
+    text = re.sub(r"/\*.*?\*/", "", (STATIC / "css" / "plugin-kit.css").read_text(encoding="utf-8"), flags=re.S)
+    selectors = []
+    for prelude in re.findall(r"([^{}]+)\{", text):
+        prelude = prelude.strip()
+        if prelude.startswith("@"):
+            assert prelude.startswith("@media"), prelude  # no @import, @font-face or global @keyframes
+            continue
+        selectors += [s.strip() for s in prelude.split(",")]
+    assert len(selectors) > 20
+    assert [s for s in selectors if not s.startswith(".toru-plugin ")] == []

@@ -6,7 +6,10 @@
 // script again. Whatever goes
 // wrong (unknown or disabled plugin, not running, bundle missing or broken,
 // mount throws) ends in an error panel linking to the plugin's details and
-// logs, never in a blank page. The contract is in docs/plugins.md.
+// logs, never in a blank page. The contract is in docs/plugins.md. The
+// plugin kit (css/plugin-kit.css: Toru's buttons, inputs and cards for
+// bundles, every rule under .toru-plugin) is added to <head> once, with the
+// first bundle, and the container gets the class `toru-plugin`.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
 import { getUser, isAdmin } from '../session.js';
@@ -21,6 +24,10 @@ const TOAST_TYPES = new Set(['success', 'error', 'info']);
 // How long a plugin that is starting (or waiting to retry) gets before the
 // page says so instead of "Starting…".
 const START_PATIENCE_MS = 15000;
+const KIT_HREF = '/static/css/plugin-kit.css';
+// The class that scopes the kit; the container handed to mount() has it.
+export const KIT_CLASS = 'toru-plugin';
+let kitLoaded = null;
 
 // Plugins may also ask for a toast without the api object:
 // window.dispatchEvent(new CustomEvent('plugin-toast', {detail: {message, type}})).
@@ -149,11 +156,32 @@ function bundleUrl(id) {
   return `/api/plugins/${encodeURIComponent(id)}/bundle.js`;
 }
 
+/** Adds the plugin kit's <link> to <head> once (it stays: its rules only
+ *  match inside .toru-plugin); resolves true when it has loaded, false when
+ *  it failed — a page works without it, only plainer. */
+export function loadPluginKit() {
+  if (!kitLoaded) {
+    const link = h('link', { rel: 'stylesheet', href: KIT_HREF, dataset: { pluginKit: '' } });
+    kitLoaded = new Promise((resolve) => {
+      link.addEventListener('load', () => resolve(true), { once: true });
+      link.addEventListener('error', () => {
+        link.remove();
+        kitLoaded = null; // the next bundle tries again
+        resolve(false);
+      }, { once: true });
+    });
+    document.head.append(link);
+  }
+  return kitLoaded;
+}
+
 /** Runs a plugin's bundle.js afresh as a classic <script> (appended to
  *  <head>; the caller removes it): resolves {script, loaded, error} —
  *  `loaded` false when the script could not be fetched, `error` what it
- *  threw while running. Also used by Settings (plugin sections). */
+ *  threw while running. The plugin kit is loaded alongside, so a bundle's
+ *  first paint is styled. Also used by Settings (plugin sections). */
 export async function runBundle(id, url = bundleUrl(id)) {
+  const kit = loadPluginKit();
   // A registration left by an earlier visit would hide a bundle that now
   // fails to register: each visit runs the bundle afresh.
   forget(id);
@@ -169,6 +197,7 @@ export async function runBundle(id, url = bundleUrl(id)) {
     document.head.append(script);
   });
   window.removeEventListener('error', onError);
+  await kit;
   return { script, loaded, error };
 }
 
@@ -235,7 +264,7 @@ async function bundleProblem(url) {
 }
 
 async function mountBundle(view, module) {
-  const container = h('div', { class: 'plugin-container', dataset: { pluginContainer: view.id } });
+  const container = h('div', { class: ['plugin-container', KIT_CLASS], dataset: { pluginContainer: view.id } });
   view.container = container;
   view.module = module;
   view.body.replaceChildren(container);

@@ -62,7 +62,7 @@ export function render(container, ctx) {
     if (signal.aborted || !loaded || error) return;
     const module = registration(plugin.id);
     if (!module || typeof module.mountSettings !== 'function') return;
-    const box = h('div', { class: 'card-body plugin-settings-container', dataset: { pluginSettings: plugin.id } });
+    const box = h('div', { class: 'card-body plugin-settings-container toru-plugin', dataset: { pluginSettings: plugin.id } });
     const card = h('section', { class: 'card card-flush plugin-settings-card', 'aria-labelledby': `plugin-settings-${plugin.id}`, dataset: { plugin: plugin.id } },
       h('div', { class: 'card-head' },
         h('h2', { class: 'card-title', id: `plugin-settings-${plugin.id}` }, pluginIcon(plugin), plugin.name),
