@@ -112,7 +112,11 @@ def test_admin_builds_quick_actions_in_settings(server, browser):
         expect(script_select).to_be_enabled()
         expect(script_select.locator(f'option[value="{first}"]')).to_have_count(1)
         expect(script_select.locator('option[value="hello.sh"]')).to_have_count(1)
+        # A missing name is said, and the message goes as soon as a name is typed.
+        dialog.get_by_role("button", name="Add quick action").click()
+        expect(dialog.locator(".form-error")).to_have_text("Enter a name.")
         dialog.get_by_label("Name", exact=True).fill(name_a)
+        expect(dialog.locator(".form-error")).to_be_hidden()
         script_select.select_option(first)
         dialog.get_by_text("Choose an icon").click()
         dialog.get_by_role("button", name="database", exact=True).click()

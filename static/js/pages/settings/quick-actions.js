@@ -228,6 +228,13 @@ function editorForm(action, ctx, close, onSaved) {
     error.show(message);
     input.focus();
   }
+  // A message about a field goes as soon as that field is being fixed
+  // ("Enter a name." must not stay while the name is typed).
+  for (const input of Object.values(fields)) {
+    input.addEventListener('input', () => {
+      if (!Object.values(fields).some((f) => f.getAttribute('aria-invalid') === 'true')) error.clear();
+    });
+  }
 
   async function onSubmit(event) {
     event.preventDefault();
