@@ -11,8 +11,11 @@ the terminal component sets on purpose for this (not an attribute: the
 text can be megabytes); colours are checked on the spans xterm.js's DOM
 renderer draws (`xterm-fg-N` classes)."""
 
+import os
 import re
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +25,7 @@ from e2e_support import (record_websockets, DESKTOP, FAILED_RESOURCE, PHONE, USE
                          expect_no_horizontal_scroll, heading, main_nav, open_page, unexpected, url)
 
 TERMINAL_TEXT = "el => el.toruTerminal.text()"
+SHOTS = Path(os.environ.get("TORU_SCREENSHOTS", tempfile.gettempdir()))
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +374,75 @@ def test_truncated_output_is_marked(server, browser, admin_ws):
         detail = page.locator(f'tr.task-detail[data-task-id="{task_id}"]')
         expect(detail.locator(".task-truncated")).to_be_visible()
         expect(detail.locator(".task-truncated")).to_contain_text("Output truncated")
+        text = expect_terminal(detail, r"\n400000$")
+        # The end view starts with the server's marker; the beginning view
+        # shows line 1 on and ends with it: head, marker and tail are all reachable.
+        assert re.search(r"… \d+ bytes omitted …", text) and "\n1\n" not in text
+        page.screenshot(path=str(SHOTS / "history-long-output-desktop.png"))
+        detail.get_by_role("button", name="Beginning").click()
+        expect(detail.get_by_role("button", name="Beginning")).to_have_attribute("aria-pressed", "true")
+        head = expect_terminal(detail, r"bytes omitted …")
+        assert head.startswith("1\n2\n3\n") and "400000" not in head.split("…")[0]
+        detail.get_by_role("button", name="End").click()
         expect_terminal(detail, r"\n400000$")
+        # Download: the stored output as a file named after the script and task.
+        with page.expect_download() as download:
+            detail.get_by_role("link", name="Download").click()
+        assert download.value.suggested_filename == f"{name}-{task_id}.txt"
+        assert open(download.value.path(), encoding="utf-8").read() == task["output"]
+        no_trouble(seen)
+    with open_page(browser, PHONE) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, f"/history?highlight_task={task_id}"))
+        detail = page.locator(f'tr.task-detail[data-task-id="{task_id}"]')
+        expect_terminal(detail, r"\n400000$")
+        for control in (detail.get_by_role("button", name="Beginning"), detail.get_by_role("link", name="Download")):
+            assert control.bounding_box()["height"] >= 43.99
+        expect_no_horizontal_scroll(page, 390)
+        detail.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "history-long-output-phone.png"))
+        no_trouble(seen)
+
+
+def test_a_client_cancels_its_running_quick_action_from_history(server, browser):
+    name = write_script(server, "tick", "i=0\nwhile true; do i=$((i+1)); echo tick-$i; sleep 0.1; done")
+    username = f"cx{uuid.uuid4().hex[:6]}"
+    with open_page(browser, DESKTOP) as (admin, _):
+        api_sign_in(admin, server)
+        create_user(admin, server, username)
+        action = api(admin, server, "POST", "/api/quick-actions", {"name": "Tick along", "script": name}).json()
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server, username, USER_PASSWORD)
+        task_id = api(page, server, "POST", f"/api/quick-actions/{action['quick_action']['id']}/execute").json()["task_id"]
+        page.goto(url(server, "/history"))
+        row = page.locator(f'tr.task-row[data-task-id="{task_id}"]')
+        # The action's name, not the file (a client knows the action).
+        expect(row.locator("[data-task-name]")).to_have_text("Tick along")
+        expect(row.locator("[data-script-file]")).to_have_count(0)
+        row.get_by_role("button", name=f"Output of {name}").click()
+        detail = page.locator(f'tr.task-detail[data-task-id="{task_id}"]')
+        expect_terminal(detail, r"tick-3\n")
+        # The size grows while it streams (it used to say 0 B).
+        size = detail.locator("[data-output-size]")
+        expect(size).to_have_text(re.compile(r"^\d+ B$"))
+        first = size.text_content()
+        assert first != "0 B"
+        expect(size).not_to_have_text(first)
+        row.get_by_role("button", name="Cancel this run of Tick along").click()
+        expect(row.locator(".task-status")).to_have_text("Cancelled")
+        expect(row.locator("[data-exit-text]")).to_have_text("Cancelled — stopped by SIGTERM")
+        expect(row.get_by_role("button", name=re.compile("^Cancel this run"))).to_have_count(0)
+        no_trouble(seen)
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)  # an admin sees the name and the file, on History and the dashboard
+        page.goto(url(server, f"/history?highlight_task={task_id}"))
+        row = page.locator(f'tr.task-row[data-task-id="{task_id}"]')
+        expect(row.locator("[data-task-name]")).to_have_text("Tick along")
+        expect(row.locator("[data-script-file]")).to_have_text(name)
+        page.goto(url(server, "/"))
+        recent = page.locator(f'[data-card="recent-tasks"] li[data-task-id="{task_id}"]')
+        expect(recent.locator(".task-script")).to_have_text("Tick along")
+        expect(recent.locator(".task-file")).to_have_text(name)
         no_trouble(seen)
 
 

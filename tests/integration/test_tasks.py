@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import stat
+import sys
 import time
 
 import psutil
@@ -563,3 +564,90 @@ def test_old_rows_with_a_negative_exit_code_read_as_a_signal_after_the_upgrade(f
     }
     with sqlite3.connect(data_dir / "toru.db") as db:
         assert db.execute("SELECT count(*) FROM task_history WHERE exit_code < 0").fetchone() == (0,)
+
+
+def test_stdout_and_stderr_keep_the_order_they_were_written_live_and_stored(server, sock, admin):
+    # Each line waits until Toru has read the previous one (FIONREAD on the
+    # pipe is 0), so the order the script wrote is the order Toru read: the
+    # batches must keep it across both streams, live and stored. (Writes to
+    # both pipes before Toru reads either cannot be ordered: docs/tasks.md.)
+    write_script(server, "alternate.py", f"#!{sys.executable}\n"
+                 "import fcntl, os, struct, termios, time\n"
+                 "def read_by_toru(fd):\n"
+                 "    end = time.monotonic() + 5\n"
+                 "    while struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'0000'))[0] and time.monotonic() < end:\n"
+                 "        time.sleep(0.0002)\n"
+                 "for i in range(300):\n"
+                 "    os.write(1, b'out%d\\n' % i); read_by_toru(1)\n"
+                 "    os.write(2, b'err%d\\n' % i); read_by_toru(2)\n")
+    expected = "".join(f"out{i}\nerr{i}\n" for i in range(300))
+    task_id = sock.run("alternate.py")["task_id"]
+    messages = [m for m in sock.until(lambda m: m["type"] == "exit" and m["task_id"] == task_id)
+                if m.get("task_id") == task_id and m["type"] in ("stdout", "stderr")]
+    assert "".join(m["data"] for m in messages) == expected
+    assert all(set(m["data"].split()) <= {f"{'out' if m['type'] == 'stdout' else 'err'}{i}" for i in range(300)}
+               for m in messages)  # each message carries its own stream only
+    assert admin.get(f"/api/history/{task_id}").json["task"]["output"] == expected
+    # Quick alternation without waiting: each stream keeps its own order, and
+    # live and stored agree on the order across them.
+    write_script(server, "alternate.sh", "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do i=$((i+1)); "
+                 "echo out$i; echo err$i >&2; done\n")
+    out, err, end = sock.run_to_end("alternate.sh")
+    assert out == "".join(f"out{i}\n" for i in range(1, 301)) and err == "".join(f"err{i}\n" for i in range(1, 301))
+    stored = admin.get(f"/api/history/{end['task_id']}").json["task"]["output"]
+    assert sorted(stored.splitlines()) == sorted((out + err).splitlines())
+
+
+def test_output_downloads_as_a_file_and_a_running_task_shows_its_size(server, sock, admin, make_user):
+    flag = server.data_dir / "download.flag"
+    write_script(server, "download me.sh", f"#!/bin/sh\necho early\necho more\n"
+                 f"while [ ! -e '{flag}' ]; do sleep 0.05; done\necho late\n")
+    task_id = sock.run("download me.sh")["task_id"]
+    sock.until(lambda m: "more\n" in m.get("data", ""))
+    wait_for(lambda: admin.get(f"/api/history/{task_id}").json["task"]["output_bytes"] == 11,
+             message="the live output size")
+    assert admin.get("/api/tasks/running").json["tasks"][0]["output_bytes"] == 11
+    listed = admin.get("/api/history?script=download").json["tasks"][0]
+    assert listed["id"] == task_id and listed["output_bytes"] == 11
+    res = admin.get(f"/api/history/{task_id}/output")  # while it runs: what is stored so far
+    assert res.status == 200 and res.text == "early\nmore\n"
+    assert res.header("Content-Type") == "text/plain; charset=utf-8"
+    # The name keeps nothing that could break out of the header's quotes.
+    assert res.header("Content-Disposition") == f'attachment; filename="download_me.sh-{task_id}.txt"'
+    # A subscriber learns the size so far and how much of what follows is replay.
+    other = TaskSocket(server, admin)
+    try:
+        other.send(type="subscribe", task_id=task_id)
+        started = other.recv()
+        assert started["replay"] is True and started["output_bytes"] == 11 and started["replay_bytes"] == 11
+        assert "quick_action_name" in started and started["quick_action_name"] is None
+    finally:
+        other.close()
+    client, _ = make_user()
+    assert client.get(f"/api/history/{task_id}/output").status == 404  # same access as the entry
+    assert server.client().get(f"/api/history/{task_id}/output").status == 401
+    flag.touch()
+    sock.output_until_exit(task_id)
+    res = admin.get(f"/api/history/{task_id}/output")
+    assert res.text == "early\nmore\nlate\n" == admin.get(f"/api/history/{task_id}").json["task"]["output"]
+    assert admin.get("/api/history/nope/output").status == 404
+
+
+def test_runs_of_a_quick_action_carry_its_name(server, sock, admin, make_user):
+    write_script(server, "named.sh", "#!/bin/sh\necho named\n")
+    action = admin.post("/api/quick-actions", json={"name": "Say my name", "script": "named.sh"}).json["quick_action"]
+    client, _ = make_user()
+    client_sock = TaskSocket(server, client)
+    try:
+        started = client_sock.run(quick_action_id=action["id"])
+        assert started["quick_action_name"] == "Say my name" and started["script"] == "named.sh"
+        client_sock.output_until_exit(started["task_id"])
+    finally:
+        client_sock.close()
+    task = client.get(f"/api/history/{started['task_id']}").json["task"]
+    assert (task["quick_action_name"], task["script"]) == ("Say my name", "named.sh")
+    assert client.get("/api/history").json["tasks"][0]["quick_action_name"] == "Say my name"
+    assert sock.run_to_end("named.sh")[2]["task_id"]  # a script run has none
+    assert admin.get("/api/history?script=named.sh").json["tasks"][0]["quick_action_name"] is None
+    admin.delete(f"/api/quick-actions/{action['id']}")
+    assert admin.get(f"/api/history/{started['task_id']}").json["task"]["quick_action_name"] is None

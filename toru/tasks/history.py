@@ -5,6 +5,7 @@
 
 import json
 import logging
+import re
 import time
 
 import bottle
@@ -20,8 +21,14 @@ log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
 
 STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted")
+# The action's current name (None for a script run, or once the action is deleted).
+ACTION_NAME = ("(SELECT q.name FROM quick_actions q WHERE q.id = task_history.quick_action_id) "
+               "AS quick_action_name")
 SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at, "
-           "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds, arguments")
+           "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds, arguments, "
+           + ACTION_NAME)
+# What a download's file name keeps of a script name: nothing that could end the header's quotes.
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._+-]")
 # Statuses where Toru, not the script, decided the end: their words say so first.
 STOPPED_BY_TORU = {"cancelled": "Cancelled", "timed_out": "Timed out", "interrupted": "Interrupted"}
 
@@ -77,7 +84,7 @@ class TaskHistory:
              cpu_seconds, task_id))
 
     def row(self, task_id):
-        row = self.store.one("SELECT * FROM task_history WHERE id = ?", (task_id,))
+        row = self.store.one(f"SELECT *, {ACTION_NAME} FROM task_history WHERE id = ?", (task_id,))
         if row is None:
             raise NotFound("No task with that id")
         return row
@@ -155,13 +162,29 @@ def register(app, services):
     def list_history():
         query = bottle.request.query
         page, size = paging(query)
-        return history.page(current_user(), page, size, status=query.get("status") or None,
-                            script=query.get("script") or None)
+        found = history.page(current_user(), page, size, status=query.get("status") or None,
+                             script=query.get("script") or None)
+        for task in found["tasks"]:
+            runner.live_summary(task)
+        return found
 
     @app.get("/api/history/<task_id>", role="user")
     def get_task(task_id):
         row = history.visible_row(task_id, current_user())
-        return {"task": dict(summary(row), output=row["output"])}
+        return {"task": dict(runner.live_summary(summary(row)), output=row["output"])}
+
+    @app.get("/api/history/<task_id>/output", role="user")
+    def download_output(task_id):
+        """The stored output as a text file (same access as the entry); while
+        the task runs, what would be stored if it ended now."""
+        row = history.visible_row(task_id, current_user())
+        text = runner.output_so_far(task_id) if row["status"] == "running" else None
+        if text is None:
+            text = row["output"] or ""
+        name = UNSAFE_IN_FILENAME.sub("_", row["script"])
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}-{UNSAFE_IN_FILENAME.sub("_", row["id"])}.txt"')
+        return text.encode("utf-8", "replace")
 
     @app.post("/api/history/<task_id>/rerun", role="user")
     def rerun(task_id):

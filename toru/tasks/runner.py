@@ -5,13 +5,20 @@ each run in the history.
 One task = one script process group (started by `processes.spawn`, stopped by
 `processes.stop_group`), one hub topic `task:<id>` its watchers are added to,
 and four greenlets: two pipe readers, one pump that batches output to the
-topic (at most one message per stream every BATCH_INTERVAL, unless
-BATCH_BYTES are waiting), and one waiter that blocks on the process and then
-finishes the task. The readers hand chunks to the pump through a small
-queue; the pump waits for a watcher that is behind (`Topic.send` with a
-backlog) — so a flood of output fills the pipe and slows the script, never
-the server's memory. Waits come from `config.timings` (kill_grace,
-drain_after_exit, subscriber_stall).
+topic (one batch every BATCH_INTERVAL, sooner when BATCH_BYTES are
+waiting), and one waiter that blocks on the process and then finishes the
+task. The readers hand chunks to the pump through one small queue, in the
+order they read them; the pump waits for a watcher that is behind
+(`Topic.send` with a backlog) — so a flood of output fills the pipe and
+slows the script, never the server's memory. Waits come from
+`config.timings` (kill_grace, drain_after_exit, subscriber_stall).
+
+Order across stdout and stderr: a batch is one ordered sequence of segments
+(a run of one stream each), stored and sent in the order the chunks were
+read, so lines of both streams never regroup by stream within a batch. Two
+pipes carry no timestamps: what the script wrote into both before Toru read
+either (a busy server, a script writing faster than a hub loop turns) comes
+out in the order Toru read the pipes, which may be the other one first.
 """
 
 import errno
@@ -30,7 +37,7 @@ from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from toru.processes import describe_exit, group_members, spawn, stop_group
 from toru.tasks.arguments import NO_VALUES
 from toru.tasks.history import exit_text, summary
-from toru.tasks.output import TaskOutput
+from toru.tasks.output import TaskOutput, size_of
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
@@ -38,7 +45,7 @@ audit = logging.getLogger("toru.audit")
 READ_SIZE = 64 * 1024  # a pipe holds 64 KiB: a bigger buffer only costs an mmap/munmap per read
 BATCH_BYTES = 64 * 1024
 BATCH_INTERVAL = 0.05
-CHUNK_QUEUE = 8            # chunks between the readers and the pump
+CHUNK_QUEUE = 8            # chunks between the reader and the pump
 SUBSCRIBER_BACKLOG = 16    # messages a subscriber may have queued before the pump waits
 SAMPLE_EVERY = 0.5
 PRUNE_EVERY = 3600
@@ -52,12 +59,13 @@ def exit_message(task_id, status, code, signal, finished_at):
 
 
 class Task:
-    def __init__(self, task_id, script, user, trigger, quick_action_id, timeout, output):
+    def __init__(self, task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name=None):
         self.id = task_id
         self.script = script
         self.user = user
         self.trigger = trigger
         self.quick_action_id = quick_action_id
+        self.quick_action_name = quick_action_name
         self.timeout = timeout
         self.output = output
         self.started_at = time.time()
@@ -66,7 +74,7 @@ class Task:
         self.stopper = None       # the greenlet running stop_group once asked to stop
         self.topic = None         # the hub topic `task:<id>` its watchers are on
         self.chunks = gevent.queue.Queue(CHUNK_QUEUE)
-        self.pending_stream, self.pending, self.pending_bytes = None, [], 0
+        self.pending, self.pending_bytes = [], 0  # the next batch: [(stream, [text, …]), …] in read order
         self.peak_rss = None
         self.cpu_by_pid = {}
         self.done = gevent.event.Event()
@@ -78,7 +86,7 @@ class Task:
     def started_message(self, **extra):
         return dict({"type": "started", "task_id": self.id, "script": self.script,
                      "trigger": self.trigger, "started_by": self.user["username"],
-                     "started_at": self.started_at}, **extra)
+                     "started_at": self.started_at, "quick_action_name": self.quick_action_name}, **extra)
 
     def record_usage(self, rss, processes):
         """One sample of the group: total RSS and {pid: (ppid, cpu seconds
@@ -108,7 +116,8 @@ class TaskRunner:
         self.running = {}  # task id → Task
 
     # --- starting ---------------------------------------------------------------
-    def start(self, script, user, trigger, quick_action_id=None, timeout=None, values=NO_VALUES):
+    def start(self, script, user, trigger, quick_action_id=None, timeout=None, values=NO_VALUES,
+              quick_action_name=None):
         """Start `script` as `user`; `values` (arguments.Values) go after the
         script's own argv and into its environment, `values.record` into
         the history row."""
@@ -124,7 +133,7 @@ class TaskRunner:
         task_id = str(uuid.uuid4())
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         output = TaskOutput(self.spool_dir / f"{task_id}.out", self.settings.get("output_cap_bytes"))
-        task = Task(task_id, script, user, trigger, quick_action_id, timeout, output)
+        task = Task(task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name)
         # Take the slot before spawning: starting a process yields to other greenlets.
         self.running[task_id] = task
         task.topic = self.hub.topic(f"task:{task_id}")  # not public: watchers are added after a visibility check
@@ -151,7 +160,8 @@ class TaskRunner:
         with `fields`), confirmation (409 with `confirm`), then start. REST
         execute, WebSocket `run` and re-run all come through here."""
         action, checked = self.quick_actions.prepare(action_id, user, values, confirmed)
-        task = self.start(action["script"], user, trigger, action["id"], action["timeout"], checked)
+        task = self.start(action["script"], user, trigger, action["id"], action["timeout"], checked,
+                          quick_action_name=action["name"])
         audit.info("quick action run", extra={"actor": user["username"], "quick_action": action["id"],
                                               "task_id": task.id, "trigger": trigger,
                                               "arguments": checked.record})  # passwords masked
@@ -218,16 +228,23 @@ class TaskRunner:
         task = self.visible(task_id, conn.user)
         if task is None:
             row = self.history.visible_row(task_id, conn.user)  # finished: replay the stored output
+            text = row["output"] or ""
             conn.send({"type": "started", "task_id": row["id"], "script": row["script"], "trigger": row["trigger"],
-                       "started_by": row["started_by"], "started_at": row["started_at"], "replay": True})
-            text = row["output"]
+                       "started_by": row["started_by"], "started_at": row["started_at"],
+                       "quick_action_name": row["quick_action_name"], "replay": True,
+                       "output_bytes": row["output_bytes"], "replay_bytes": size_of(text)})
             for start in range(0, len(text), BATCH_BYTES):
                 conn.send({"type": "stdout", "task_id": row["id"], "data": text[start:start + BATCH_BYTES]})
             conn.send(exit_message(row["id"], row["status"], row["exit_code"], row["exit_signal"],
                                    row["finished_at"]))
             return
-        conn.send(task.started_message(replay=True))
-        for stream, text in task.output.replay():
+        chunks = task.output.replay()
+        # output_bytes: what the script printed so far; replay_bytes: how much
+        # of the text that follows is this replay (head, marker, tail), so a
+        # client can count the live size on from there.
+        conn.send(task.started_message(replay=True, output_bytes=task.output.total_bytes,
+                                       replay_bytes=sum(size_of(text) for _, text in chunks)))
+        for stream, text in chunks:
             conn.send({"type": stream, "task_id": task.id, "data": text})
         task.topic.add(conn)
 
@@ -237,7 +254,22 @@ class TaskRunner:
             task.topic.discard(conn)
 
     def running_tasks(self, user):
-        return [dict(summary(self.history.row(t.id))) for t in self.running.values() if self.may_see(t, user)]
+        return [self.live_summary(summary(self.history.row(t.id))) for t in self.running.values()
+                if self.may_see(t, user)]
+
+    def live_summary(self, task):
+        """A history summary with a running task's output size so far (its
+        row says 0 until the task ends)."""
+        live = self.running.get(task["id"]) if task["status"] == "running" else None
+        if live is not None:
+            task["output_bytes"] = live.output.total_bytes
+        return task
+
+    def output_so_far(self, task_id):
+        """A running task's output as it would be stored now (head, marker,
+        tail), or None when it is not running."""
+        task = self.running.get(task_id)
+        return None if task is None else task.output.text()
 
     # --- stopping ---------------------------------------------------------------
     def cancel(self, task_id, user):
@@ -354,30 +386,36 @@ class TaskRunner:
         self._flush(task)
 
     def _take(self, task, item):
+        """Add a chunk to the batch: to its last segment when the stream is
+        the same, else as a new segment (the order across streams is kept)."""
         stream, data = item[0], item[1]
         text = task.output.decode(stream, data, final=len(item) == 3)
         if not text:
             return
-        if task.pending_stream not in (None, stream):
-            self._flush(task)  # keep stdout and stderr in the order they came
-        task.pending_stream = stream
-        task.pending.append(text)
+        if task.pending and task.pending[-1][0] == stream:
+            task.pending[-1][1].append(text)
+        else:
+            task.pending.append((stream, [text]))
         task.pending_bytes += len(text)
 
     def _flush(self, task):
-        if not task.pending:
-            return
-        stream, text = task.pending_stream, "".join(task.pending)
-        task.pending_stream, task.pending, task.pending_bytes = None, [], 0
-        task.output.add(stream, text)
-        for start in range(0, len(text), BATCH_BYTES):  # one read may exceed a message
-            stalled = task.topic.send({"type": stream, "task_id": task.id, "data": text[start:start + BATCH_BYTES]},
-                                      backlog=SUBSCRIBER_BACKLOG, stall=self.timings.subscriber_stall)
-            for conn in stalled:  # already off the topic; they may subscribe again
-                conn.send({"type": "error", "task_id": task.id, "code": "fell_behind", "data": FELL_BEHIND})
-            # A full pipe never makes the readers wait: yield here so requests
-            # (and other tasks) get the hub between batches.
-            gevent.sleep(0)
+        """Send the batch, segment by segment, each as `stdout`/`stderr`
+        messages of at most BATCH_BYTES; each part is added to the output
+        just before it is sent, so a watcher joining at a yield here gets it
+        once (in its replay or live, never both)."""
+        segments, task.pending, task.pending_bytes = task.pending, [], 0
+        for stream, texts in segments:
+            text = "".join(texts)
+            for start in range(0, len(text), BATCH_BYTES):
+                part = text[start:start + BATCH_BYTES]
+                task.output.add(stream, part)
+                stalled = task.topic.send({"type": stream, "task_id": task.id, "data": part},
+                                          backlog=SUBSCRIBER_BACKLOG, stall=self.timings.subscriber_stall)
+                for conn in stalled:  # already off the topic; they may subscribe again
+                    conn.send({"type": "error", "task_id": task.id, "code": "fell_behind", "data": FELL_BEHIND})
+                # A full pipe never makes the reader wait: yield here so requests
+                # (and other tasks) get the hub between messages.
+                gevent.sleep(0)
 
     def _expire(self, task):
         if task.process.poll() is None and not task.stop_reason:

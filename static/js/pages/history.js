@@ -2,21 +2,31 @@
 // at a time. A row opens to its output in a terminal: the stored output of a
 // finished task, or the live stream of a running one (replayed first).
 // /history?highlight_task=ID opens that task (live when it runs), wherever
-// it is. Clients see their own quick-action runs; only admins delete.
+// it is. Clients see their own quick-action runs; only admins delete; the
+// runner and admins cancel a running one.
+//
+// Long outputs: the terminal keeps SCROLLBACK lines, so an output longer
+// than that is shown in two views, its beginning and its end, each ending
+// (or starting) with a line that says what lies between — the server's
+// "… N bytes omitted …" marker of a truncated output is in both. Two views
+// rather than a bigger scrollback: xterm.js keeps every cell of its buffer
+// (about 12 bytes each), so a 1 MiB output of short lines in one buffer
+// would cost a phone well over 100 MB. Download serves the whole stored
+// output as a file.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
 import { api } from '../api.js';
-import { isAdmin } from '../session.js';
+import { getUser, isAdmin } from '../session.js';
 import { confirmDialog } from '../ui/dialog.js';
 import { liveStatus } from '../ui/live-status.js';
 import { showError, showToast } from '../ui/toast.js';
 import { formatAgo, formatBytes, formatDateTime, isoTime } from '../ui/format.js';
 import { page, pageHeader } from '../ui/page.js';
-import { terminal } from '../ui/terminal.js';
+import { SCROLLBACK, terminal } from '../ui/terminal.js';
 import {
   STATUSES, TRIGGERS, formatCpu, formatElapsed, formatRss, statusBadge, taskElapsed,
 } from '../ui/task-status.js';
-import { watchTask } from '../tasks.js';
+import { cancelTask, watchTask } from '../tasks.js';
 import { loadError } from '../ui/load-error.js';
 import { displayValue, needsDialog, runActionDialog } from '../ui/action-form.js';
 import { later, onAbort, scope } from '../lifetime.js';
@@ -26,6 +36,13 @@ const FILTER_DELAY_MS = 300;
 // While a shown task runs, its row is checked this often (expanded rows
 // follow the live stream instead).
 const RUNNING_POLL_MS = 3000;
+// Lines a view of a long output shows: the scrollback less room for the
+// lines that say what is left out.
+export const VIEW_LINES = SCROLLBACK - 10;
+// The line the server puts where it left a long output's middle out.
+const OMITTED = /\n… [^\n]*omitted[^\n]* …\n/;
+const DIM = (text) => `\x1b[2m${text}\x1b[0m`;
+const encoder = new TextEncoder();
 
 export function mount(root, ctx) {
   const view = {
@@ -221,6 +238,13 @@ function fillRow(view, entry, row = entry.row) {
   row.dataset.status = task.status;
   const who = [TRIGGERS[task.trigger] || task.trigger, task.started_by].filter(Boolean).join(' · ');
   const actions = h('div', { class: 'task-actions' }, entry.toggle);
+  if (task.status === 'running' && (view.admin || task.started_by === (getUser() || {}).username)) {
+    actions.append(h('button', {
+      type: 'button', class: 'icon-button icon-button-danger', 'aria-label': `Cancel this run of ${taskName(task)}`,
+      title: entry.cancelling ? 'Cancelling…' : 'Cancel run', disabled: Boolean(entry.cancelling),
+      dataset: { action: 'cancel' }, onClick: () => cancel(view, entry),
+    }, icon('close')));
+  }
   if (view.admin || task.quick_action_id != null) {
     actions.append(h('button', {
       type: 'button', class: 'icon-button', 'aria-label': `Run ${task.script} again`, title: 'Run again',
@@ -237,8 +261,13 @@ function fillRow(view, entry, row = entry.row) {
   row.replaceChildren(
     h('td', { class: 'cell-primary' },
       h('div', { class: 'script-cell' },
-        h('span', { class: 'script-name' }, h('code', { class: 'mono-soft' }, task.script),
+        h('span', { class: 'script-name', dataset: { taskName: '' } },
+          task.quick_action_name ? h('span', null, task.quick_action_name) : h('code', { class: 'mono-soft' }, task.script),
           entry.pinned ? h('span', { class: 'badge badge-sm badge-primary' }, 'Linked') : null),
+        // Admins also see which file a quick action ran.
+        task.quick_action_name && view.admin
+          ? h('span', { class: 'script-description' }, h('code', { class: 'mono-soft', dataset: { scriptFile: '' } }, task.script))
+          : null,
         who ? h('span', { class: 'script-description' }, who) : null)),
     h('td', { dataset: { label: 'Started' } },
       h('time', { class: 'time-cell', datetime: isoTime(task.started_at) },
@@ -259,18 +288,29 @@ function fillRow(view, entry, row = entry.row) {
 function openDetail(view, entry) {
   const { task } = entry;
   view.open.add(task.id);
-  const term = terminal({ label: `Output of ${task.script}`, size: 'md' });
+  const term = terminal({ label: `Output of ${taskName(task)}`, size: 'md' });
   const notice = h('p', { class: 'notice notice-warning task-truncated', hidden: true },
     icon('info', 'notice-icon'), h('span'));
   const liveNote = h('span', { class: 'task-live' });
   const facts = h('dl', { class: 'kv kv-compact task-facts' });
+  const views = h('div', { class: 'segmented task-views', role: 'group', 'aria-label': 'Part of the output', hidden: true });
+  const download = h('a', {
+    class: 'btn btn-sm', href: `/api/history/${encodeURIComponent(task.id)}/output`, download: '',
+    dataset: { action: 'download' },
+  }, icon('download'), h('span', null, 'Download'));
   const panel = h('div', { class: 'task-detail-body', id: `task-detail-${task.id}` },
-    h('div', { class: 'task-detail-head' }, facts, liveNote), notice, term.el);
+    h('div', { class: 'task-detail-head' }, facts, liveNote),
+    notice,
+    h('div', { class: 'task-output-bar' }, views, download),
+    term.el);
   const detail = h('tr', { class: 'task-detail', dataset: { taskId: task.id } },
     h('td', { colspan: '6' }, panel));
   // The row's own lifetime: collapsing it (or leaving the page) ends its
   // live watch and badge.
-  entry.detail = { row: detail, term, notice, facts, liveNote, life: scope(view.signal), live: false, seq: 0 };
+  entry.detail = {
+    row: detail, term, notice, facts, liveNote, views, life: scope(view.signal), live: false, seq: 0,
+    size: null, sizeEl: null, output: null, view: 'end',
+  };
   entry.row.after(detail);
   entry.row.classList.add('is-open');
   entry.toggle.setAttribute('aria-expanded', 'true');
@@ -302,8 +342,10 @@ function showFacts(entry) {
     ['Task', h('code', { class: 'mono-soft' }, task.id)],
     ['Started by', `${task.started_by || '—'} (${TRIGGERS[task.trigger] || task.trigger})`],
     ['Finished', task.finished_at != null ? formatDateTime(task.finished_at) : 'Still running'],
-    ['Output', task.output_bytes != null ? formatBytes(task.output_bytes) : '—'],
+    ['Output', outputSize(entry)],
   ];
+  if (task.quick_action_name) pairs.unshift(['Quick action', task.quick_action_name]);
+  if (task.quick_action_name && entry.detail && isAdmin()) pairs.splice(1, 0, ['Script', h('code', { class: 'mono-soft' }, task.script)]);
   const args = task.arguments && typeof task.arguments === 'object' ? Object.entries(task.arguments) : [];
   if (args.length) {
     // As the server stored them: passwords are already "••••".
@@ -316,7 +358,7 @@ function showFacts(entry) {
   if (task.output_truncated) {
     detail.notice.hidden = false;
     detail.notice.lastChild.textContent = 'Output truncated: the stored output keeps its beginning and its end;'
-      + ' the marker line in it says how much was left out.';
+      + ' the marker line between them says how much was left out. Beginning and End show each side; Download saves it.';
   }
 }
 
@@ -339,10 +381,78 @@ async function loadOutput(view, entry) {
     followLive(view, entry);
     return;
   }
-  const output = data.task.output || '';
+  showStored(entry, data.task.output || '');
+}
+
+// A finished task's stored output: whole when the terminal keeps it all,
+// else in two views (its beginning, its end), the end first.
+function showStored(entry, output) {
+  const { detail } = entry;
+  const lines = output.split('\n');
+  detail.output = output;
+  if (lines.length <= VIEW_LINES) {
+    detail.views.hidden = true;
+    detail.term.clear();
+    detail.term.write(output || DIM('(no output)'));
+    return;
+  }
+  const button = (name, label) => h('button', {
+    type: 'button', class: 'segment', 'aria-pressed': String(detail.view === name), dataset: { view: name },
+    onClick: () => {
+      detail.view = name;
+      for (const b of detail.views.children) b.setAttribute('aria-pressed', String(b.dataset.view === name));
+      renderView(entry);
+    },
+  }, label);
+  detail.views.replaceChildren(button('start', 'Beginning'), button('end', 'End'));
+  detail.views.hidden = false;
+  renderView(entry);
+}
+
+// One view of a long output. The marker of a truncated output is kept in
+// both, with a dim line for the lines between it and what is shown.
+function renderView(entry) {
+  const { detail } = entry;
+  const text = detail.output;
+  const cut = OMITTED.exec(text);
+  const head = cut ? text.slice(0, cut.index) : text;
+  const marker = cut ? cut[0].slice(1, -1) : null;
+  const tail = cut ? text.slice(cut.index + cut[0].length) : '';
+  const more = (n, where) => DIM(`… ${n.toLocaleString()} more lines ${where}: Download has them all …`);
+  const parts = [];
+  if (detail.view === 'start') {
+    const lines = head.split('\n');
+    parts.push(lines.slice(0, VIEW_LINES).join('\n'));
+    if (lines.length > VIEW_LINES) parts.push(more(lines.length - VIEW_LINES, marker ? 'up to the omitted part' : 'after these'));
+    if (marker) parts.push(marker, DIM('(the End view shows what follows)'));
+  } else {
+    const lines = (cut ? tail : text).split('\n');
+    if (marker) parts.push(DIM('(the Beginning view shows what came before)'), marker);
+    if (lines.length > VIEW_LINES) parts.push(more(lines.length - VIEW_LINES, marker ? 'after the omitted part' : 'before these'));
+    parts.push(lines.slice(-VIEW_LINES).join('\n'));
+  }
   detail.term.clear();
-  if (output) detail.term.write(output);
-  else detail.term.write('\x1b[2m(no output)\x1b[0m');
+  detail.term.write(parts.join('\n'));
+}
+
+// The output's size: a running task's grows with what arrives.
+function outputSize(entry) {
+  const { task, detail } = entry;
+  const bytes = detail && detail.size != null ? detail.size : task.output_bytes;
+  const el = h('span', { dataset: { outputSize: '' } }, bytes != null ? formatBytes(bytes) : '—');
+  if (detail) detail.sizeEl = el;
+  return el;
+}
+
+function countOutput(detail, data) {
+  if (detail.size == null) return;
+  let n = encoder.encode(data).length;
+  const skipped = Math.min(detail.skip, n);
+  detail.skip -= skipped;
+  n -= skipped;
+  if (!n) return;
+  detail.size += n;
+  if (detail.sizeEl) detail.sizeEl.textContent = formatBytes(detail.size);
 }
 
 function followLive(view, entry) {
@@ -356,12 +466,23 @@ function followLive(view, entry) {
   watchTask(id, {
     onStart: (m) => {
       if (m.replay) detail.term.clear();
+      // Bytes so far, and how much of what follows is their replay: the
+      // size counts on from there.
+      detail.size = Number(m.output_bytes) || 0;
+      detail.skip = Number(m.replay_bytes) || 0;
+      if (detail.sizeEl) detail.sizeEl.textContent = formatBytes(detail.size);
     },
     onOutput: (stream, data) => {
+      countOutput(detail, data);
       if (stream === 'stderr') detail.term.writeStderr(data);
       else detail.term.write(data);
     },
+    onCancelled: () => {
+      entry.cancelling = true;
+      fillRow(view, entry);
+    },
     onExit: (m) => {
+      entry.cancelling = false;
       badge.stop();
       detail.liveNote.replaceChildren();
       updateTask(view, entry, {
@@ -374,15 +495,44 @@ function followLive(view, entry) {
       });
       refreshSummary(view, entry);
     },
-    onError: (text) => showToast(`${entry.task.script}: ${text}`, 'error'),
+    onError: (text) => {
+      if (entry.cancelling) {
+        entry.cancelling = false;
+        fillRow(view, entry);
+      }
+      showToast(`${taskName(entry.task)}: ${text}`, 'error');
+    },
   }, { signal });
+}
+
+// Cancel from the list: the row opens to follow the run live, so the
+// answer (`cancelled`, then `exit`, or an error) arrives where it is seen.
+function cancel(view, entry) {
+  if (!entry.detail) {
+    view.open.add(entry.task.id);
+    openDetail(view, entry);
+  }
+  entry.cancelling = true;
+  fillRow(view, entry);
+  cancelTask(entry.task.id);
+}
+
+/** What a run is called: its quick action's name when it has one, else the file. */
+export function taskName(task) {
+  return task.quick_action_name || task.script;
 }
 
 // The full summary (peak memory, CPU, output size) once a task has ended.
 async function refreshSummary(view, entry) {
   try {
     const data = await api.get(`/api/history/${encodeURIComponent(entry.task.id)}`, { signal: view.signal });
-    if (view.rows.get(entry.task.id) === entry) updateTask(view, entry, data.task);
+    if (view.rows.get(entry.task.id) !== entry) return;
+    updateTask(view, entry, data.task);
+    // A long run watched live: the terminal kept only its end; now the
+    // stored output can be shown in its two views.
+    const output = data.task.output || '';
+    if (entry.detail && entry.detail.live && data.task.status !== 'running'
+      && (data.task.output_truncated || output.split('\n').length > VIEW_LINES)) showStored(entry, output);
   } catch (err) {
     if (!view.signal.aborted) console.warn('Refreshing a task summary failed', err);
   }
@@ -391,6 +541,7 @@ async function refreshSummary(view, entry) {
 function updateTask(view, entry, task) {
   const { output, ...summary } = task;
   entry.task = { ...entry.task, ...summary };
+  if (entry.detail && summary.status !== 'running') entry.detail.size = null; // the stored size from now on
   fillRow(view, entry);
   if (entry.detail) showFacts(entry);
   schedulePoll(view);

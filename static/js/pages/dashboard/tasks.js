@@ -204,12 +204,14 @@ function taskRow(task, admin) {
   return h('li', { class: 'task-row', dataset: { taskId: task.id, status: task.status } },
     h('a', { class: 'task-link', href: historyHref(task.id) },
       h('span', { class: 'task-main' },
-        h('span', { class: 'task-script' }, task.script),
+        // A quick action's run reads by the action's name; admins also see the file.
+        h('span', { class: 'task-script' }, task.quick_action_name || task.script),
         statusBadge(task.status)),
       h('span', { class: 'task-meta' },
         h('time', {
           datetime: isoTime(task.started_at), title: formatDateTime(task.started_at), dataset: { started: task.started_at },
         }, formatAgo(task.started_at)),
+        admin && task.quick_action_name ? h('code', { class: 'task-file mono-soft' }, task.script) : null,
         admin && task.started_by ? h('span', { class: 'task-by' }, `by ${task.started_by}`) : null,
         task.trigger === 'quick_action' ? h('span', { class: 'task-trigger' }, 'quick action') : null)));
 }
