@@ -285,4 +285,7 @@ def register(app, services):
             limit = int(query.get("limit", 20))
         except ValueError:
             raise Invalid("limit must be an integer") from None
-        return {"sort": sort, "limit": limit, "processes": monitor.processes(sort, limit)}
+        # How often a page should ask again: a few samples apart (5 s at the
+        # default 2 s interval), so the UI keeps no timing of its own.
+        return {"sort": sort, "limit": limit, "processes": monitor.processes(sort, limit),
+                "refresh_s": round(2.5 * monitor.interval_s, 3)}

@@ -8,7 +8,7 @@ import { formatAgo, formatBytes, formatDateTime, formatPercent, isoTime } from '
 import { loadError } from '../../ui/load-error.js';
 import { later, scope } from '../../lifetime.js';
 
-const REFRESH_MS = 5000;
+const DEFAULT_REFRESH_S = 5; // until the server says (`refresh_s`)
 const LIMIT = 20;
 const SORTS = [
   { id: 'cpu', label: 'CPU', caption: 'by CPU usage' },
@@ -22,6 +22,7 @@ export function processesSection(ctx) {
   let cancelTimer = () => {};
   let inflight = null;
   let shown = false; // a table is on screen (a failed refresh keeps it)
+  let refreshS = DEFAULT_REFRESH_S;
 
   const buttons = SORTS.map((s) => h('button', {
     type: 'button', class: 'segment', 'aria-pressed': s.id === sort, dataset: { sort: s.id },
@@ -52,10 +53,13 @@ export function processesSection(ctx) {
     const controller = scope(signal);
     inflight = controller;
     const wanted = sort;
-    lead.textContent = `The ${LIMIT} busiest ${SORTS.find((s) => s.id === wanted).caption}, refreshed every ${REFRESH_MS / 1000} s.`;
+    const caption = () => `The ${LIMIT} busiest ${SORTS.find((s) => s.id === wanted).caption}, refreshed every ${refreshS} s.`;
+    lead.textContent = caption();
     try {
       const data = await api.get(`/api/processes?sort=${wanted}&limit=${LIMIT}`, { signal: controller.signal });
       if (signal.aborted || wanted !== sort) return;
+      if (Number(data.refresh_s) > 0) refreshS = Number(data.refresh_s);
+      lead.textContent = caption();
       list.removeAttribute('aria-busy');
       status.textContent = '';
       list.replaceChildren(data.processes.length
@@ -81,7 +85,7 @@ export function processesSection(ctx) {
 
   function schedule() {
     cancelTimer();
-    cancelTimer = later(signal, REFRESH_MS, () => {
+    cancelTimer = later(signal, refreshS * 1000, () => {
       // A hidden tab asks nothing; it catches up when shown again.
       if (document.visibilityState === 'hidden') schedule();
       else load();
