@@ -165,6 +165,7 @@ class Hub:
         self.topics = {}
         self.handlers = {}                      # type → {key or None: fn(conn, message)}
         self.close_hooks = []
+        self.user_hooks = []                    # fn(conn) after conn.user was re-read
         self.connections = set()                # open ones, for recheck_user
         self.handle("ping", lambda conn, message: conn.send({"type": "pong"}))
         self.handle("subscribe", self._subscribe)
@@ -195,6 +196,19 @@ class Hub:
 
     def on_close(self, fn):
         self.close_hooks.append(fn)
+
+    def on_user_change(self, fn):
+        """fn(conn) runs after a connection's user was re-read (periodically,
+        or at once by `recheck_user`): a feature drops what that user may no
+        longer receive, e.g. an admin made client watching others' runs."""
+        self.user_hooks.append(fn)
+
+    def _user_refreshed(self, conn):
+        for hook in self.user_hooks:
+            try:
+                hook(conn)
+            except Exception:
+                log.exception("websocket user hook failed")
 
     # --- subscriptions by topic name --------------------------------------------------------
     def _public_topic(self, message):
@@ -290,6 +304,7 @@ class Hub:
                 conn.close()
             else:
                 conn.user = user  # a changed role counts from now on
+                self._user_refreshed(conn)
 
     def recheck_user(self, user_id):
         """Re-check now, not at the next `revalidate_every`, the connections
@@ -299,6 +314,8 @@ class Hub:
             if self.current_user(conn) is None:
                 for topic in list(conn.topics):
                     topic.discard(conn)
+            else:
+                self._user_refreshed(conn)
 
     def current_user(self, conn):
         """Re-check the session behind `conn` now (handlers that start work

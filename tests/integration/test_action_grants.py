@@ -249,3 +249,32 @@ def test_deleting_a_user_takes_them_out_of_every_grant(server, admin):
         for a in made:
             admin.delete(f"/api/quick-actions/{a['id']}")
 
+
+
+def test_an_admin_made_client_stops_watching_other_users_runs(server, admin, users, action):
+    alice, _ = users["alice"]
+    res = admin.post("/api/users", json={"username": "dave-grants", "password": PASSWORD, "role": "admin"})
+    assert res.status == 201, res
+    dave_user = res.json["user"]
+    dave = sign_in(server, "dave-grants", PASSWORD)
+    alice_sock, started = run_ws(server, alice, action["id"])
+    watcher = TaskSocket(server, dave)
+    try:
+        watcher.send(type="subscribe", task_id=started["task_id"])
+        watcher.until(lambda m: m.get("data") == "tick\n")  # an admin watches anyone's run
+        assert admin.patch(f"/api/users/{dave_user['id']}", json={"role": "client"}).status == 200
+        dropped = watcher.until(lambda m: m["type"] == "error" and m.get("code") == "forbidden", timeout=5)[-1]
+        assert dropped["task_id"] == started["task_id"]
+        # Nothing more of alice's run reaches dave (her own socket still gets it).
+        alice_sock.until(lambda m: m.get("data") == "tick\n")
+        watcher.ws.settimeout(0.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            while True:
+                assert "tick" not in watcher.ws.recv()
+    finally:
+        watcher.close()
+        canceller = TaskSocket(server, admin)
+        canceller.send(type="cancel", task_id=started["task_id"])
+        canceller.close()
+        wait_for(lambda: admin.get(f"/api/history/{started['task_id']}").json["task"]["status"] == "cancelled")
+        alice_sock.close()

@@ -217,10 +217,20 @@ class TaskRunner:
         longer see them leave (a closed or deactivated user's socket is gone already)."""
         for task in [t for t in self.running.values() if t.quick_action_id == action_id]:
             for conn in list(task.topic.subscribers):
-                if conn.user is None or not self.may_see(task, conn.user):
-                    task.topic.discard(conn)
-                    conn.send({"type": "error", "task_id": task.id, "code": "forbidden",
-                               "data": "You may no longer run this action: its output is no longer sent to you"})
+                self._drop_if_unallowed(task, conn)
+
+    def recheck_watcher(self, conn):
+        """After conn's user was re-read (a role or grant may have changed):
+        it leaves the runs it may no longer watch."""
+        for task in list(self.running.values()):
+            if task.topic is not None and conn in task.topic.subscribers:
+                self._drop_if_unallowed(task, conn)
+
+    def _drop_if_unallowed(self, task, conn):
+        if conn.user is None or not self.may_see(task, conn.user):
+            task.topic.discard(conn)
+            conn.send({"type": "error", "task_id": task.id, "code": "forbidden",
+                       "data": "You may no longer watch this run: its output is no longer sent to you"})
 
     def subscribe(self, conn, task_id):
         """Replay what the task printed so far, then stream it live. Nothing
@@ -520,6 +530,7 @@ def register(app, services):
     hub.handle("cancel", lambda conn, message: runner.cancel(task_id_of(message), conn.user))
     hub.handle("subscribe", lambda conn, message: runner.subscribe(conn, task_id_of(message)), key="task_id")
     hub.handle("unsubscribe", lambda conn, message: runner.unsubscribe(conn, task_id_of(message)), key="task_id")
+    hub.on_user_change(runner.recheck_watcher)  # an admin made client stops watching others' runs
 
     @app.get("/api/tasks/running", role="user")
     def running():
