@@ -346,3 +346,12 @@ def wait_plugin(client, plugin_id, state="running", timeout=60, not_pid=None):
         return info.get("state") == state and (not_pid is None or info.get("pid") != not_pid)
     wait_for(reached, timeout=timeout, message=f"{plugin_id} {state}: {plugin_info(client, plugin_id)}")
     return plugin_info(client, plugin_id)
+
+
+def write_script(server, name, body, executable=True):
+    """A script in `server`'s scripts directory (executable unless told)."""
+    path = server.data_dir / "scripts" / name
+    path.write_text(body)
+    path.chmod(0o755 if executable else 0o644)
+    return path
+

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ServerProcess, TaskSocket, sign_in, wait_for
+from helpers import ServerProcess, TaskSocket, sign_in, wait_for, write_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "show-arguments.py"
 TIMINGS = "request_grace=0.5,kill_grace=0.5,pattern_timeout=0.5,choices_timeout=0.5"
@@ -46,10 +46,6 @@ def admin(server):
     return sign_in(server)
 
 
-def write_script(server, name, body):
-    path = server.data_dir / "scripts" / name
-    path.write_text(body)
-    path.chmod(0o755)
 
 
 @pytest.fixture(scope="module", autouse=True)

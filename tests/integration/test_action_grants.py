@@ -9,7 +9,7 @@ real WebSocket client."""
 import pytest
 import websocket
 
-from helpers import TaskSocket, sign_in, wait_for
+from helpers import TaskSocket, sign_in, wait_for, write_script
 
 PASSWORD = "correct horse battery staple"
 
@@ -21,10 +21,6 @@ def admin(server):
     return sign_in(server)
 
 
-def write_script(server, name, body):
-    path = server.data_dir / "scripts" / name
-    path.write_text(body)
-    path.chmod(0o755)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,9 @@ client may and may not see or do."""
 
 import pytest
 
-from helpers import TaskSocket, wait_for
+from helpers import TaskSocket, wait_for, write_script
 
 
-def write_script(server, name, body):
-    path = server.data_dir / "scripts" / name
-    path.write_text(body)
-    path.chmod(0o755)
 
 
 @pytest.fixture(scope="module", autouse=True)

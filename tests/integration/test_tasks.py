@@ -16,18 +16,13 @@ import time
 import psutil
 import pytest
 
-from helpers import ADMIN_PASSWORD, ServerProcess, TaskSocket, wait_for
+from helpers import ADMIN_PASSWORD, ServerProcess, TaskSocket, wait_for, write_script
 
 KILL_GRACE = 0.5
 SUBSCRIBER_STALL = 1
 TIMINGS = {"TORU_TIMINGS": f"kill_grace={KILL_GRACE},subscriber_stall={SUBSCRIBER_STALL},drain_after_exit=1"}
 
 
-def write_script(server, name, body, executable=True):
-    path = server.data_dir / "scripts" / name
-    path.write_text(body)
-    path.chmod(0o755 if executable else 0o644)
-    return path
 
 
 @pytest.fixture(scope="module")
