@@ -3,11 +3,12 @@ failing on, and signing in through the API or the login form."""
 
 import itertools
 import re
+import secrets
 from contextlib import contextmanager
 
 from playwright.sync_api import expect
 
-from helpers import ADMIN_PASSWORD
+from helpers import ADMIN_PASSWORD, wait_for
 
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
@@ -134,3 +135,21 @@ def record_websockets(page):
         connections.append((ws, sent))
     page.route_web_socket(re.compile(r"/api/ws$"), proxy)
     return connections
+
+
+TERMINAL_TEXT = "el => el.toruTerminal.text()"  # the text of an output terminal's whole buffer
+
+
+def expect_terminal(locator, pattern, timeout=15_000):
+    """Waits until the terminal inside `locator` matches `pattern` (a regex); returns its text."""
+    term = locator.locator(".output-terminal")
+    expect(term).to_have_class(re.compile(r"\boutput-terminal-ready\b"), timeout=timeout)
+    wait_for(lambda: re.search(pattern, term.evaluate(TERMINAL_TEXT)), timeout=timeout / 1000,
+             message=f"terminal text matching {pattern!r}")
+    return term.evaluate(TERMINAL_TEXT)
+
+
+def unique(prefix):
+    """A name no other test's rows share on a module's server."""
+    return f"{prefix}{secrets.token_hex(3)}"
+

@@ -6,21 +6,17 @@ client sees, and display names that must stay text. Fixtures `server`,
 e2e_support.py."""
 
 import re
-import secrets
 
 from playwright.sync_api import expect
 
-from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in,
-                         create_user, expect_no_horizontal_scroll, form_sign_in, heading, main_nav, open_page,
-                         unexpected, url)
+from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
+                         expect_no_horizontal_scroll, form_sign_in, heading, main_nav, open_page, unexpected, url,
+                         unique)
 from helpers import ADMIN_PASSWORD
 
 XSS = '<img src=x onerror="window.__xss=1">'
 NEW_PASSWORD = "plum lantern orbit seventeen"
 
-
-def unique(prefix):
-    return f"{prefix}{secrets.token_hex(3)}"
 
 
 def user_row(page, username):

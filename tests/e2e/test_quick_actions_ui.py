@@ -7,30 +7,18 @@ Scripts are real files in the server's scripts directory. Fixtures
 `server`, `fresh_server` and `browser` come from tests/conftest.py."""
 
 import re
-import secrets
 import stat
 
 from playwright.sync_api import expect
 
 from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
-                         expect_no_horizontal_scroll, heading, open_page, unexpected, url)
+                         expect_no_horizontal_scroll, heading, open_page, unexpected, url, expect_terminal,
+                         unique)
 from helpers import wait_for
 
 
-TERMINAL_TEXT = "el => el.toruTerminal.text()"
 
 
-def expect_terminal(locator, pattern, timeout=15_000):
-    """Waits until the terminal inside `locator` matches `pattern`; returns its text."""
-    term = locator.locator(".output-terminal")
-    expect(term).to_have_class(re.compile(r"\boutput-terminal-ready\b"), timeout=timeout)
-    wait_for(lambda: re.search(pattern, term.evaluate(TERMINAL_TEXT)), timeout=timeout / 1000,
-             message=f"terminal text matching {pattern!r}")
-    return term.evaluate(TERMINAL_TEXT)
-
-
-def unique(prefix):
-    return f"{prefix}{secrets.token_hex(3)}"
 
 
 def write_script(server, name, body, description="A test script"):

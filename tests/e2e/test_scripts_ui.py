@@ -21,10 +21,10 @@ import pytest
 from playwright.sync_api import expect
 
 from helpers import ADMIN_PASSWORD, TaskSocket, wait_for
-from e2e_support import (record_websockets, DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user,
-                         expect_no_horizontal_scroll, heading, main_nav, open_page, unexpected, url)
+from e2e_support import (record_websockets, DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in,
+                         create_user, expect_no_horizontal_scroll, heading, main_nav, open_page, unexpected, url,
+                         TERMINAL_TEXT, expect_terminal)
 
-TERMINAL_TEXT = "el => el.toruTerminal.text()"
 SHOTS = Path(os.environ.get("TORU_SCREENSHOTS", tempfile.gettempdir()))
 
 
@@ -62,14 +62,6 @@ def run_panel(page, name):
 def terminal_text(locator):
     return locator.locator(".output-terminal").evaluate(TERMINAL_TEXT)
 
-
-def expect_terminal(locator, pattern, timeout=15_000):
-    """Waits until the terminal's buffer matches `pattern` (a regex)."""
-    term = locator.locator(".output-terminal")
-    expect(term).to_have_class(re.compile(r"\boutput-terminal-ready\b"), timeout=timeout)
-    wait_for(lambda: re.search(pattern, term.evaluate(TERMINAL_TEXT)), timeout=timeout / 1000,
-             message=f"terminal text matching {pattern!r}")
-    return term.evaluate(TERMINAL_TEXT)
 
 
 def no_trouble(seen, *allowed):
