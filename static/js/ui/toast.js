@@ -46,7 +46,7 @@ export function showToast(message, type = 'info', { action = null } = {}) {
   h('div', { class: 'toast-body' },
     h('p', { class: 'toast-message' }, text),
     action ? actionElement(action, () => dismiss(toast)) : null),
-  h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss notification', onClick: () => dismiss(toast) },
+  h('button', { type: 'button', class: 'icon-button toast-close', 'aria-label': 'Dismiss notification', onClick: () => dismiss(toast) },
     icon('close')));
 
   toast.toastTimer = timer(() => dismiss(toast), action ? Math.max(ACTION_DURATION_MS, DURATION_MS[type]) : DURATION_MS[type]);
@@ -74,10 +74,10 @@ export function showError(err, context = '') {
 // A link is followed by the router (a same-site href) or the browser.
 function actionElement({ label, href = null, onClick = null }, done) {
   if (href) {
-    return h('a', { class: 'toast-action', href, onClick: () => done() }, label);
+    return h('a', { class: 'link-button toast-action', href, onClick: () => done() }, label);
   }
   return h('button', {
-    type: 'button', class: 'toast-action',
+    type: 'button', class: 'link-button toast-action',
     onClick: (event) => {
       done();
       if (onClick) onClick(event);
