@@ -19,6 +19,7 @@ from toru.tasks import scripts as scripts_mod
 from toru.monitor import system
 from toru.tasks import history as task_history_mod
 from toru.tasks import runner as tasks_mod
+from toru.tasks import schedules as schedules_mod
 from toru.web import ui
 from toru.web import websocket as ws
 from toru.accounts.users import Accounts
@@ -38,6 +39,8 @@ from toru.store import Store
 from toru.monitor.system import DEFAULT_SKIP_FSTYPES, Monitor
 from toru.tasks.history import TaskHistory
 from toru.tasks.runner import TaskRunner
+from toru.tasks.scheduler import Scheduler
+from toru.tasks.schedules import Schedules
 from toru.web.http import App, ErrorsPlugin
 
 log = logging.getLogger("toru.app")
@@ -60,6 +63,8 @@ class Services:
     task_history: TaskHistory
     tasks: TaskRunner
     quick_actions: QuickActions
+    schedules: Schedules
+    scheduler: Scheduler
     plugins: PluginManager
     hub: Hub
     # The admin password generated on this first start, for the console only.
@@ -78,6 +83,7 @@ class Services:
         self.greenlets.spawn(self.monitor.run)
         self.greenlets.spawn(self.tasks.sample_loop)
         self.greenlets.spawn(self.tasks.prune_loop)
+        self.greenlets.spawn(self.scheduler.run)
         self.plugins.rescan("start")
         self.greenlets.spawn(self.plugins.watch)
 
@@ -104,10 +110,12 @@ class Services:
 
 # Route modules in registration order; the UI's catch-all must come last.
 ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
-                 task_history_mod, quick_actions_mod, plugins_api, ui]
+                 task_history_mod, quick_actions_mod, schedules_mod, plugins_api, ui]
 
 
-def build_services(config):
+def build_services(config, clock=time.time):
+    """The services over `config`; `clock` (wall time) is what schedules
+    go by: tests pass their own to step it."""
     store = Store(config.db_path)
     accounts = Accounts(store, config)
     sessions = Sessions(store)
@@ -125,18 +133,22 @@ def build_services(config):
     greenlets = gevent.pool.Group()
     quick_actions = QuickActions(store, scripts, Arguments(scripts, timings))
     runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets, hub, timings)
+    schedules = Schedules(store, quick_actions, clock)
+    scheduler = Scheduler(schedules, runner, history, hub.topic("schedules", public=True, admin_only=True),
+                          timings, greenlets, clock)
     instance_id = store.instance_id()
     plugins = PluginManager(config, store, instance_id)  # its timings are config.timings
     services = Services(config=config, store=store, instance_id=instance_id,
                         accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
-                        quick_actions=quick_actions, plugins=plugins, hub=hub, greenlets=greenlets)
+                        quick_actions=quick_actions, schedules=schedules, scheduler=scheduler, plugins=plugins,
+                        hub=hub, greenlets=greenlets)
     services.generated_admin_password = accounts.setup_admin()
     return services
 
 
-def create_app(config):
-    services = build_services(config)
+def create_app(config, clock=time.time):
+    services = build_services(config, clock)
     app = App(services)
     # First installed wraps outermost: errors map everything raised inside.
     app.install(ErrorsPlugin(config.max_body_bytes))

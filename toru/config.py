@@ -60,6 +60,7 @@ class Timings:
     choices_timeout: float = 5.0       # quick actions: a `choices_from` script must finish within
     choices_cache: float = 30.0        # quick actions: its list of choices is reused this long
     pattern_timeout: float = 1.0       # quick actions: checking values against their `pattern`s
+    schedule_recheck: float = 60.0     # schedules: the wall clock is re-read at least this often (NTP steps)
 
     @classmethod
     def parse(cls, text, **overrides):

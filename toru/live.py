@@ -15,9 +15,10 @@ oldest message is dropped. Producers that must not lose data (task output)
 use `Topic.send(..., backlog=N)`, which waits for room and drops the
 subscriber that stays stuck instead.
 
-Topics clients subscribe to by name are made with `public=True`; other
-topics (one per running task) are joined by the feature's own handler after
-it checked who may watch.
+Topics clients subscribe to by name are made with `public=True` (with
+`admin_only=True`, only admins may, and a user who stops being one leaves
+them); other topics (one per running task) are joined by the feature's own
+handler after it checked who may watch.
 """
 
 import json
@@ -29,7 +30,8 @@ import gevent.event
 import gevent.queue
 from geventwebsocket.exceptions import WebSocketError
 
-from toru.errors import Invalid
+from toru.accounts.auth import is_admin
+from toru.errors import Forbidden, Invalid
 from toru.web.http import decode_json
 
 log = logging.getLogger("toru.ws")
@@ -105,9 +107,10 @@ class Connection:
 class Topic:
     """A named set of subscribed connections."""
 
-    def __init__(self, name, public):
+    def __init__(self, name, public, admin_only=False):
         self.name = name
         self.public = public
+        self.admin_only = admin_only
         self.subscribers = set()
 
     def add(self, conn):
@@ -172,12 +175,12 @@ class Hub:
         self.handle("unsubscribe", self._unsubscribe)
 
     # --- what features use -------------------------------------------------------------
-    def topic(self, name, public=False):
+    def topic(self, name, public=False, admin_only=False):
         """The topic called `name`, made on first use. Clients may subscribe
-        by name only to public ones."""
+        by name only to public ones; to `admin_only` ones only admins."""
         topic = self.topics.get(name)
         if topic is None:
-            topic = self.topics[name] = Topic(name, public)
+            topic = self.topics[name] = Topic(name, public, admin_only)
         return topic
 
     def drop_topic(self, name):
@@ -204,6 +207,9 @@ class Hub:
         self.user_hooks.append(fn)
 
     def _user_refreshed(self, conn):
+        if conn.user is None or not is_admin(conn.user):
+            for topic in [t for t in conn.topics if t.admin_only]:
+                topic.discard(conn)
         for hook in self.user_hooks:
             try:
                 hook(conn)
@@ -220,7 +226,10 @@ class Hub:
         return topic
 
     def _subscribe(self, conn, message):
-        self._public_topic(message).add(conn)
+        topic = self._public_topic(message)
+        if topic.admin_only and (conn.user is None or not is_admin(conn.user)):
+            raise Forbidden(f"Only admins receive {topic.name!r}")
+        topic.add(conn)
 
     def _unsubscribe(self, conn, message):
         self._public_topic(message).discard(conn)

@@ -148,4 +148,64 @@ MIGRATIONS = [
             updated_by TEXT NOT NULL
         );
     """),
+    # Schedules run quick actions on cron times (docs/tasks.md#schedules).
+    # `last_due` is the newest due time already handled (run, skipped or
+    # given up on), so a restart never runs one due time twice. A deleted
+    # action leaves its schedules without one; the scheduler then disables
+    # them with a `disabled_reason`. task_history is rebuilt because SQLite
+    # cannot widen a CHECK: runs gain the trigger `schedule`, the status
+    # `skipped` with its `reason`, and the schedule's id (no foreign key:
+    # history outlives the schedule).
+    (8, "schedules", """
+        CREATE TABLE schedules(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            quick_action_id TEXT REFERENCES quick_actions(id) ON DELETE SET NULL,
+            cron TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            arguments TEXT NOT NULL DEFAULT '{}',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            overlap TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'queue', 'allow')),
+            catch_up TEXT NOT NULL DEFAULT 'skip' CHECK (catch_up IN ('skip', 'once')),
+            disabled_reason TEXT,
+            last_due REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE task_history_new(
+            id TEXT PRIMARY KEY,
+            script TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            started_by_id INTEGER,
+            trigger TEXT NOT NULL CHECK (trigger IN ('ws', 'quick_action', 'rerun', 'schedule')),
+            quick_action_id TEXT,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL CHECK (status IN
+                ('running', 'success', 'failed', 'cancelled', 'timed_out', 'interrupted', 'skipped')),
+            exit_code INTEGER,
+            output TEXT NOT NULL DEFAULT '',
+            output_truncated INTEGER NOT NULL DEFAULT 0,
+            output_bytes INTEGER NOT NULL DEFAULT 0,
+            peak_rss INTEGER,
+            cpu_seconds REAL,
+            exit_signal TEXT,
+            arguments TEXT NOT NULL DEFAULT '{}',
+            schedule_id INTEGER,
+            reason TEXT
+        );
+        INSERT INTO task_history_new(id, script, started_by, started_by_id, trigger, quick_action_id,
+                started_at, finished_at, status, exit_code, output, output_truncated, output_bytes, peak_rss,
+                cpu_seconds, exit_signal, arguments)
+            SELECT id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at,
+                status, exit_code, output, output_truncated, output_bytes, peak_rss, cpu_seconds, exit_signal,
+                arguments FROM task_history;
+        DROP TABLE task_history;
+        ALTER TABLE task_history_new RENAME TO task_history;
+        CREATE INDEX task_history_started ON task_history(started_at);
+        CREATE INDEX task_history_user ON task_history(started_by_id, started_at);
+        CREATE INDEX task_history_status ON task_history(status);
+        CREATE INDEX task_history_schedule ON task_history(schedule_id, started_at);
+    """),
 ]

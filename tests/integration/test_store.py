@@ -71,3 +71,27 @@ def test_failed_migration_rolls_back_and_keeps_the_old_version(tmp_path):
         Store(db, migrations=broken)
     assert rows(db, "SELECT max(version) FROM schema_migrations")[0][0] == 1
     assert rows(db, "SELECT name FROM sqlite_master WHERE name = 'half'") == []
+
+
+def test_task_history_rebuilt_for_schedules_keeps_every_row(tmp_path):
+    db = tmp_path / "toru.db"
+    old = Store(db, migrations=[m for m in MIGRATIONS if m[0] <= 7])
+    old.execute("INSERT INTO task_history(id, script, started_by, started_by_id, trigger, started_at, finished_at, "
+                "status, exit_code, exit_signal, output, arguments) VALUES('t1', 'b.sh', 'ann', 3, 'rerun', 1.5, 2.5, "
+                "'cancelled', NULL, 'SIGTERM', 'out', '{\"a\": 1}')")
+    old.close()
+    store = Store(db)
+    row = dict(store.one("SELECT * FROM task_history WHERE id = 't1'"))
+    assert row == {"id": "t1", "script": "b.sh", "started_by": "ann", "started_by_id": 3, "trigger": "rerun",
+                   "quick_action_id": None, "started_at": 1.5, "finished_at": 2.5, "status": "cancelled",
+                   "exit_code": None, "output": "out", "output_truncated": 0, "output_bytes": 0, "peak_rss": None,
+                   "cpu_seconds": None, "exit_signal": "SIGTERM", "arguments": '{"a": 1}', "schedule_id": None,
+                   "reason": None}
+    store.execute("INSERT INTO task_history(id, script, started_by, trigger, started_at, status, schedule_id, reason) "
+                  "VALUES('t2', 'b.sh', 'schedule:x', 'schedule', 3, 'skipped', 1, 'why')")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.execute("INSERT INTO task_history(id, script, started_by, trigger, started_at, status) "
+                      "VALUES('t3', 'b.sh', 'x', 'cron', 3, 'running')")
+    names = {r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"task_history_started", "task_history_user", "task_history_status", "task_history_schedule"} <= names
+    store.close()

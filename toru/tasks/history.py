@@ -15,32 +15,37 @@ from toru.errors import Conflict, Forbidden, Invalid, NotFound
 from toru.processes import ended_text
 from toru.tasks.output import recover_spool
 from toru.tasks.quick_actions import visible_sql
-from toru.web.http import json_body, paging
+from toru.web.http import int_param, json_body, paging
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
 
-STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted")
+STATUSES = ("running", "success", "failed", "cancelled", "timed_out", "interrupted", "skipped")
+TRIGGERS = ("ws", "quick_action", "rerun", "schedule")
 # The action's current name (None for a script run, or once the action is deleted).
 ACTION_NAME = ("(SELECT q.name FROM quick_actions q WHERE q.id = task_history.quick_action_id) "
                "AS quick_action_name")
+SCHEDULE_NAME = "(SELECT s.name FROM schedules s WHERE s.id = task_history.schedule_id) AS schedule_name"
 SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, started_at, finished_at, "
            "status, exit_code, exit_signal, output_truncated, output_bytes, peak_rss, cpu_seconds, arguments, "
-           + ACTION_NAME)
+           "schedule_id, reason, " + ACTION_NAME + ", " + SCHEDULE_NAME)
 # What a download's file name keeps of a script name: nothing that could end the header's quotes.
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._+-]")
 # Statuses where Toru, not the script, decided the end: their words say so first.
 STOPPED_BY_TORU = {"cancelled": "Cancelled", "timed_out": "Timed out", "interrupted": "Interrupted"}
 
 
-def exit_text(status, exit_code, exit_signal):
+def exit_text(status, exit_code, exit_signal, reason=None):
     """How a run ended, in the words the UI shows (docs/tasks.md has the
     table): "Exit code 1", "Killed by SIGKILL" (from outside Toru),
     "Cancelled — stopped by SIGTERM", "Timed out — stopped by SIGKILL",
-    "Interrupted — Toru stopped while it ran" (no exit status: a crash);
-    None while it runs. Never "exit code -15": a signal is named."""
+    "Interrupted — Toru stopped while it ran" (no exit status: a crash),
+    "Skipped — <reason>" (a schedule's run that did not start); None while
+    it runs. Never "exit code -15": a signal is named."""
     if status == "running":
         return None
+    if status == "skipped":
+        return f"Skipped — {reason}" if reason else "Skipped"
     reason = STOPPED_BY_TORU.get(status)
     if reason is None:
         text = ended_text(exit_code, exit_signal)
@@ -56,7 +61,7 @@ def summary(row):
     task = {key: row[key] for key in row.keys() if key not in ("output", "started_by_id")}
     task["output_truncated"] = bool(task["output_truncated"])
     task["arguments"] = json.loads(task["arguments"])  # as run, passwords masked ("••••")
-    task["exit_text"] = exit_text(task["status"], task["exit_code"], task["exit_signal"])
+    task["exit_text"] = exit_text(task["status"], task["exit_code"], task["exit_signal"], task.get("reason"))
     task["script_name"] = task["script"]  # the original Toru's name for it (DESIGN §6a)
     return task
 
@@ -65,14 +70,23 @@ class TaskHistory:
     def __init__(self, store):
         self.store = store
 
-    def create(self, task_id, script, user, trigger, quick_action_id, started_at, arguments=None):
+    def create(self, task_id, script, user, trigger, quick_action_id, started_at, arguments=None,
+               schedule_id=None):
         """The row of a run that starts; `arguments` is the record of its
         values (arguments.Values.record: passwords already masked)."""
         self.store.execute(
             "INSERT INTO task_history(id, script, started_by, started_by_id, trigger, quick_action_id, "
-            "started_at, status, arguments) VALUES(?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            "started_at, status, arguments, schedule_id) VALUES(?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             (task_id, script, user["username"], user["id"], trigger, quick_action_id, started_at,
-             json.dumps(arguments or {}, ensure_ascii=False)))
+             json.dumps(arguments or {}, ensure_ascii=False), schedule_id))
+
+    def record_skipped(self, task_id, script, started_by, quick_action_id, schedule_id, at, reason):
+        """A scheduled run that did not start, and why: it shows in the
+        history like a run (status `skipped`), so nobody wonders where it went."""
+        self.store.execute(
+            "INSERT INTO task_history(id, script, started_by, trigger, quick_action_id, started_at, finished_at, "
+            "status, schedule_id, reason) VALUES(?, ?, ?, 'schedule', ?, ?, ?, 'skipped', ?, ?)",
+            (task_id, script, started_by, quick_action_id, at, at, schedule_id, reason))
 
     def finish(self, task_id, finished_at, status, exit_code, exit_signal, output, truncated, output_bytes,
                peak_rss, cpu_seconds):
@@ -84,7 +98,7 @@ class TaskHistory:
              cpu_seconds, task_id))
 
     def row(self, task_id):
-        row = self.store.one(f"SELECT *, {ACTION_NAME} FROM task_history WHERE id = ?", (task_id,))
+        row = self.store.one(f"SELECT *, {ACTION_NAME}, {SCHEDULE_NAME} FROM task_history WHERE id = ?", (task_id,))
         if row is None:
             raise NotFound("No task with that id")
         return row
@@ -99,7 +113,7 @@ class TaskHistory:
             raise NotFound("No task with that id")  # 404, not 403: ids of others stay secret
         return row
 
-    def page(self, user, page, size, status=None, script=None):
+    def page(self, user, page, size, status=None, script=None, trigger=None, schedule_id=None):
         where, params = [], []
         if not is_admin(user):
             where.append(f"started_by_id = ? AND {visible_sql('task_history.quick_action_id')}")
@@ -112,6 +126,14 @@ class TaskHistory:
         if script:
             where.append("instr(lower(script), lower(?)) > 0")
             params.append(script)
+        if trigger:
+            if trigger not in TRIGGERS:
+                raise Invalid(f"trigger must be one of {', '.join(TRIGGERS)}")
+            where.append("trigger = ?")
+            params.append(trigger)
+        if schedule_id is not None:
+            where.append("schedule_id = ?")
+            params.append(schedule_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         total = self.store.one(f"SELECT count(*) AS n FROM task_history {clause}", params)["n"]
         rows = self.store.all(f"SELECT {SUMMARY} FROM task_history {clause} "
@@ -163,7 +185,8 @@ def register(app, services):
         query = bottle.request.query
         page, size = paging(query)
         found = history.page(current_user(), page, size, status=query.get("status") or None,
-                             script=query.get("script") or None)
+                             script=query.get("script") or None, trigger=query.get("trigger") or None,
+                             schedule_id=int_param(query, "schedule_id", None))
         for task in found["tasks"]:
             runner.live_summary(task)
         return found

@@ -59,8 +59,10 @@ def exit_message(task_id, status, code, signal, finished_at):
 
 
 class Task:
-    def __init__(self, task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name=None):
+    def __init__(self, task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name=None,
+                 schedule_id=None):
         self.id = task_id
+        self.schedule_id = schedule_id
         self.script = script
         self.user = user
         self.trigger = trigger
@@ -117,7 +119,7 @@ class TaskRunner:
 
     # --- starting ---------------------------------------------------------------
     def start(self, script, user, trigger, quick_action_id=None, timeout=None, values=NO_VALUES,
-              quick_action_name=None):
+              quick_action_name=None, schedule_id=None):
         """Start `script` as `user`; `values` (arguments.Values) go after the
         script's own argv and into its environment, `values.record` into
         the history row."""
@@ -133,7 +135,7 @@ class TaskRunner:
         task_id = str(uuid.uuid4())
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         output = TaskOutput(self.spool_dir / f"{task_id}.out", self.settings.get("output_cap_bytes"))
-        task = Task(task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name)
+        task = Task(task_id, script, user, trigger, quick_action_id, timeout, output, quick_action_name, schedule_id)
         # Take the slot before spawning: starting a process yields to other greenlets.
         self.running[task_id] = task
         task.topic = self.hub.topic(f"task:{task_id}")  # not public: watchers are added after a visibility check
@@ -149,19 +151,20 @@ class TaskRunner:
             self.hub.drop_topic(task.topic.name)
             output.close()
             raise Invalid(f"Cannot start {script}: {e.strerror or e}") from None
-        self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at, values.record)
+        self.history.create(task_id, script, user, trigger, quick_action_id, task.started_at, values.record,
+                            schedule_id)
         log.info("task started", extra={"task_id": task_id, "script": script, "user": user["username"],
                                         "trigger": trigger, "pid": task.process.pid})
         self.greenlets.spawn(self._run, task)
         return task
 
-    def run_action(self, user, action_id, values, confirmed, trigger="quick_action"):
+    def run_action(self, user, action_id, values, confirmed, trigger="quick_action", schedule_id=None):
         """Run quick action `action_id` as `user`: grant (404), values (400
         with `fields`), confirmation (409 with `confirm`), then start. REST
-        execute, WebSocket `run` and re-run all come through here."""
+        execute, WebSocket `run`, re-run and schedules all come through here."""
         action, checked = self.quick_actions.prepare(action_id, user, values, confirmed)
         task = self.start(action["script"], user, trigger, action["id"], action["timeout"], checked,
-                          quick_action_name=action["name"])
+                          quick_action_name=action["name"], schedule_id=schedule_id)
         audit.info("quick action run", extra={"actor": user["username"], "quick_action": action["id"],
                                               "task_id": task.id, "trigger": trigger,
                                               "arguments": checked.record})  # passwords masked

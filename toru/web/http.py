@@ -132,7 +132,7 @@ def json_body(required=True):
     return data
 
 
-def _int_param(query, name, default):
+def int_param(query, name, default):
     value = query.get(name)
     if value in (None, ""):
         return default
@@ -147,8 +147,8 @@ def paging(query, default_size=50, max_size=200):
     from 0; `page_size` defaults per endpoint and is capped at `max_size`
     (DESIGN §6a: capped, not refused); a non-integer, a negative page or a
     page_size below 1 answers 400."""
-    page = _int_param(query, "page", 0)
-    size = _int_param(query, "page_size", default_size)
+    page = int_param(query, "page", 0)
+    size = int_param(query, "page_size", default_size)
     if page < 0:
         raise Invalid("page must be 0 or more")
     if size < 1:
@@ -158,7 +158,7 @@ def paging(query, default_size=50, max_size=200):
 
 def limit(query, default=100, maximum=500):
     """`limit` of a "most recent N" endpoint, with the same rule as page_size."""
-    value = _int_param(query, "limit", default)
+    value = int_param(query, "limit", default)
     if value < 1:
         raise Invalid("limit must be 1 or more")
     return min(value, maximum)
