@@ -183,14 +183,15 @@ class Client:
     """HTTP client for one browser-like user: keeps cookies, sends a
     same-origin Origin on state-changing requests and JSON bodies."""
 
-    def __init__(self, base_url, origin=True, ip=None):
+    def __init__(self, base_url, origin=True, ip=None, headers=None):
         self.base_url = base_url
         self.cookies = {}
+        self.headers = dict(headers or {})  # sent with every request (e.g. Authorization)
         self.origin = base_url if origin is True else origin
         self.ip = ip  # sent as CF-Connecting-IP (honoured only under TRUST_PROXY)
 
     def request(self, method, path, json_body=None, data=None, headers=None, timeout=10):
-        hdrs = {"CF-Connecting-IP": self.ip} if self.ip else {}
+        hdrs = dict(self.headers, **({"CF-Connecting-IP": self.ip} if self.ip else {}))
         if self.origin and method in ("POST", "PUT", "PATCH", "DELETE"):
             hdrs["Origin"] = self.origin
         if json_body is not None:
@@ -223,6 +224,14 @@ class Client:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+
+def token_client(server, secret):
+    """A script's client: `Authorization: Bearer <secret>`, no cookie, no Origin, its own address."""
+    c = server.client()
+    c.origin = None
+    c.headers["Authorization"] = f"Bearer {secret}"
+    return c
 
 
 def call_wsgi(app, method, path, body=b"", headers=None):

@@ -14,6 +14,7 @@ import gevent.pool
 from toru import instance, settings as settings_mod
 from toru.accounts import users as accounts_mod
 from toru.accounts import auth as auth_mod
+from toru.accounts import tokens as tokens_mod
 from toru.tasks import quick_actions as quick_actions_mod
 from toru.tasks import scripts as scripts_mod
 from toru.monitor import system
@@ -24,6 +25,7 @@ from toru.web import ui
 from toru.web import websocket as ws
 from toru.accounts.users import Accounts
 from toru.accounts.auth import AccessPlugin, Auth
+from toru.accounts.tokens import Tokens
 from toru.config import Config
 from toru.live import Hub
 from toru.accounts.login_limits import LoginLimiter
@@ -57,6 +59,7 @@ class Services:
     accounts: Accounts
     sessions: Sessions
     auth: Auth
+    tokens: Tokens
     monitor: Monitor
     settings: Settings
     scripts: Scripts
@@ -109,7 +112,7 @@ class Services:
 
 
 # Route modules in registration order; the UI's catch-all must come last.
-ROUTE_MODULES = [instance, auth_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
+ROUTE_MODULES = [instance, auth_mod, tokens_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
                  task_history_mod, quick_actions_mod, schedules_mod, plugins_api, ui]
 
 
@@ -119,7 +122,8 @@ def build_services(config, clock=time.time):
     store = Store(config.db_path)
     accounts = Accounts(store, config)
     sessions = Sessions(store)
-    auth = Auth(config, accounts, sessions, LoginLimiter(store))
+    tokens = Tokens(store, accounts)
+    auth = Auth(config, accounts, sessions, LoginLimiter(store), tokens)
     timings = config.timings
     hub = Hub(auth.user_for_token, timings.revalidate_every)
     monitor = Monitor(hub.topic("resources", public=True), timings.sample_interval,
@@ -139,7 +143,7 @@ def build_services(config, clock=time.time):
     instance_id = store.instance_id()
     plugins = PluginManager(config, store, instance_id)  # its timings are config.timings
     services = Services(config=config, store=store, instance_id=instance_id,
-                        accounts=accounts, sessions=sessions, auth=auth, monitor=monitor,
+                        accounts=accounts, sessions=sessions, auth=auth, tokens=tokens, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
                         quick_actions=quick_actions, schedules=schedules, scheduler=scheduler, plugins=plugins,
                         hub=hub, greenlets=greenlets)

@@ -46,6 +46,19 @@ def build_parser():
     importer.add_argument("--keep-retention", action="store_true",
                           help="keep this Toru's history retention even if it prunes imported history")
     importer.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
+    token = commands.add_parser("token", help="create, list and revoke API tokens (see: token --help)")
+    token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = token_commands.add_parser("create", help="make a token and print its secret (shown only this once)")
+    create.add_argument("--user", required=True, help="the user the token acts as")
+    create.add_argument("--name", required=True, help="what the token is for, e.g. prometheus")
+    create.add_argument("--scope", action="append", required=True, choices=["metrics", "read", "run", "admin"],
+                        help="metrics, read, run or admin; repeat for several")
+    create.add_argument("--expires", help="last day (2027-12-31) or date-time it works; default never")
+    token_commands.add_parser("list", help="every token: id, name, user, scopes, last use (never the secret)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("id", type=int, metavar="ID")
+    for sub in (token, create, revoke, token_commands.choices["list"]):
+        sub.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     reset = commands.add_parser("reset-admin-password",
                                 help="generate a new password for the admin account and print it")
     # SUPPRESS keeps the subcommand from overwriting a --data-dir given before it.
@@ -88,6 +101,8 @@ def main(argv=None, environ=None):
             return 0
         if args.command == "reset-admin-password":
             return reset_admin_password(config)
+        if args.command == "token":
+            return token_command(config, args)
         if args.command == "import-steering-db":
             return import_steering_db(config, args.path, args.dry_run, args.force_instance_id, args.keep_retention)
         if args.metadata_check is not None:
@@ -146,6 +161,55 @@ def reset_admin_password(config):
     print("Existing admin sessions were signed out.")
     if config.admin_password:
         print("Note: ADMIN_PASSWORD is set in this environment and wins over this password while it is set.")
+    return 0
+
+
+def token_command(config, args):
+    """`token create|list|revoke`: API tokens without a browser, e.g. while
+    provisioning a fleet (docs/fleet.md). Works while the server runs."""
+    from datetime import datetime, timezone
+    from toru.accounts.tokens import Tokens
+    from toru.accounts.users import Accounts
+    from toru.errors import Invalid, NotFound
+    from toru.store import Store
+
+    if not config.db_path.exists():
+        raise ConfigError(f"no Toru database in {config.data_dir}; start Toru there first (or pass --data-dir)")
+    store = Store(config.db_path)
+
+    def when(ts):
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if ts else "-"
+    try:
+        accounts = Accounts(store, config)
+        tokens = Tokens(store, accounts)
+        if args.token_command == "create":
+            owner = accounts.active_user(args.user)
+            if owner is None:
+                raise ConfigError(f"no active user {args.user!r} (token create --user NAME)")
+            try:
+                secret, token = tokens.create(owner, {"name": args.name, "scopes": args.scope,
+                                                      "expires_at": args.expires})
+            except Invalid as e:
+                raise ConfigError("; ".join(f"{k}: {v}" for k, v in e.extra.get("fields", {}).items())
+                                  or e.message) from None
+            print(secret)
+            print(f"Token {token['id']} {token['name']!r} ({' '.join(token['scopes'])}) for {owner['username']}, "
+                  f"expires {when(token['expires_at'])}: keep the secret above, it is not shown again.",
+                  file=sys.stderr)
+        elif args.token_command == "list":
+            print(f"{'ID':>4}  {'NAME':<20} {'USER':<16} {'SCOPES':<20} {'PREFIX':<9} {'EXPIRES':<21} LAST USED")
+            for t in tokens.list():
+                print(f"{t['id']:>4}  {t['name'][:20]:<20} {t['username'][:16]:<16} {' '.join(t['scopes']):<20} "
+                      f"{t['prefix']:<9} {when(t['expires_at']):<21} {when(t['last_used_at'])} "
+                      f"{t['last_used_ip'] or ''}".rstrip())
+        else:
+            try:
+                token = tokens.revoke(args.id)
+            except NotFound:
+                raise ConfigError(f"no token with id {args.id} (token list shows them)") from None
+            print(f"Revoked token {token['id']} {token['name']!r} of {token['username']}.")
+    finally:
+        store.close()
     return 0
 
 

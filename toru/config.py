@@ -95,6 +95,7 @@ class Config:
     skip_fstypes: tuple = None      # None: toru.monitor.system's defaults
     skip_interfaces: tuple = ("lo",)
     plugin_timeout: float = 30.0        # seconds a plugin has to answer an HTTP request
+    metrics_public: bool = False        # TORU_METRICS_PUBLIC: /metrics without a token (loopback-only hosts)
 
     def __post_init__(self):
         if self.log_dir is None:
@@ -157,6 +158,7 @@ class Config:
             skip_fstypes=None if skip_fs is None else split_list(skip_fs),
             skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
             plugin_timeout=plugin_timeout,
+            metrics_public=truthy(environ.get("TORU_METRICS_PUBLIC")),
         )
 
 

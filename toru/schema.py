@@ -208,4 +208,24 @@ MIGRATIONS = [
         CREATE INDEX task_history_status ON task_history(status);
         CREATE INDEX task_history_schedule ON task_history(schedule_id, started_at);
     """),
+    # API tokens (docs/security.md#api-tokens): only the SHA-256 of the
+    # secret is kept, with its first characters (`prefix`) to recognise it in
+    # lists. user_id is NULL for the environment admin, as in sessions; a
+    # deleted user's tokens go with them.
+    (9, "api_tokens", """
+        CREATE TABLE api_tokens(
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            username TEXT NOT NULL,
+            name TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            last_used_at REAL,
+            last_used_ip TEXT
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id);
+    """),
 ]

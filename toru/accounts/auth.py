@@ -1,8 +1,16 @@
 """Signing in and out, and who may call what.
 
-Every route declares `role=` — "public", "user" (any signed-in user) or
-"admin" — and `AccessPlugin` enforces it; `create_app` refuses to start with
-a route that declares none, so no later route can forget.
+Every route declares `role=` — "public", "user" (any signed-in user),
+"admin", or "metrics" (`/metrics`: an admin, a token with the `metrics`
+scope, or anyone with TORU_METRICS_PUBLIC=1) — and `AccessPlugin` enforces
+it; `create_app` refuses to start with a route that declares none, so no
+later route can forget.
+
+A request is either a browser's (the session cookie) or a script's (an API
+token, `Authorization: Bearer toru_…`, never a cookie with it). A token acts
+as its owner narrowed by its scopes (`toru/accounts/tokens.py`): `allows`
+checks them against the route; routes a `run` token may call say
+`scope="run"`.
 """
 
 import logging
@@ -11,16 +19,18 @@ import bottle
 
 from toru.accounts import sessions as sessions_mod
 from toru.errors import Forbidden, Invalid, RateLimited, Unauthorized
-from toru.web.security import client_ip
+from toru.web.security import bearer_token, client_ip
 from toru.web.http import json_body, paging
 
 log = logging.getLogger("toru.auth")
 audit = logging.getLogger("toru.audit")
 
 # What a route may declare, and what each user role reaches.
-ROLE_LEVELS = {"public": 0, "user": 1, "admin": 2}
+ROLE_LEVELS = {"public": 0, "user": 1, "admin": 2, "metrics": 1}
 USER_LEVELS = {"client": 1, "admin": 2}
 BAD_LOGIN = "Invalid username or password"
+BAD_TOKEN = "Invalid API token: it is unknown, revoked or expired, or its owner can no longer sign in"
+TOKEN_ATTEMPT = "(api token)"  # the user name of a failed token in the login audit
 MAX_CREDENTIAL = 4096  # longer input is refused before argon2 sees it
 
 
@@ -28,12 +38,25 @@ def is_admin(user):
     return user["role"] == "admin"
 
 
+def allows(scopes, route, method):
+    """May a token with `scopes` call `route` with `method`? Its owner's role is checked apart."""
+    if route.config["role"] == "metrics":
+        return "metrics" in scopes or "admin" in scopes
+    if "admin" in scopes:
+        return True
+    if "read" in scopes and method in ("GET", "HEAD"):
+        return True
+    return "run" in scopes and route.config.get("scope") == "run"
+
+
 class Auth:
-    def __init__(self, config, accounts, sessions, limiter):
+    def __init__(self, config, accounts, sessions, limiter, tokens):
         self.config = config
         self.accounts = accounts
         self.sessions = sessions
         self.limiter = limiter
+        self.tokens = tokens
+        self.login_failures = 0  # failed sign-ins and refused API tokens since start (/metrics)
 
     def login(self, username, password, ip, user_agent):
         """(user, token) or raise Unauthorized / RateLimited."""
@@ -51,11 +74,29 @@ class Auth:
             audit.info("login locked", extra={"username": username, "ip": ip})
             raise
         if user is None:
+            self.login_failures += 1
             audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
             raise Unauthorized(BAD_LOGIN, **self.limiter.lock_fields(username, ip))
         token = self.sessions.create(user, ip, user_agent)
         audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"]})
         return user, token
+
+    def user_for_api_token(self, secret, ip, user_agent):
+        """(owner, token) of a live API token; RateLimited while the IP is
+        locked out, Unauthorized (counted toward the IP's lock) otherwise."""
+        until = self.limiter.ip_locked_until(ip)
+        if until:
+            retry = max(1, int(until - self.limiter.clock()) + 1)
+            raise RateLimited("Too many failed attempts from this address; try again later",
+                              headers={"Retry-After": retry}, retry_after=retry, locked_until=int(until) + 1)
+        owner, token = self.tokens.authenticate(secret, ip)
+        if owner is None:
+            reason = token
+            self.login_failures += 1
+            self.limiter.record(TOKEN_ATTEMPT, ip, user_agent, False, reason)
+            audit.info("api token refused", extra={"ip": ip, "reason": reason})
+            raise Unauthorized(BAD_TOKEN)
+        return owner, token
 
     def user_for_token(self, token):
         row = self.sessions.lookup(token)
@@ -86,19 +127,39 @@ class AccessPlugin:
         self.auth = auth
 
     def apply(self, callback, route):
-        needed = ROLE_LEVELS[route.config["role"]]
-        if needed == 0:
+        role = route.config["role"]
+        if role == "public" or (role == "metrics" and self.auth.config.metrics_public):
             return callback
+        needed = ROLE_LEVELS[role]
 
         def wrapper(*args, **kwargs):
-            user = self.auth.user_for_token(session_token())
-            if user is None:
-                raise Unauthorized("Sign in first")
+            environ = bottle.request.environ
+            secret = bearer_token(environ)
+            if secret is not None:
+                user = self.token_user(environ, secret, route)
+            else:
+                user = self.auth.user_for_token(session_token())
+                if user is None:
+                    raise Unauthorized("Sign in first")
+                if role == "metrics" and not is_admin(user):
+                    raise Forbidden("Metrics are for admins and tokens with the metrics scope")
             if USER_LEVELS[user["role"]] < needed:
                 raise Forbidden("Admins only")
-            bottle.request.environ["toru.user"] = user
+            environ["toru.user"] = user
             return callback(*args, **kwargs)
         return wrapper
+
+    def token_user(self, environ, secret, route):
+        """The owner of a live token whose scopes allow this route."""
+        owner, token = self.auth.user_for_api_token(secret, client_ip(environ, self.auth.config),
+                                                    environ.get("HTTP_USER_AGENT", ""))
+        method = environ["REQUEST_METHOD"]
+        if not allows(token["scopes"], route, method):
+            raise Forbidden(f"This token's scopes ({', '.join(token['scopes'])}) do not allow {method} {route.rule}")
+        environ["toru.token"] = token
+        log.info("api token used", extra={"token_id": token["id"], "user": owner["username"], "method": method,
+                                          "path": environ.get("PATH_INFO")})
+        return owner
 
 
 def check_routes(app):

@@ -77,6 +77,14 @@ class LoginLimiter:
                 until = max(until, last + lock)
         return until
 
+    def ip_locked_until(self, ip):
+        """Like locked_until for the address alone. API tokens have no user
+        name to count under: their failures count toward the IP's tiers only
+        (a shared name would let anyone lock every token out)."""
+        failures, last = self._failures("ip = ?", ip, self.clock() - WINDOW - TIERS[0][1])
+        lock = lockout_for(failures)
+        return last + lock if lock and last + lock > self.clock() else 0
+
     def lock_fields(self, username, ip):
         """{"locked_until", "retry_after"} when locked, else {} (so the
         failure that starts a lock can say so at once)."""

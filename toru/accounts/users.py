@@ -87,6 +87,13 @@ class Accounts:
         return username.lower() == self.config.admin_username.lower()
 
     # --- authentication ------------------------------------------------------
+    def active_user(self, username):
+        """The active user called `username` (the environment admin too), or None."""
+        if self.is_env_admin_name(username):
+            return self.env_admin()
+        row = self.store.one("SELECT * FROM users WHERE username = ? AND active = 1", (username,))
+        return user_dict(row) if row else None
+
     def authenticate(self, username, password):
         """(user, None) on success, else (None, reason). Every path verifies
         one argon2 hash, so all failures cost the same time."""

@@ -191,12 +191,12 @@ def register(app, services):
             runner.live_summary(task)
         return found
 
-    @app.get("/api/history/<task_id>", role="user")
+    @app.get("/api/history/<task_id>", role="user", scope="run")
     def get_task(task_id):
         row = history.visible_row(task_id, current_user())
         return {"task": dict(runner.live_summary(summary(row)), output=row["output"])}
 
-    @app.get("/api/history/<task_id>/output", role="user")
+    @app.get("/api/history/<task_id>/output", role="user", scope="run")
     def download_output(task_id):
         """The stored output as a text file (same access as the entry); while
         the task runs, what would be stored if it ended now."""

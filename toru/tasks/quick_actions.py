@@ -260,7 +260,7 @@ def register(app, services):
     def actor():
         return current_user()["username"]
 
-    @app.get("/api/quick-actions", role="user")
+    @app.get("/api/quick-actions", role="user", scope="run")
     def list_actions():
         return {"quick_actions": actions.list(current_user())}
 
@@ -277,7 +277,7 @@ def register(app, services):
     def reorder():
         return {"quick_actions": actions.reorder(json_body().get("ids"))}
 
-    @app.get("/api/quick-actions/<action_id>", role="user")
+    @app.get("/api/quick-actions/<action_id>", role="user", scope="run")
     def get_action(action_id):
         return {"quick_action": actions.get(action_id, current_user())}
 
@@ -298,14 +298,14 @@ def register(app, services):
                                                   "action_name": action["name"]})
         return {"success": True}
 
-    @app.post("/api/quick-actions/<action_id>/execute", role="user")
+    @app.post("/api/quick-actions/<action_id>/execute", role="user", scope="run")
     def execute(action_id):
         body = json_body(required=False)
         task = runner.run_action(current_user(), action_id, body.get("arguments"), body.get("confirmed"))
         bottle.response.status = 201
         return {"task_id": task.id}
 
-    @app.get("/api/quick-actions/<action_id>/choices/<name>", role="user")
+    @app.get("/api/quick-actions/<action_id>/choices/<name>", role="user", scope="run")
     def choices(action_id, name):
         refresh = bottle.request.query.get("refresh") in ("1", "true")
         return {"choices": actions.choices(action_id, name, current_user(), refresh)}

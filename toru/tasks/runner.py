@@ -535,6 +535,6 @@ def register(app, services):
     hub.handle("unsubscribe", lambda conn, message: runner.unsubscribe(conn, task_id_of(message)), key="task_id")
     hub.on_user_change(runner.recheck_watcher)  # an admin made client stops watching others' runs
 
-    @app.get("/api/tasks/running", role="user")
+    @app.get("/api/tasks/running", role="user", scope="run")
     def running():
         return {"tasks": runner.running_tasks(current_user())}

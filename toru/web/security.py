@@ -73,6 +73,13 @@ def origin_problem(environ, config):
     return None
 
 
+def bearer_token(environ):
+    """The token of an `Authorization: Bearer …` header, else None (other
+    schemes, e.g. a proxy's Basic auth, are not ours)."""
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def client_ip(environ, config):
     """The socket peer, unless TRUST_PROXY: then CF-Connecting-IP, else the
     right-most X-Forwarded-For entry that is not a loopback address (the
@@ -143,7 +150,9 @@ class SecurityPlugin:
             problem = host_problem(environ, self.config)
             if problem:
                 raise ToruError(problem, status=421)
-            if environ["REQUEST_METHOD"] in STATE_CHANGING:
+            # A bearer token is never sent by a browser on its own, so it cannot
+            # be forged cross-site: token requests need no Origin.
+            if environ["REQUEST_METHOD"] in STATE_CHANGING and bearer_token(environ) is None:
                 problem = origin_problem(environ, self.config)
                 if problem:
                     raise Forbidden(problem)

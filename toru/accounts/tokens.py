@@ -1,0 +1,204 @@
+"""API tokens: scripts, CI jobs and Prometheus call Toru without a browser
+session (docs/security.md#api-tokens).
+
+A token is `toru_` + 32 random bytes (URL-safe base64): the prefix lets
+secret scanners find a leaked one. Only its SHA-256 is stored, as for
+session cookies. It belongs to a user and never reaches further than that
+user may: a token acts as its owner, narrowed by its scopes, and stops
+working the moment the owner is deactivated or deleted.
+
+Scopes, checked by `AccessPlugin` against the route table:
+- `metrics`: `GET /metrics` only;
+- `read`: every GET the owner may call;
+- `run`: the routes marked `scope="run"` — list, execute and follow the
+  quick actions the owner may run;
+- `admin`: everything the owner may (an admin's tokens only).
+"""
+
+import hashlib
+import logging
+import secrets
+import time
+import unicodedata
+from datetime import datetime, timezone
+
+import bottle
+
+from toru.accounts.auth import current_user, is_admin
+from toru.errors import FieldErrors, Forbidden, Invalid, NotFound
+from toru.web.http import json_body
+
+log = logging.getLogger("toru.auth")
+audit = logging.getLogger("toru.audit")
+
+PREFIX = "toru_"
+SCOPES = {"metrics": "read /metrics (Prometheus)",
+          "read": "read everything its owner may read (GET requests)",
+          "run": "list, run and follow the quick actions its owner may run",
+          "admin": "everything its owner may do (admins only)"}
+NAME_LIMIT = 100
+MAX_TOKENS_PER_USER = 100
+SHOWN_PREFIX = 8          # characters of the secret kept to recognise a token in lists
+LAST_USE_EVERY = 60       # seconds: last_used_at/ip are written at most this often (same IP)
+
+
+def token_hash(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def looks_like_token(value):
+    return isinstance(value, str) and value.startswith(PREFIX) and 20 <= len(value) <= 100
+
+
+def parse_expiry(value, now):
+    """None, epoch seconds, or an ISO 8601 date/date-time (a date means its
+    end, 23:59:59 UTC); it must lie in the future."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Invalid("A date (2027-12-31), a date-time with zone, or epoch seconds")
+    if isinstance(value, (int, float)):
+        when = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(f"{value!r} is not a date (2027-12-31) or a date-time (2027-12-31T18:00:00Z)") from None
+        if len(value.strip()) == 10:  # a plain date: valid through that day
+            parsed = parsed.replace(hour=23, minute=59, second=59)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        when = parsed.timestamp()
+    else:
+        raise Invalid("A date (2027-12-31), a date-time with zone, or epoch seconds")
+    if when <= now:
+        raise Invalid("Must be in the future")
+    return when
+
+
+def check_name(value):
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("Required")
+    value = value.strip()
+    if len(value) > NAME_LIMIT:
+        raise Invalid(f"At most {NAME_LIMIT} characters")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise Invalid("No control characters")
+    return value
+
+
+def check_scopes(value, owner):
+    if not isinstance(value, list) or not value or not all(isinstance(s, str) for s in value):
+        raise Invalid(f"A non-empty list of: {', '.join(SCOPES)}")
+    unknown = [s for s in value if s not in SCOPES]
+    if unknown:
+        raise Invalid(f"Unknown scope {unknown[0]!r}: use {', '.join(SCOPES)}")
+    if "admin" in value and not is_admin(owner):
+        raise Invalid("Only an admin's token may have the admin scope")
+    return sorted(set(value), key=list(SCOPES).index)
+
+
+def public(row):
+    return {"id": row["id"], "name": row["name"], "scopes": row["scopes"].split(), "prefix": row["prefix"],
+            "user_id": row["user_id"] if row["user_id"] is not None else 0, "username": row["username"],
+            "created_at": row["created_at"], "expires_at": row["expires_at"], "last_used_at": row["last_used_at"],
+            "last_used_ip": row["last_used_ip"]}
+
+
+class Tokens:
+    def __init__(self, store, accounts, clock=time.time):
+        self.store = store
+        self.accounts = accounts
+        self.clock = clock
+
+    def create(self, owner, data):
+        """(secret, token) for `owner`; the secret exists only in this answer."""
+        unknown = set(data) - {"name", "scopes", "expires_at"}
+        if unknown:
+            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        errors = FieldErrors()
+        name = errors.check("name", check_name, data.get("name"))
+        scopes = errors.check("scopes", check_scopes, data.get("scopes"), owner)
+        expires_at = errors.check("expires_at", parse_expiry, data.get("expires_at"), self.clock())
+        errors.raise_any()
+        owner_id = owner["id"] or None  # the environment admin (id 0) is NULL, as in sessions
+        count = self.store.one("SELECT count(*) AS n FROM api_tokens WHERE user_id IS ? AND username = ?",
+                               (owner_id, owner["username"]))["n"]
+        if count >= MAX_TOKENS_PER_USER:
+            raise Invalid(f"{owner['username']} has {count} tokens, the most one user may have: revoke some first")
+        secret = PREFIX + secrets.token_urlsafe(32)
+        cursor = self.store.execute(
+            "INSERT INTO api_tokens(user_id, username, name, scopes, token_hash, prefix, created_at, expires_at) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+            (owner_id, owner["username"], name, " ".join(scopes), token_hash(secret), secret[:SHOWN_PREFIX],
+             self.clock(), expires_at))
+        return secret, self.get(cursor.lastrowid)
+
+    def get(self, token_id):
+        row = self.store.one("SELECT * FROM api_tokens WHERE id = ?", (token_id,))
+        if row is None:
+            raise NotFound("No token with that id")
+        return public(row)
+
+    def list(self, user=None):
+        """The tokens of `user` (None or an admin: every token)."""
+        if user is None or is_admin(user):
+            rows = self.store.all("SELECT * FROM api_tokens ORDER BY created_at DESC, id DESC")
+        else:
+            rows = self.store.all("SELECT * FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC",
+                                  (user["id"],))
+        return [public(r) for r in rows]
+
+    def revoke(self, token_id, user=None):
+        """Delete a token: its owner or an admin (None: the CLI) may."""
+        token = self.get(token_id)
+        if user is not None and not is_admin(user) and token["user_id"] != user["id"]:
+            raise NotFound("No token with that id")  # someone else's: not even its existence
+        self.store.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,))
+        return token
+
+    def authenticate(self, secret, ip):
+        """(owner, token) for a live token, else (None, reason)."""
+        row = self.store.one("SELECT * FROM api_tokens WHERE token_hash = ?", (token_hash(secret),)) \
+            if looks_like_token(secret) else None
+        if row is None:
+            return None, "unknown token"
+        now = self.clock()
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            return None, "token expired"
+        owner = self.accounts.user_for_session(row["user_id"], row["username"])
+        if owner is None:
+            return None, "token owner deactivated or deleted"
+        if row["last_used_at"] is None or now - row["last_used_at"] >= LAST_USE_EVERY or row["last_used_ip"] != ip:
+            self.store.execute("UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?",
+                               (now, ip, row["id"]))
+        return owner, public(row)
+
+
+def register(app, services):
+    tokens = services.tokens
+
+    @app.get("/api/tokens", role="user")
+    def list_tokens():
+        return {"tokens": tokens.list(current_user()), "scopes": SCOPES}
+
+    @app.post("/api/tokens", role="user")
+    def create_token():
+        user = current_user()
+        if bottle.request.environ.get("toru.token") is not None and \
+                "admin" not in bottle.request.environ["toru.token"]["scopes"]:
+            raise Forbidden("Only a session or an admin-scope token may create tokens")
+        secret, token = tokens.create(user, json_body())
+        audit.info("api token created", extra={"actor": user["username"], "token_id": token["id"],
+                                               "scopes": token["scopes"], "expires_at": token["expires_at"]})
+        bottle.response.status = 201
+        return {"token": token, "secret": secret}
+
+    @app.delete("/api/tokens/<token_id:int>", role="user")
+    def revoke_token(token_id):
+        user = current_user()
+        token = tokens.revoke(token_id, user)
+        audit.info("api token revoked", extra={"actor": user["username"], "token_id": token_id,
+                                               "owner": token["username"]})
+        return {"success": True}
+
