@@ -88,11 +88,14 @@ def check_name(value):
 
 
 def check_scopes(value, owner):
-    if not isinstance(value, list) or not value or not all(isinstance(s, str) for s in value):
-        raise Invalid(f"A non-empty list of: {', '.join(SCOPES)}")
+    allowed = [s for s in SCOPES if s != "admin" or is_admin(owner)]
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise Invalid(f"A list of scopes: {', '.join(allowed)}")
+    if not value:
+        raise Invalid(f"Choose at least one scope ({', '.join(allowed)})")
     unknown = [s for s in value if s not in SCOPES]
     if unknown:
-        raise Invalid(f"Unknown scope {unknown[0]!r}: use {', '.join(SCOPES)}")
+        raise Invalid(f"Unknown scope {unknown[0]!r}: choose from {', '.join(allowed)}")
     if "admin" in value and not is_admin(owner):
         raise Invalid("Only an admin's token may have the admin scope")
     return sorted(set(value), key=list(SCOPES).index)

@@ -1,8 +1,8 @@
 // Settings: one section at a time, each with its own address
 // (/settings/users, …) so reloads and links keep the place. Clients have
-// only "My account"; the other sections call admin-only APIs. A section
-// module exports render(container, ctx) and hangs what it starts on
-// ctx.signal, like a page.
+// "My account" and "API tokens"; the other sections call admin-only APIs.
+// A section module exports render(container, ctx) and hangs what it starts
+// on ctx.signal, like a page.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
 import { page, pageHeader } from '../ui/page.js';
@@ -14,6 +14,7 @@ import * as account from './settings/account.js';
 import * as scripts from './settings/scripts.js';
 import * as quickActions from './settings/quick-actions.js';
 import * as pluginSections from './settings/plugin-sections.js';
+import * as tokens from './settings/tokens.js';
 
 const SECTIONS = [
   { id: 'users', label: 'Users', icon: 'users', admin: true, module: users },
@@ -23,6 +24,7 @@ const SECTIONS = [
   { id: 'plugins', label: 'Plugins', icon: 'plugins', admin: true, module: pluginSections },
   { id: 'instance', label: 'Instance', icon: 'server', admin: true, module: instance },
   { id: 'account', label: 'My account', icon: 'user', admin: false, module: account },
+  { id: 'tokens', label: 'API tokens', icon: 'key', admin: false, module: tokens },
 ];
 
 export function mount(root, ctx) {
@@ -34,7 +36,9 @@ export function mount(root, ctx) {
 
   const body = h('div', { class: 'settings-body' });
   root.append(page(
-    pageHeader('Settings', admin ? 'Users, sign-in activity, scripts and quick actions, this instance and your own account.' : 'Your account on this server.'),
+    pageHeader('Settings', admin
+      ? 'Users, sign-in activity, scripts and quick actions, this instance, your own account and API tokens.'
+      : 'Your account and API tokens on this server.'),
     available.length > 1 ? h('nav', { class: 'tabs', 'aria-label': 'Settings sections' },
       available.map((s) => h('a', {
         class: 'tab', href: `/settings/${s.id}`, 'aria-current': s === section ? 'page' : null,

@@ -2,7 +2,8 @@
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
-import { showError, showToast } from '../../ui/toast.js';
+import { showError } from '../../ui/toast.js';
+import { copyText } from '../../ui/clipboard.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 
@@ -42,22 +43,4 @@ export function render(container, ctx) {
         h('span', { class: 'muted' }, ` (${formatAgo(data.started_at)})`))));
   }
   load();
-}
-
-/** Copies the text of `element`; without clipboard access it selects the
- *  text so the user can copy it themselves. */
-async function copyText(element) {
-  const text = element.textContent;
-  try {
-    if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
-    await navigator.clipboard.writeText(text);
-    showToast('Copied', 'success');
-  } catch {
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    const range = document.createRange();
-    range.selectNodeContents(element);
-    selection.addRange(range);
-    showToast('Selected. Press Ctrl+C (⌘C on a Mac) to copy.', 'info');
-  }
 }
