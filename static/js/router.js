@@ -21,6 +21,7 @@ export const ROUTES = [
   { path: '/', title: 'Dashboard', nav: { label: 'Dashboard', icon: 'dashboard' }, load: () => import('./pages/dashboard.js') },
   { path: '/monitor', title: 'System Monitor', nav: { label: 'System Monitor', icon: 'monitor' }, load: () => import('./pages/monitor.js') },
   { path: '/scripts', title: 'Scripts', admin: true, nav: { label: 'Scripts', icon: 'scripts' }, load: () => import('./pages/scripts.js') },
+  { path: '/schedules', title: 'Schedules', admin: true, nav: { label: 'Schedules', icon: 'schedules' }, load: () => import('./pages/schedules.js') },
   { path: '/history', title: 'History', nav: { label: 'History', icon: 'history' }, load: () => import('./pages/history.js') },
   { path: '/plugins', title: 'Plugins', nav: { label: 'Plugins', icon: 'plugins' }, load: plugins },
   { path: '/plugins/:id', title: 'Plugin details', load: plugins },

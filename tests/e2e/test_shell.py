@@ -20,6 +20,7 @@ NAV = [
     ("/", "Dashboard"),
     ("/monitor", "System Monitor"),
     ("/scripts", "Scripts"),
+    ("/schedules", "Schedules"),
     ("/history", "History"),
     ("/plugins", "Plugins"),
     ("/settings", "Settings"),

@@ -1,5 +1,6 @@
 // Dashboard: this server at a glance. Quick actions and recent tasks come
-// first (dashboard/tasks.js). The resource cards are filled from
+// first (dashboard/tasks.js), then for admins the schedules' next runs and
+// failures (dashboard/schedules.js), a row of its own. The resource cards are filled from
 // GET /api/resources at once, then by every sample the server pushes on the
 // WebSocket's "resources" topic; the Toru card comes from /api/health.
 import { h } from '../ui/dom.js';
@@ -14,6 +15,7 @@ import { resourceCards } from './dashboard/cards.js';
 import { quickActionsCard, recentTasksCard } from './dashboard/tasks.js';
 import { pluginHealthCard } from './dashboard/plugins.js';
 import { pluginEventsCard } from './dashboard/plugin-events.js';
+import { schedulesCard } from './dashboard/schedules.js';
 import { isAdmin } from '../session.js';
 import { every } from '../lifetime.js';
 import { loadError } from '../ui/load-error.js';
@@ -27,6 +29,7 @@ export function mount(root, ctx) {
   const server = serverCard();
   const plugins = pluginHealthCard({ signal, admin });
   const pluginEvents = admin ? pluginEventsCard({ signal }) : null; // admins: the events API is theirs
+  const schedules = admin ? schedulesCard({ signal }) : null; // the schedules API is theirs too
   const grid = h('div', { class: 'grid grid-stretch dashboard-grid', 'aria-busy': 'true' },
     resources.cards, server.el, plugins.el, pluginEvents && pluginEvents.el);
   const notice = h('div', { class: 'notice-slot' });
@@ -37,6 +40,7 @@ export function mount(root, ctx) {
     notice,
     h('div', { class: 'dashboard' },
       h('div', { class: 'dashboard-tasks' }, actions.el, recent.el),
+      schedules && h('div', { class: 'dashboard-schedules' }, schedules.el),
       grid)));
 
   let latest = -Infinity;
@@ -54,6 +58,7 @@ export function mount(root, ctx) {
   actions.load();
   recent.load();
   if (pluginEvents) pluginEvents.load();
+  if (schedules) schedules.load();
   loadResources(signal, show, notice);
   loadHealth(signal, server.fields);
 }

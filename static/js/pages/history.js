@@ -1,5 +1,6 @@
-// History: every task, newest first, filtered by status and script, a page
-// at a time. A row opens to its output in a terminal: the stored output of a
+// History: every task, newest first, filtered by status, script and (for
+// admins) trigger, a page at a time; the filters live in the address
+// (?status=&script=&trigger=), so a reload or a link shows the same list. A row opens to its output in a terminal: the stored output of a
 // finished task, or the live stream of a running one (replayed first).
 // /history?highlight_task=ID opens that task (live when it runs), wherever
 // it is. Clients see their own quick-action runs; only admins delete; the
@@ -24,7 +25,7 @@ import { formatAgo, formatBytes, formatDateTime, isoTime } from '../ui/format.js
 import { page, pageHeader } from '../ui/page.js';
 import { SCROLLBACK, terminal } from '../ui/terminal.js';
 import {
-  STATUSES, TRIGGERS, formatCpu, formatElapsed, formatRss, statusBadge, taskElapsed,
+  STATUSES, TRIGGERS, formatCpu, formatElapsed, formatRss, startedByText, statusBadge, taskElapsed,
 } from '../ui/task-status.js';
 import { cancelTask, watchTask } from '../tasks.js';
 import { loadError } from '../ui/load-error.js';
@@ -44,12 +45,21 @@ const OMITTED = /\n… [^\n]*omitted[^\n]* …\n/;
 const DIM = (text) => `\x1b[2m${text}\x1b[0m`;
 const encoder = new TextEncoder();
 
+// The filters the address may carry, and how they are named there and in
+// GET /api/history.
+const FILTERS = ['status', 'script', 'trigger'];
+
 export function mount(root, ctx) {
+  const admin = isAdmin();
+  const from = (name, allowed = null) => {
+    const value = (ctx.query.get(name) || '').trim();
+    return allowed && !Object.hasOwn(allowed, value) ? '' : value;
+  };
   const view = {
     ctx,
     signal: ctx.signal,
-    admin: isAdmin(),
-    state: { page: 0, status: '', script: '' },
+    admin,
+    state: { page: 0, status: from('status', STATUSES), script: from('script'), trigger: admin ? from('trigger', TRIGGERS) : '' },
     highlight: ctx.query.get('highlight_task') || null,
     rows: new Map(), // task_id → {task, row, detail}
     open: new Set(), // task_ids whose output is shown
@@ -72,9 +82,15 @@ export function mount(root, ctx) {
       }
     },
   });
+  view.script.value = view.state.script;
   view.status = h('select', { id: 'task-status', class: 'input select', onChange: () => applyFilters(view) },
     h('option', { value: '' }, 'All statuses'),
-    Object.entries(STATUSES).map(([value, s]) => h('option', { value }, s.label)));
+    Object.entries(STATUSES).map(([value, s]) => h('option', { value, selected: value === view.state.status }, s.label)));
+  // Clients only ever see their own quick-action runs: nothing to tell apart.
+  view.trigger = admin ? h('select', { id: 'task-trigger', class: 'input select', onChange: () => applyFilters(view) },
+    h('option', { value: '' }, 'All triggers'),
+    Object.entries(TRIGGERS).map(([value, label]) => h('option', { value, selected: value === view.state.trigger }, label)))
+    : null;
 
   view.list = h('div', { class: 'table-wrap tasks-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
     h('p', { class: 'table-note' }, 'Loading the task history…'));
@@ -95,9 +111,10 @@ export function mount(root, ctx) {
           h('p', { class: 'card-lead' }, 'Newest first. Open a task to see its output; a running one streams live.')),
         h('button', { type: 'button', class: 'btn btn-sm', onClick: () => load(view) },
           icon('refresh'), h('span', null, 'Refresh'))),
-      h('div', { class: 'filters', role: 'search', 'aria-label': 'Filter tasks' },
+      h('div', { class: ['filters', admin ? 'history-filters' : null], role: 'search', 'aria-label': 'Filter tasks' },
         h('div', { class: 'field' }, h('label', { for: 'task-script' }, 'Script'), view.script),
-        h('div', { class: 'field' }, h('label', { for: 'task-status' }, 'Status'), view.status)),
+        h('div', { class: 'field' }, h('label', { for: 'task-status' }, 'Status'), view.status),
+        view.trigger ? h('div', { class: 'field' }, h('label', { for: 'task-trigger' }, 'Trigger'), view.trigger) : null),
       view.list,
       h('div', { class: 'pager' }, view.summary, h('div', { class: 'pager-controls' }, view.prev, view.pageLabel, view.next)))));
 
@@ -111,11 +128,21 @@ export function mount(root, ctx) {
 
 function applyFilters(view) {
   view.cancelFilter();
-  const script = view.script.value.trim();
-  const changed = view.state.script !== script || view.state.status !== view.status.value;
-  view.state.script = script;
-  view.state.status = view.status.value;
-  if (changed) go(view, 0);
+  const next = {
+    script: view.script.value.trim(), status: view.status.value, trigger: view.trigger ? view.trigger.value : '',
+  };
+  const changed = FILTERS.some((name) => view.state[name] !== next[name]);
+  Object.assign(view.state, next);
+  if (!changed) return;
+  // Keep the filters in the address: reloads and shared links show the same list.
+  const url = new URL(window.location.href);
+  for (const name of FILTERS) {
+    if (next[name]) url.searchParams.set(name, next[name]);
+    else url.searchParams.delete(name);
+  }
+  url.searchParams.delete('highlight_task'); // shown once already
+  window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  go(view, 0);
 }
 
 function go(view, pageNumber) {
@@ -131,8 +158,9 @@ async function load(view) {
   view.inflight = controller;
   const { state } = view;
   const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
-  if (state.status) query.set('status', state.status);
-  if (state.script) query.set('script', state.script);
+  for (const name of FILTERS) {
+    if (state[name]) query.set(name, state[name]);
+  }
   view.list.setAttribute('aria-busy', 'true');
   let data;
   let pinned = null;
@@ -178,7 +206,7 @@ function render(view, tasks, pinned) {
   view.rows.clear();
   const all = pinned ? [pinned, ...tasks] : tasks;
   if (!all.length) {
-    const filtered = view.state.script || view.state.status;
+    const filtered = FILTERS.some((name) => view.state[name]);
     view.list.replaceChildren(h('p', { class: 'table-note' }, filtered
       ? 'No task matches these filters.'
       : view.admin ? 'No task has run yet. Run one on the Scripts page.' : 'You have not run a quick action yet.'));
@@ -226,7 +254,8 @@ function taskRow(view, entry) {
   }, icon('chevron', 'task-toggle-icon'), h('span', { class: 'task-toggle-label' }, 'Output'));
   entry.toggle = toggle;
   const row = h('tr', {
-    class: ['task-row', entry.pinned ? 'task-row-pinned' : null], dataset: { taskId: task.id, status: task.status },
+    class: ['task-row', entry.pinned ? 'task-row-pinned' : null],
+    dataset: { taskId: task.id, status: task.status, trigger: task.trigger },
   });
   fillRow(view, entry, row);
   return row;
@@ -236,7 +265,7 @@ function taskRow(view, entry) {
 function fillRow(view, entry, row = entry.row) {
   const { task } = entry;
   row.dataset.status = task.status;
-  const who = [TRIGGERS[task.trigger] || task.trigger, task.started_by].filter(Boolean).join(' · ');
+  const who = startedByText(task);
   const actions = h('div', { class: 'task-actions' }, entry.toggle);
   if (task.status === 'running' && (view.admin || task.started_by === (getUser() || {}).username)) {
     actions.append(h('button', {
@@ -275,7 +304,8 @@ function fillRow(view, entry, row = entry.row) {
         h('span', { class: 'time-ago' }, formatAgo(task.started_at)))),
     h('td', { dataset: { label: 'Status' } },
       h('span', { class: 'result-cell' }, statusBadge(task.status),
-        task.exit_text ? h('span', { class: 'result-reason', dataset: { exitText: '' } }, task.exit_text) : null)),
+        task.exit_text || task.reason
+          ? h('span', { class: 'result-reason', dataset: { exitText: '' } }, task.exit_text || task.reason) : null)),
     h('td', { dataset: { label: 'Duration' } }, entry.duration),
     h('td', { dataset: { label: 'Peak memory · CPU' } },
       h('span', { class: 'cost-cell' },
@@ -340,7 +370,9 @@ function showFacts(entry) {
   const { task, detail } = entry;
   const pairs = [
     ['Task', h('code', { class: 'mono-soft' }, task.id)],
-    ['Started by', `${task.started_by || '—'} (${TRIGGERS[task.trigger] || task.trigger})`],
+    task.trigger === 'schedule'
+      ? ['Schedule', h('span', { dataset: { scheduleName: '' } }, task.schedule_name || task.started_by || '—')]
+      : ['Started by', `${task.started_by || '—'} (${TRIGGERS[task.trigger] || task.trigger})`],
     ['Finished', task.finished_at != null ? formatDateTime(task.finished_at) : 'Still running'],
     ['Output', outputSize(entry)],
   ];

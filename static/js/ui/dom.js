@@ -61,3 +61,22 @@ function appendKids(el, kids) {
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
 }
+
+/** Keeps one child of `list` per item, in order, reusing children by key,
+ *  so focus, hover titles and selected text survive an update. `create(item)`
+ *  returns an element with an update(item) method. */
+export function syncList(list, items, key, create) {
+  const existing = new Map([...list.children].map((el) => [el.dataset.key, el]));
+  const rows = items.map((item) => {
+    const k = String(key(item));
+    let row = existing.get(k);
+    if (!row) {
+      row = create(item);
+      row.dataset.key = k;
+    }
+    row.update(item);
+    return row;
+  });
+  const same = rows.length === list.children.length && rows.every((r, i) => list.children[i] === r);
+  if (!same) list.replaceChildren(...rows);
+}

@@ -37,6 +37,34 @@ export function formatAgo(unixSeconds, now = Date.now()) {
   return `${formatDuration(s).replace(/ \d+ (min|h)$/, '')} ago`;
 }
 
+/** Unix seconds → "in a few seconds", "in 5 min", "in 3 h", "in 2 d" ("now" once passed). */
+export function formatIn(unixSeconds, now = Date.now()) {
+  const s = Math.floor(Number(unixSeconds) - now / 1000);
+  if (s < 1) return 'now';
+  if (s < 45) return 'in a few seconds';
+  return `in ${formatDuration(Math.max(60, s)).replace(/ \d+ (min|h)$/, '')}`;
+}
+
+/** An RFC 3339 time ("2026-12-03T03:00:00+01:00") → Unix seconds (NaN if not one). */
+export function rfc3339Seconds(text) {
+  return Date.parse(String(text)) / 1000;
+}
+
+const wallClock = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  timeZone: 'UTC',
+});
+
+/** An RFC 3339 time → "Thu, 3 Dec 2026, 03:00:00": its own wall clock (the
+ *  zone its offset stands for), not the browser's; the text itself if it is
+ *  not one. */
+export function formatZoned(text) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})/.exec(String(text));
+  if (!m) return String(text);
+  const [, y, mo, d, hh, mm, ss] = m.map(Number);
+  return wallClock.format(new Date(Date.UTC(y, mo - 1, d, hh, mm, ss)));
+}
+
 /** Unix seconds → ISO 8601, for <time datetime>. */
 export function isoTime(unixSeconds) {
   return new Date(Number(unixSeconds) * 1000).toISOString();

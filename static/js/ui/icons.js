@@ -18,6 +18,12 @@ const SHAPES = {
     ['path', { d: 'M12 7v5l3 2' }],
   ],
   plugins: [['path', { d: 'M9 3v5M15 3v5M6 8h12v3a6 6 0 0 1-12 0zM12 17v4' }]],
+  schedules: [
+    ['path', { d: 'M20 10.5V7a2 2 0 0 0-2-2H6a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h5' }],
+    ['path', { d: 'M4 10h16M8 3v4M16 3v4' }],
+    ['circle', { cx: 17, cy: 17, r: 4 }],
+    ['path', { d: 'M17 15.2V17l1.2 1.2' }],
+  ],
   settings: [
     ['path', { d: 'M4 6h16M4 12h16M4 18h16' }],
     ['circle', { cx: 9, cy: 6, r: 2, class: 'icon-solid' }],
@@ -87,6 +93,7 @@ const SHAPES = {
     ['circle', { cx: 12, cy: 12, r: 9 }],
     ['path', { d: 'M10 9v6M14 9v6' }],
   ],
+  skip: [['path', { d: 'M5 6.5l8 5.5-8 5.5zM17 6v12' }]],
   play: [
     ['circle', { cx: 12, cy: 12, r: 9 }],
     ['path', { d: 'M10 8.5v7l5.5-3.5z' }],

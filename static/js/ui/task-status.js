@@ -11,9 +11,19 @@ export const STATUSES = {
   cancelled: { label: 'Cancelled', tone: 'neutral', icon: 'pause' },
   timed_out: { label: 'Timed out', tone: 'warning', icon: 'history' },
   interrupted: { label: 'Interrupted', tone: 'warning', icon: 'error' },
+  // A schedule's due time that did not run (its reason says why).
+  skipped: { label: 'Skipped', tone: 'neutral', icon: 'skip' },
 };
 
-export const TRIGGERS = { ws: 'Scripts page', quick_action: 'Quick action', rerun: 'Re-run' };
+export const TRIGGERS = { ws: 'Scripts page', quick_action: 'Quick action', rerun: 'Re-run', schedule: 'Schedule' };
+
+/** How a task started, in words: "Schedule · Nightly backup", "Quick action · alice". */
+export function startedByText(task) {
+  const trigger = TRIGGERS[task.trigger] || task.trigger;
+  // A scheduled run's started_by is "schedule:<name>": the name says it.
+  const who = task.trigger === 'schedule' && task.schedule_name ? task.schedule_name : task.started_by;
+  return [trigger, who].filter(Boolean).join(' · ');
+}
 
 /** A badge for a status ("Cancelling…" while a cancel is pending). */
 export function statusBadge(status, { cancelling = false } = {}) {

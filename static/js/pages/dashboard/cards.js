@@ -2,7 +2,7 @@
 // update(snapshot) fills them from GET /api/resources or a WebSocket sample.
 // Nodes are updated in place (lists by key) so hover titles and selected
 // text survive the sample every two seconds.
-import { h } from '../../ui/dom.js';
+import { h, syncList } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { meter, setMeter } from '../../ui/meter.js';
 import {
@@ -276,24 +276,6 @@ function systemCard() {
       if (has(s.process_count)) put('processes', String(s.process_count));
     },
   };
-}
-
-/** Keeps one child per item, in order, reusing children by key. `create`
- *  returns an element with an update(item) method. */
-function syncList(list, items, key, create) {
-  const existing = new Map([...list.children].map((el) => [el.dataset.key, el]));
-  const rows = items.map((item) => {
-    const k = String(key(item));
-    let row = existing.get(k);
-    if (!row) {
-      row = create();
-      row.dataset.key = k;
-    }
-    row.update(item);
-    return row;
-  });
-  const same = rows.length === list.children.length && rows.every((r, i) => list.children[i] === r);
-  if (!same) list.replaceChildren(...rows);
 }
 
 // Writing the same text again would still be a DOM mutation (and restart

@@ -30,7 +30,8 @@ export function actionIcon(name, className = 'qa-icon') {
   return h('span', { class: [className, 'qa-icon-text', long ? 'qa-icon-word' : null], 'aria-hidden': 'true' }, value);
 }
 
-function cardHead(id, iconName, title, link) {
+/** A dashboard task card's heading, with a link at its end. */
+export function cardHead(id, iconName, title, link) {
   return h('div', { class: 'task-card-head' },
     h('h2', { class: 'card-title', id: `${id}-title` }, icon(iconName), title),
     link);
@@ -164,9 +165,7 @@ export function recentTasksCard({ signal, admin }) {
   }
 
   function refreshAgo() {
-    for (const time of list.querySelectorAll('time[data-started]')) {
-      time.textContent = formatAgo(Number(time.dataset.started));
-    }
+    refreshStarted(list);
     schedule();
   }
 
@@ -200,7 +199,15 @@ export function recentTasksCard({ signal, admin }) {
   return { el, load };
 }
 
-function taskRow(task, admin) {
+/** Words every "5 min ago" of taskRow() inside `root` again. */
+export function refreshStarted(root) {
+  for (const time of root.querySelectorAll('time[data-started]')) {
+    time.textContent = formatAgo(Number(time.dataset.started));
+  }
+}
+
+/** A task as a line linking to its History entry (also the Schedules card's failures). */
+export function taskRow(task, admin) {
   return h('li', { class: 'task-row', dataset: { taskId: task.id, status: task.status } },
     h('a', { class: 'task-link', href: historyHref(task.id) },
       h('span', { class: 'task-main' },
@@ -212,6 +219,10 @@ function taskRow(task, admin) {
           datetime: isoTime(task.started_at), title: formatDateTime(task.started_at), dataset: { started: task.started_at },
         }, formatAgo(task.started_at)),
         admin && task.quick_action_name ? h('code', { class: 'task-file mono-soft' }, task.script) : null,
-        admin && task.started_by ? h('span', { class: 'task-by' }, `by ${task.started_by}`) : null,
-        task.trigger === 'quick_action' ? h('span', { class: 'task-trigger' }, 'quick action') : null)));
+        admin && task.started_by && task.trigger !== 'schedule' ? h('span', { class: 'task-by' }, `by ${task.started_by}`) : null,
+        task.trigger === 'quick_action' ? h('span', { class: 'task-trigger' }, 'quick action') : null,
+        task.trigger === 'schedule'
+          ? h('span', { class: 'task-trigger' }, task.schedule_name ? `schedule ${task.schedule_name}` : 'schedule') : null),
+      // Why a due time did not run ("Skipped — the previous run was still running").
+      task.status === 'skipped' && task.exit_text ? h('span', { class: 'task-reason' }, task.exit_text) : null));
 }

@@ -10,6 +10,7 @@ import { busy, formError, uid } from '../../ui/password.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
 import { loadError } from '../../ui/load-error.js';
+import { iconBusy, iconButton } from '../../ui/buttons.js';
 import { argumentEditor } from './quick-action-arguments.js';
 import { grantPicker } from './quick-action-grants.js';
 
@@ -161,27 +162,6 @@ function traits(action) {
       grant.length ? `${grant.length} ${grant.length === 1 ? 'user' : 'users'}` : 'Admins only'));
   }
   return out;
-}
-
-function iconButton(name, label, className, disabled, onClick) {
-  const button = h('button', {
-    type: 'button', class: ['icon-button', className], 'aria-label': label, title: label, disabled,
-    onClick: () => onClick(button),
-  }, icon(name));
-  return button;
-}
-
-/** Shows a spinner in an icon button while a request runs; returns undo. */
-function iconBusy(button) {
-  const before = [...button.childNodes];
-  button.disabled = true;
-  button.setAttribute('aria-busy', 'true');
-  button.replaceChildren(h('span', { class: 'spinner' }));
-  return () => {
-    button.disabled = false;
-    button.removeAttribute('aria-busy');
-    button.replaceChildren(...before);
-  };
 }
 
 // ---- The add/edit form ----
