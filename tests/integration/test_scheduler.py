@@ -106,7 +106,7 @@ def test_overlap_skip_records_skipped_runs_while_one_is_going(toru):
     statuses = sorted(r["status"] for r in runs(services, made["id"]))
     assert statuses == ["skipped", "skipped", "success"]
     skipped = [r for r in runs(services, made["id"]) if r["status"] == "skipped"][0]
-    assert "was still running; overlap is skip" in skipped["reason"]
+    assert skipped["reason"] == "the previous run was still running (overlap: skip)"
     assert skipped["exit_text"].startswith("Skipped — the previous run")
     assert skipped["started_at"] == minute(2)  # when it was due
 

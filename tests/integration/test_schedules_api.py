@@ -88,7 +88,9 @@ def test_preview_gives_words_and_five_times_or_the_reason(admin):
     assert len(res.json["next"]) == 5 and all(t.endswith(("+01:00", "+02:00")) for t in res.json["next"])
     res = admin.get("/api/schedules/preview?cron=0+24+*+*+*")
     assert (res.status, res.json["error"]) == (400, "field 2 (hour): 24 is out of range 0–23")
-    assert admin.get("/api/schedules/preview?cron=@daily&timezone=Nowhere/Else").status == 400
+    assert res.json["fields"] == {"cron": "field 2 (hour): 24 is out of range 0–23"}
+    res = admin.get("/api/schedules/preview?cron=@daily&timezone=Nowhere/Else")
+    assert res.status == 400 and list(res.json["fields"]) == ["timezone"]
 
 
 def test_a_password_argument_cannot_be_scheduled(admin, actions):
@@ -136,9 +138,15 @@ def test_run_now_follows_the_overlap_rule(server, admin, actions):
              message="the held run and the queued one after it to end")
 
 
-def test_history_refuses_an_unknown_trigger(admin):
+def test_history_filters_by_trigger_and_several_statuses(admin):
     res = admin.get("/api/history?trigger=cron")
     assert res.status == 400 and "trigger must be one of ws, quick_action, rerun, schedule" in res.json["error"]
+    assert admin.get("/api/history?status=failed,nope").status == 400
+    both = admin.get("/api/history?status=success,skipped&page_size=200").json["tasks"]
+    assert both and {t["status"] for t in both} <= {"success", "skipped"}
+    success = admin.get("/api/history?status=success&page_size=200").json["total"]
+    skipped = admin.get("/api/history?status=skipped&page_size=200").json["total"]
+    assert admin.get("/api/history?status=success,skipped").json["total"] == success + skipped
 
 
 def test_clients_get_403_and_no_live_topic(server, admin, make_user, actions):

@@ -118,11 +118,12 @@ class TaskHistory:
         if not is_admin(user):
             where.append(f"started_by_id = ? AND {visible_sql('task_history.quick_action_id')}")
             params += [user["id"], user["id"]]
-        if status:
-            if status not in STATUSES:
-                raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-            where.append("status = ?")
-            params.append(status)
+        if status:  # one, or several separated by commas
+            wanted = status.split(",")
+            if not set(wanted) <= set(STATUSES):
+                raise Invalid(f"status must be one or more (comma-separated) of {', '.join(STATUSES)}")
+            where.append(f"status IN ({', '.join('?' * len(wanted))})")
+            params += wanted
         if script:
             where.append("instr(lower(script), lower(?)) > 0")
             params.append(script)

@@ -128,11 +128,10 @@ class Scheduler:
         """Due time `due` of schedule `row`: start it, queue it or skip it, as `overlap` says."""
         going = [t for t in self.runner.running.values() if t.schedule_id == row["id"]]
         if going and row["overlap"] == "skip":
-            return self.skip(row, due, f"the previous run (task {going[0].id}) was still running; overlap is skip")
+            return self.skip(row, due, "the previous run was still running (overlap: skip)")
         if going and row["overlap"] == "queue":
             if row["id"] in self.waiting:
-                return self.skip(row, due, "a run was already waiting for the current one to end; "
-                                           "overlap is queue, which keeps one")
+                return self.skip(row, due, "a run was already waiting for the current one (overlap: queue keeps one)")
             self.waiting[row["id"]] = self.greenlets.spawn(self._run_after, row["id"], going, due)
             return None
         return self.start(row, due)

@@ -59,9 +59,13 @@ def check_bool(value):
 
 
 def preview(cron_text, timezone_name, now=None, count=NEXT_RUNS):
-    """{"description", "next": [RFC 3339 times]} of an expression, for the editor."""
-    cron = Cron.parse(cron_text)
-    tz = zone(timezone_name)
+    """{"description", "next": [RFC 3339 times]} of an expression, for the
+    editor; a 400 names the field (`cron` or `timezone`) it is about."""
+    errors = FieldErrors()
+    cron = errors.check("cron", Cron.parse, cron_text)
+    tz = errors.check("timezone", zone, timezone_name)
+    if errors.fields:
+        raise Invalid("; ".join(errors.fields.values()), fields=errors.fields)
     return {"description": cron.describe(),
             "next": [t.isoformat() for t in cron.next_after(time.time() if now is None else now, tz, count)]}
 

@@ -24,10 +24,8 @@ import { openScheduleEditor } from './schedules/editor.js';
 import { dueTime, refreshTimes } from './schedules/time.js';
 
 // Pushes come in bursts (a run starts, a skip is recorded): one reload each.
+// The server pushes when a run ends too, so a running one needs no polling.
 const RELOAD_DELAY_MS = 300;
-// While a listed run is still going, the list asks again this often to show
-// how it ended.
-const RUNNING_POLL_MS = 3000;
 const TICK_MS = 30_000;
 
 export function mount(root, ctx) {
@@ -126,9 +124,6 @@ function render(view, schedules) {
       view.body));
   }
   syncList(view.body, schedules, (s) => s.id, () => scheduleRow(view));
-  if (schedules.some((s) => s.last_run && s.last_run.status === 'running')) {
-    view.cancelReload = later(view.signal, RUNNING_POLL_MS, () => load(view));
-  }
 }
 
 // A row built once; update(schedule) changes what it shows, so a reload

@@ -14,8 +14,7 @@ import { cardHead, refreshStarted, taskRow } from './tasks.js';
 
 const NEXT_COUNT = 5;
 const FAILURE_COUNT = 5;
-// /api/history filters by one status: one request each, merged by time.
-const NOT_SUCCEEDED = ['failed', 'timed_out', 'interrupted', 'skipped'];
+const NOT_SUCCEEDED = 'failed,timed_out,interrupted,skipped';
 const RELOAD_DELAY_MS = 500;
 const TICK_MS = 30_000;
 
@@ -48,8 +47,7 @@ export function schedulesCard({ signal }) {
     try {
       data = await Promise.all([
         api.get('/api/schedules', options),
-        ...NOT_SUCCEEDED.map((status) => api.get(
-          `/api/history?trigger=schedule&status=${status}&page_size=${FAILURE_COUNT}`, options)),
+        api.get(`/api/history?trigger=schedule&status=${NOT_SUCCEEDED}&page_size=${FAILURE_COUNT}`, options),
       ]);
     } catch (err) {
       if (controller.signal.aborted || err.handled) return;
@@ -62,9 +60,9 @@ export function schedulesCard({ signal }) {
       if (inflight === controller) inflight = null;
       controller.abort();
     }
-    const [list, ...pages] = data;
+    const [list, page] = data;
     showNext(next, Array.isArray(list.schedules) ? list.schedules : []);
-    showFailures(failures, pages.flatMap((p) => (Array.isArray(p.tasks) ? p.tasks : [])));
+    showFailures(failures, Array.isArray(page.tasks) ? page.tasks : []);
   }
 
   subscribe('schedules', () => {
@@ -103,10 +101,9 @@ function showNext(part, schedules) {
 
 function showFailures(part, tasks) {
   part.removeAttribute('aria-busy');
-  const shown = tasks.sort((a, b) => b.started_at - a.started_at).slice(0, FAILURE_COUNT);
-  if (!shown.length) {
+  if (!tasks.length) {
     part.replaceChildren(h('p', { class: 'task-card-note' }, 'No scheduled run has failed or been skipped.'));
     return;
   }
-  part.replaceChildren(h('ul', { class: 'task-list' }, shown.map((task) => taskRow(task, true))));
+  part.replaceChildren(h('ul', { class: 'task-list' }, tasks.map((task) => taskRow(task, true))));
 }
