@@ -65,3 +65,20 @@ export function serverFields(err) {
   const fields = err && err.data && typeof err.data === 'object' ? err.data.fields : null;
   return fields && typeof fields === 'object' && Object.keys(fields).length ? fields : null;
 }
+
+/**
+ * After a refused submit: the server's field messages under their inputs
+ * (`errors` from fieldErrors) and the rest, or a summary, in `error` (a
+ * form error with show(text)); without `fields`, the server's message.
+ * `notDone` starts the summary: "Not added", "Not created"…
+ */
+export function showSubmitError(err, { error, errors, notDone }) {
+  const fields = serverFields(err);
+  if (!fields) {
+    error.show(err.message);
+    return;
+  }
+  const rest = errors.show(fields);
+  error.show(rest.length ? rest.join(' ') : `${notDone}: correct the fields marked below.`);
+  errors.focusFirst();
+}

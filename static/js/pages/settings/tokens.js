@@ -9,7 +9,7 @@ import { api } from '../../api.js';
 import { getUser, isAdmin } from '../../session.js';
 import { confirmDialog, modal } from '../../ui/dialog.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { fieldErrors, serverFields } from '../../ui/field-errors.js';
+import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { formatAgo, formatDate, formatDateTime, formatIn, isoTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 import { iconBusy, iconButton } from '../../ui/buttons.js';
@@ -213,15 +213,7 @@ async function submitToken(event, { name, scopeSet, expires, error, submit, erro
     created = await api.post('/api/tokens', body);
   } catch (err) {
     done();
-    if (err.handled) return;
-    const fields = serverFields(err);
-    if (!fields) {
-      error.show(err.message);
-      return;
-    }
-    const rest = errors.show(fields);
-    error.show(rest.length ? rest.join(' ') : 'Not created: correct the fields marked below.');
-    errors.focusFirst();
+    if (!err.handled) showSubmitError(err, { error, errors, notDone: 'Not created' });
     return;
   }
   close(created);
