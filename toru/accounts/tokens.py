@@ -19,12 +19,12 @@ import hashlib
 import logging
 import secrets
 import time
-import unicodedata
 from datetime import datetime, timezone
 
 import bottle
 
 from toru.accounts.auth import current_user, is_admin
+from toru.checks import label
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.web.http import json_body
 
@@ -76,17 +76,6 @@ def parse_expiry(value, now):
     return when
 
 
-def check_name(value):
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid("Required")
-    value = value.strip()
-    if len(value) > NAME_LIMIT:
-        raise Invalid(f"At most {NAME_LIMIT} characters")
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise Invalid("No control characters")
-    return value
-
-
 def check_scopes(value, owner):
     allowed = [s for s in SCOPES if s != "admin" or is_admin(owner)]
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
@@ -120,7 +109,7 @@ class Tokens:
         if unknown:
             raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
         errors = FieldErrors()
-        name = errors.check("name", check_name, data.get("name"))
+        name = errors.check("name", label, data.get("name"), NAME_LIMIT)
         scopes = errors.check("scopes", check_scopes, data.get("scopes"), owner)
         expires_at = errors.check("expires_at", parse_expiry, data.get("expires_at"), self.clock())
         errors.raise_any()

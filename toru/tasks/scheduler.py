@@ -76,14 +76,19 @@ class Scheduler:
                 delay = min(delay, max(0.0, upcoming - self.clock()))
             self.wake.wait(delay)
 
-    def catch_up(self, now):
-        """At start: what came due while Toru was not running."""
+    def enabled(self):
+        """(row, cron, zone) of every enabled schedule; one whose cron or zone
+        no longer parses (a zone gone from the system's tz database) is
+        disabled with the reason instead."""
         for row in self.schedules.rows(enabled_only=True):
             try:
-                cron, tz = Cron.parse(row["cron"]), zone(row["timezone"])
+                yield row, Cron.parse(row["cron"]), zone(row["timezone"])
             except Invalid as e:
                 self.schedules.disable(row["id"], f"its cron or time zone is no longer valid: {e.message}")
-                continue
+
+    def catch_up(self, now):
+        """At start: what came due while Toru was not running."""
+        for row, cron, tz in self.enabled():
             latest = cron.latest_at_or_before(now, tz)
             if latest is None or latest <= row["last_due"]:
                 continue
@@ -104,12 +109,7 @@ class Scheduler:
     def tick(self, now):
         """Run or skip every schedule due at `now`; the next due time of all (epoch) or None."""
         upcoming = None
-        for row in self.schedules.rows(enabled_only=True):
-            try:
-                cron, tz = Cron.parse(row["cron"]), zone(row["timezone"])
-            except Invalid as e:
-                self.schedules.disable(row["id"], f"its cron or time zone is no longer valid: {e.message}")
-                continue
+        for row, cron, tz in self.enabled():
             latest = cron.latest_at_or_before(now, tz)
             if latest is not None and latest > row["last_due"]:
                 missed = self.missed(cron, tz, row["last_due"], now)

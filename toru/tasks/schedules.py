@@ -11,10 +11,10 @@ last outcome; `toru/tasks/scheduler.py` runs them. Routes:
 import json
 import logging
 import time
-import unicodedata
 
 import bottle
 
+from toru.checks import label
 from toru.accounts.auth import current_user
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.tasks.cron import Cron, local_zone_name, zone
@@ -31,17 +31,6 @@ LAST_RUN = ("(SELECT json_object('task_id', h.id, 'status', h.status, 'started_a
             "FROM task_history h WHERE h.schedule_id = schedules.id ORDER BY h.started_at DESC LIMIT 1) "
             "AS last_run")
 ACTION = "(SELECT q.name FROM quick_actions q WHERE q.id = schedules.quick_action_id) AS quick_action_name"
-
-
-def check_name(value):
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid("Required")
-    value = value.strip()
-    if len(value) > NAME_LIMIT:
-        raise Invalid(f"At most {NAME_LIMIT} characters")
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise Invalid("No control characters")
-    return value
 
 
 def check_choice(options):
@@ -129,7 +118,7 @@ class Schedules:
         elif not data:
             raise Invalid(f"Nothing to change: send any of {', '.join(FIELDS)}")
         errors, checked = FieldErrors(), {}
-        checks = {"name": check_name, "cron": lambda v: Cron.parse(v).text, "timezone": self.check_timezone,
+        checks = {"name": lambda v: label(v, NAME_LIMIT), "cron": lambda v: Cron.parse(v).text, "timezone": self.check_timezone,
                   "enabled": check_bool, "overlap": check_choice(OVERLAP), "catch_up": check_choice(CATCH_UP)}
         for field, check in checks.items():
             if field in data:
