@@ -26,6 +26,7 @@ from toru.web import websocket as ws
 from toru.accounts.users import Accounts
 from toru.accounts.auth import AccessPlugin, Auth
 from toru.accounts.tokens import Tokens
+from toru.accounts.two_factor import TwoFactor
 from toru.config import Config
 from toru.live import Hub
 from toru.accounts.login_limits import LoginLimiter
@@ -122,13 +123,14 @@ def build_services(config, clock=time.time):
     store = Store(config.db_path)
     accounts = Accounts(store, config)
     sessions = Sessions(store)
+    settings = Settings(store, config.data_dir)
     tokens = Tokens(store, accounts)
-    auth = Auth(config, accounts, sessions, LoginLimiter(store), tokens)
+    limiter = LoginLimiter(store)
+    auth = Auth(config, accounts, sessions, limiter, tokens, TwoFactor(store, limiter.clock), settings)
     timings = config.timings
     hub = Hub(auth.user_for_token, timings.revalidate_every)
     monitor = Monitor(hub.topic("resources", public=True), timings.sample_interval,
                       config.skip_fstypes or DEFAULT_SKIP_FSTYPES, config.skip_interfaces)
-    settings = Settings(store, config.data_dir)
     scripts = Scripts(settings)
     scripts.create_default_dir()
     history = TaskHistory(store)

@@ -59,6 +59,10 @@ def build_parser():
     revoke.add_argument("id", type=int, metavar="ID")
     for sub in (token, create, revoke, token_commands.choices["list"]):
         sub.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
+    reset_2fa = commands.add_parser("reset-two-factor",
+                                    help="turn off a user's two-factor sign-in (a lost phone) and end their sessions")
+    reset_2fa.add_argument("--user", required=True, help="the user, e.g. the environment admin's name")
+    reset_2fa.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     reset = commands.add_parser("reset-admin-password",
                                 help="generate a new password for the admin account and print it")
     # SUPPRESS keeps the subcommand from overwriting a --data-dir given before it.
@@ -101,6 +105,8 @@ def main(argv=None, environ=None):
             return 0
         if args.command == "reset-admin-password":
             return reset_admin_password(config)
+        if args.command == "reset-two-factor":
+            return reset_two_factor(config, args.user)
         if args.command == "token":
             return token_command(config, args)
         if args.command == "import-steering-db":
@@ -161,6 +167,34 @@ def reset_admin_password(config):
     print("Existing admin sessions were signed out.")
     if config.admin_password:
         print("Note: ADMIN_PASSWORD is set in this environment and wins over this password while it is set.")
+    return 0
+
+
+def reset_two_factor(config, username):
+    """For the admin who lost the phone and the recovery codes, with no other
+    admin to reset it in the UI: shell access to the server is the proof."""
+    from toru.accounts.sessions import Sessions
+    from toru.accounts.two_factor import TwoFactor
+    from toru.accounts.users import Accounts
+    from toru.store import Store
+
+    if not config.db_path.exists():
+        raise ConfigError(f"no Toru database in {config.data_dir}; start Toru there first (or pass --data-dir)")
+    store = Store(config.db_path)
+    try:
+        accounts = Accounts(store, config)
+        user = accounts.active_user(username)
+        if user is None:
+            raise ConfigError(f"no active user {username!r} (reset-two-factor --user NAME)")
+        was_on = TwoFactor(store).disable(user)
+        Sessions(store).delete_for_user(user)
+    finally:
+        store.close()
+    if not was_on:
+        print(f"{username} had no two-factor sign-in; their sessions were signed out anyway.")
+        return 0
+    print(f"Two-factor sign-in of {username} is off and their sessions were signed out: "
+          "they sign in with the password and can set it up again.")
     return 0
 
 

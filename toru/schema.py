@@ -228,4 +228,30 @@ MIGRATIONS = [
         );
         CREATE INDEX api_tokens_user ON api_tokens(user_id);
     """),
+    # Two-factor sign-in (docs/security.md#two-factor-sign-in). One row per
+    # user, the env admin's with user_id NULL and its username, as in
+    # sessions. `secret` is the active TOTP key (base32; a code cannot be
+    # checked against a hash), `pending_secret` a setup not yet confirmed,
+    # `last_step` the newest time step a code was accepted for (no replay).
+    # Recovery codes are kept as SHA-256 and marked when used.
+    (10, "two_factor", """
+        CREATE TABLE two_factor(
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            username TEXT NOT NULL,
+            secret TEXT,
+            pending_secret TEXT,
+            last_step INTEGER NOT NULL DEFAULT 0,
+            enabled_at REAL,
+            updated_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX two_factor_user ON two_factor(user_id) WHERE user_id IS NOT NULL;
+        CREATE UNIQUE INDEX two_factor_env ON two_factor(username COLLATE NOCASE) WHERE user_id IS NULL;
+        CREATE TABLE two_factor_recovery(
+            two_factor_id INTEGER NOT NULL REFERENCES two_factor(id) ON DELETE CASCADE,
+            code_hash TEXT NOT NULL,
+            used_at REAL,
+            PRIMARY KEY (two_factor_id, code_hash)
+        );
+    """),
 ]

@@ -40,6 +40,8 @@ SETTINGS = {s.key: s for s in (
     Setting("retention_max_tasks", 10_000, 10, 1_000_000),
     Setting("task_timeout_seconds", None, 1, 86_400, nullable=True),
     Setting("max_concurrent_tasks", 8, 1, 64),
+    # Admins without two-factor sign-in may only set it up (docs/security.md#two-factor-sign-in).
+    Setting("require_2fa_for_admins", False),
 )}
 PREFIX = "setting."  # keys in the settings table, apart from internal ones
 
@@ -83,6 +85,10 @@ class Settings:
     def check(self, key, value):
         if key == "scripts_dir":
             return self.check_scripts_dir(value)
+        if isinstance(SETTINGS[key].default, bool):
+            if not isinstance(value, bool):
+                raise Invalid("Must be true or false")
+            return value
         return bounded_int(SETTINGS[key], value)
 
     def check_scripts_dir(self, value):

@@ -8,7 +8,7 @@ import { setUser } from './session.js';
 export async function loadSession() {
   try {
     const data = await api.get('/api/auth/session');
-    setUser(data.user);
+    setUser(data.user);  // must it set up two-factor sign-in first? the router sends it there
     return { user: data.user, error: null };
   } catch (err) {
     setUser(null);
@@ -16,12 +16,21 @@ export async function loadSession() {
   }
 }
 
-/** POST /api/auth/login; sets the user on success, throws ApiError else. */
-export async function signIn(username, password, options) {
-  const data = await api.post('/api/auth/login', { username, password }, options);
-  setUser(data.user);
-  return data.user;
+/** POST /api/auth/login with {username, password} and, in the second step
+ *  of a two-factor sign-in, `code`; sets the user on success and resolves to
+ *  the whole answer (it may say `totp_setup_required` or
+ *  `recovery_codes_left`), throws ApiError else (401 with `totp_required`:
+ *  ask for the code). */
+export async function signIn({ username, password, code }, options) {
+  const body = code ? { username, password, code } : { username, password };
+  const data = await api.post('/api/auth/login', body, options);
+  setUser({ ...data.user, totp_setup_required: Boolean(data.totp_setup_required) });
+  return data;
 }
+
+/** Where an admin who must set up two-factor sign-in is sent (the server
+ *  refuses everything else to them until then). */
+export const TWO_FACTOR_PATH = '/settings/account';
 
 /** Ends the session on the server, then forgets the user. When the server
  *  cannot be reached this throws and the user stays signed in: pretending

@@ -141,8 +141,15 @@ export function close() {
   setState('idle');
 }
 
+// No socket for a signed-out tab, nor for an admin who must set up
+// two-factor sign-in first (the server refuses it the upgrade).
+function mayConnect() {
+  const user = getUser();
+  return Boolean(user) && !user.totp_setup_required;
+}
+
 function connect() {
-  if (socket || retryTimer || !getUser()) return;
+  if (socket || retryTimer || !mayConnect()) return;
   const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws`);
   socket = ws;
@@ -181,7 +188,7 @@ function connect() {
 }
 
 function scheduleReconnect() {
-  if (!getUser()) {
+  if (!mayConnect()) {
     setState('idle');
     return;
   }
@@ -299,8 +306,8 @@ function setState(next) {
   }
 }
 
-onUserChange((user) => {
-  if (!user) close();
+onUserChange(() => {
+  if (!mayConnect()) close();
   else if (topics.size || tasks.size) connect();
 });
 window.addEventListener('online', retrySoon);

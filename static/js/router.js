@@ -7,7 +7,7 @@ import { closeDrawer, markActiveNav, setChrome } from './ui/layout.js';
 import { closeAllDialogs } from './ui/dialog.js';
 import { showToast } from './ui/toast.js';
 import { getUser } from './session.js';
-import { loginPath, safeNext } from './auth.js';
+import { TWO_FACTOR_PATH, loginPath, safeNext } from './auth.js';
 
 // `chrome: false` pages render without the sidebar. Patterns may hold
 // `:name` segments, passed to the page as ctx.params.name. Every page needs
@@ -131,6 +131,12 @@ function resolve() {
     }
     if (hop < 2 && user && route.guest) {
       history.replaceState(null, '', safeNext(url.searchParams.get('next')));
+      continue;
+    }
+    // An admin who must set up two-factor sign-in first: the server refuses
+    // everything else to them, so every page sends them there.
+    if (hop < 2 && user && user.totp_setup_required && url.pathname !== TWO_FACTOR_PATH) {
+      history.replaceState(null, '', TWO_FACTOR_PATH);
       continue;
     }
     if (route.admin && (!user || user.role !== 'admin')) return { url, route: forbidden, params: {}, nav: null };

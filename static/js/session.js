@@ -5,7 +5,8 @@
 let user = null;
 const listeners = new Set();
 
-/** The signed-in user {id, username, display_name, role}, or null. */
+/** The signed-in user {id, username, display_name, role, and from the
+ *  session answer totp_enabled, totp_setup_required}, or null. */
 export function getUser() {
   return user;
 }
@@ -37,5 +38,7 @@ export function onUserChange(fn) {
 function sameUser(a, b) {
   if (a === b) return true;
   if (!a || !b) return false;
-  return a.id === b.id && a.username === b.username && a.display_name === b.display_name && a.role === b.role;
+  return a.id === b.id && a.username === b.username && a.display_name === b.display_name && a.role === b.role
+    && Boolean(a.totp_enabled) === Boolean(b.totp_enabled)
+    && Boolean(a.totp_setup_required) === Boolean(b.totp_setup_required);
 }

@@ -24,7 +24,7 @@ def test_create_list_update_delete(server, admin):
     listed = admin.get("/api/users").json["users"]
     assert listed[0] == {"id": 0, "username": "admin", "display_name": "Administrator", "role": "admin",
                          "source": "env", "active": True, "is_active": True, "editable": False, "created_at": None,
-                         "credential_source": "environment"}
+                         "credential_source": "environment", "totp_enabled": False}
     assert "alice" in usernames(admin)
     assert can_login(server, "alice", GOOD)
 

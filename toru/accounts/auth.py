@@ -11,6 +11,11 @@ token, `Authorization: Bearer toru_…`, never a cookie with it). A token acts
 as its owner narrowed by its scopes (`toru/accounts/tokens.py`): `allows`
 checks them against the route; routes a `run` token may call say
 `scope="run"`.
+
+Two-factor sign-in (`two_factor.py`) adds a step to `login`; with the
+setting `require_2fa_for_admins`, an admin session without it reaches only
+the routes that declare `without_2fa=True` (who am I, setting it up) and
+gets 403 `totp_setup_required` everywhere else, also checked here.
 """
 
 import logging
@@ -18,7 +23,8 @@ import logging
 import bottle
 
 from toru.accounts import sessions as sessions_mod
-from toru.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from toru.accounts.two_factor import ACCEPTED, MAX_CODE, check_code
+from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, RateLimited, Unauthorized
 from toru.web.security import bearer_token, client_ip
 from toru.web.http import json_body, paging
 
@@ -31,6 +37,11 @@ USER_LEVELS = {"client": 1, "admin": 2}
 BAD_LOGIN = "Invalid username or password"
 BAD_TOKEN = "Invalid API token: it is unknown, revoked or expired, or its owner can no longer sign in"
 TOKEN_ATTEMPT = "(api token)"  # the user name of a failed token in the login audit
+CODE_NEEDED = "Enter the 6-digit code from your authenticator app, or a recovery code"
+BAD_CODES = {"bad_code": "Invalid code: enter the current code from your authenticator app, or an unused recovery code",
+             "reused_code": "That code was already used: wait for the next one (or use a recovery code)"}
+SETUP_FIRST = ("Admins of this server must turn on two-factor sign-in first: "
+               "Settings → My account → Two-factor sign-in")
 MAX_CREDENTIAL = 4096  # longer input is refused before argon2 sees it
 
 
@@ -50,36 +61,90 @@ def allows(scopes, route, method):
 
 
 class Auth:
-    def __init__(self, config, accounts, sessions, limiter, tokens):
+    def __init__(self, config, accounts, sessions, limiter, tokens, two_factor, settings):
         self.config = config
         self.accounts = accounts
         self.sessions = sessions
         self.limiter = limiter
         self.tokens = tokens
+        self.two_factor = two_factor
+        self.settings = settings
         self.login_failures = 0  # failed sign-ins and refused API tokens since start (/metrics)
 
-    def login(self, username, password, ip, user_agent):
-        """(user, token) or raise Unauthorized / RateLimited."""
+    def login(self, username, password, ip, user_agent, code=None):
+        """(user, token, how) — how is "ok", or "recovery_code" when one was
+        spent — or raise Unauthorized / RateLimited."""
         if not isinstance(username, str) or not isinstance(password, str) or not username:
             raise Invalid("username and password are required strings")
         if len(username) > 256 or len(password) > MAX_CREDENTIAL:
             raise Invalid("username or password is too long")
+        if code is not None and (not isinstance(code, str) or len(code) > MAX_CODE):
+            raise Invalid(f"code must be a string of at most {MAX_CODE} characters")
         try:
             with self.limiter.attempt(username, ip):
-                user, reason = self.accounts.authenticate(username, password)
+                user, reason = self._verify(username, password, code)
                 # Recorded inside the attempt, before waiting attempts re-check.
-                self.limiter.record(username, ip, user_agent, user is not None, reason or "ok")
+                self.limiter.record(username, ip, user_agent, reason in ACCEPTED, reason)
         except RateLimited:
             self.limiter.record(username, ip, user_agent, False, "locked")
             audit.info("login locked", extra={"username": username, "ip": ip})
             raise
-        if user is None:
-            self.login_failures += 1
-            audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
-            raise Unauthorized(BAD_LOGIN, **self.limiter.lock_fields(username, ip))
+        if reason not in ACCEPTED:
+            self._refuse(username, ip, reason)
         token = self.sessions.create(user, ip, user_agent)
-        audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"]})
-        return user, token
+        audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"],
+                                   "second_factor": reason if self.two_factor.enabled(user) else None})
+        return user, token, reason
+
+    def _verify(self, username, password, code):
+        """(user or None, reason). The second factor is looked at only after
+        the password was right: a wrong password never learns whether the
+        account has one, and never spends a code."""
+        user, reason = self.accounts.authenticate(username, password)
+        if user is None:
+            return None, reason
+        if not self.two_factor.enabled(user):
+            return user, "ok"
+        if not code:
+            return user, "totp_required"  # step one of two: no failure (login_limits.NOT_COUNTED)
+        return user, self.two_factor.check(user, code)
+
+    def _refuse(self, username, ip, reason):
+        if reason == "totp_required":
+            audit.info("login needs second factor", extra={"username": username, "ip": ip})
+            raise Unauthorized(CODE_NEEDED, totp_required=True)
+        self.login_failures += 1
+        audit.info("login failed", extra={"username": username, "ip": ip, "reason": reason})
+        lock = self.limiter.lock_fields(username, ip)
+        if reason in BAD_CODES:
+            raise Unauthorized(BAD_CODES[reason], totp_required=True, **lock)
+        raise Unauthorized(BAD_LOGIN, **lock)
+
+    def confirm(self, user, ip, user_agent, password=None, code=None):
+        """Check the signed-in `user`'s password and/or second-factor code
+        before a change to the second factor; failures count toward the
+        sign-in lock-out tiers (a stolen session must not become a way to
+        guess). Raises Forbidden naming the wrong field, or RateLimited."""
+        with self.limiter.attempt(user["username"], ip):
+            reason = "ok"
+            if password is not None and self.accounts.authenticate(user["username"], password)[0] is None:
+                reason = "bad_password"
+            elif code is not None:
+                reason = self.two_factor.check(user, code)
+            if reason not in ACCEPTED:
+                self.limiter.record(user["username"], ip, user_agent, False, reason)
+        if reason not in ACCEPTED:
+            field, text = (("password", "Wrong password") if reason == "bad_password"
+                           else ("code", BAD_CODES[reason]))
+            raise Forbidden(text, fields={field: text}, **self.limiter.lock_fields(user["username"], ip))
+        return reason
+
+    def two_factor_required(self, user):
+        """Must this user have two-factor sign-in (an admin, with require_2fa_for_admins on)?"""
+        return is_admin(user) and bool(self.settings.get("require_2fa_for_admins"))
+
+    def must_set_up_2fa(self, user):
+        return self.two_factor_required(user) and not self.two_factor.enabled(user)
 
     def user_for_api_token(self, secret, ip, user_agent):
         """(owner, token) of a live API token; RateLimited while the IP is
@@ -143,6 +208,9 @@ class AccessPlugin:
                     raise Unauthorized("Sign in first")
                 if role == "metrics" and not is_admin(user):
                     raise Forbidden("Metrics are for admins and tokens with the metrics scope")
+                # A token is a credential of its own (docs/security.md): only sessions are held here.
+                if not route.config.get("without_2fa") and self.auth.must_set_up_2fa(user):
+                    raise Forbidden(SETUP_FIRST, totp_setup_required=True)
             if USER_LEVELS[user["role"]] < needed:
                 raise Forbidden("Admins only")
             environ["toru.user"] = user
@@ -179,12 +247,20 @@ def register(app, services):
 
     @app.post("/api/auth/login", role="public")
     def login():
+        """`code` is the second step of a two-factor sign-in. Extra fields
+        only when they apply: `recovery_codes_left` after one was spent,
+        `totp_setup_required` for an admin who must set 2FA up first."""
         data = json_body()
         env = bottle.request.environ
-        user, token = auth.login(data.get("username"), data.get("password"), client_ip(env, config),
-                                 env.get("HTTP_USER_AGENT", ""))
+        user, token, how = auth.login(data.get("username"), data.get("password"), client_ip(env, config),
+                                      env.get("HTTP_USER_AGENT", ""), data.get("code"))
         set_session_cookie(config, token)
-        return {"success": True, "user": public_fields(user)}
+        answer = {"success": True, "user": public_fields(user)}
+        if how == "recovery_code":
+            answer["recovery_codes_left"] = auth.two_factor.status(user)["recovery_codes_left"]
+        if auth.must_set_up_2fa(user):
+            answer["totp_setup_required"] = True
+        return answer
 
     @app.post("/api/auth/logout", role="public")
     def logout():
@@ -201,9 +277,11 @@ def register(app, services):
     def me_fields(user):
         # The UI explains instead of offering a form that cannot succeed.
         from_env = user["source"] == "env" and bool(config.admin_password)
-        return dict(public_fields(user), password_from_env=from_env)
+        enabled = auth.two_factor.enabled(user)
+        return dict(public_fields(user), password_from_env=from_env, totp_enabled=enabled,
+                    totp_setup_required=not enabled and auth.two_factor_required(user))
 
-    @app.get("/api/auth/me", role="user")
+    @app.get("/api/auth/me", role="user", without_2fa=True)
     def me():
         return {"user": me_fields(current_user())}
 
@@ -232,6 +310,79 @@ def register(app, services):
         auth.sessions.delete_for_user(user, keep_token=session_token())
         audit.info("password changed", extra={"username": user["username"]})
         return {"success": True}
+
+    register_two_factor(app, services)
+
+
+def register_two_factor(app, services):
+    """Your own second factor: /api/me/2fa/*. Reachable before it is set up
+    (`without_2fa`), and from a browser session only: an API token must not
+    be able to bind its owner's sign-in to an authenticator the owner has
+    never seen."""
+    auth, config = services.auth, services.config
+    two_factor = auth.two_factor
+
+    def session_user():
+        if bottle.request.environ.get("toru.token"):
+            raise Forbidden("Two-factor sign-in is changed from a signed-in browser, not with an API token")
+        return current_user()
+
+    def where():
+        env = bottle.request.environ
+        return client_ip(env, config), env.get("HTTP_USER_AGENT", "")
+
+    @app.get("/api/me/2fa", role="user", without_2fa=True)
+    def two_factor_status():
+        user = current_user()
+        return dict(two_factor.status(user), required=auth.two_factor_required(user))
+
+    @app.post("/api/me/2fa/setup", role="user", without_2fa=True)
+    def two_factor_setup():
+        json_body(required=False)
+        user = session_user()
+        answer = two_factor.setup(user)
+        log.info("2fa setup started", extra={"username": user["username"]})
+        return answer
+
+    @app.post("/api/me/2fa/enable", role="user", without_2fa=True)
+    def two_factor_enable():
+        """Your other sessions end: they were opened with the password alone."""
+        code = json_body().get("code")
+        user = session_user()
+        codes = two_factor.enable(user, code)
+        auth.sessions.delete_for_user(user, keep_token=session_token())
+        services.hub.recheck_user(user["id"])
+        audit.info("2fa enabled", extra={"username": user["username"]})
+        return {"recovery_codes": codes}
+
+    @app.post("/api/me/2fa/disable", role="user", without_2fa=True)
+    def two_factor_disable():
+        data = json_body()
+        user = session_user()
+        password, code = data.get("password"), data.get("code")
+        errors = FieldErrors()
+        if not isinstance(password, str) or not password or len(password) > MAX_CREDENTIAL:
+            errors.add("password", "Your password is required")
+        errors.check("code", check_code, code)
+        errors.raise_any()
+        if not two_factor.enabled(user):
+            raise Conflict("Two-factor sign-in is already off")
+        auth.confirm(user, *where(), password=password, code=code)
+        two_factor.disable(user)
+        audit.info("2fa disabled", extra={"username": user["username"]})
+        return {"success": True}
+
+    @app.post("/api/me/2fa/recovery-codes", role="user", without_2fa=True)
+    def two_factor_new_recovery_codes():
+        """New recovery codes for a current code; the old ones stop working."""
+        code = check_code(json_body().get("code"))
+        user = session_user()
+        if not two_factor.enabled(user):
+            raise Conflict("Two-factor sign-in is off")
+        auth.confirm(user, *where(), code=code)
+        codes = two_factor.new_recovery_codes(user)
+        audit.info("2fa recovery codes replaced", extra={"username": user["username"]})
+        return {"recovery_codes": codes}
 
 
 def public_fields(user):

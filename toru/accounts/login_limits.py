@@ -3,7 +3,8 @@
 Failures within an hour, counted per username and per client IP, lock
 further attempts: 3 → 1 min, 6 → 3 min, 9 → 10 min, 12 → 30 min after the
 latest failure (counting the hour up to that failure). A success resets the
-username's count (not the IP's).
+username's count (not the IP's). Wrong second-factor codes are failures
+like wrong passwords (`bad_code`, `reused_code`), under the same tiers.
 
 Verifying a password takes a while in the threadpool, so attempts are
 tracked while in flight: a new attempt that the ones in flight could lock
@@ -26,6 +27,10 @@ WINDOW = 3600
 RETENTION = 30 * 24 * 3600
 TIERS = [(12, 1800), (9, 600), (6, 180), (3, 60)]  # failures → lockout seconds
 MAX_WAIT = 30  # seconds an attempt may wait for those in flight before giving up
+# Unsuccessful attempts that are no failure: a refusal while locked, and a
+# right password whose second factor is still to come (two_factor.py). Not
+# a success either: that would reset the count of wrong codes.
+NOT_COUNTED = ("locked", "totp_required")
 
 
 def lockout_for(failures):
@@ -46,8 +51,9 @@ class LoginLimiter:
         """(count, time) of the latest failure matching `where` after `since`,
         counting the failures in the hour up to it: the lock it started runs
         its full length even as older failures age out. Refusals while locked
-        are audited but do not count."""
-        counted = f"{where} AND success = 0 AND reason != 'locked'"
+        are audited but do not count, nor is a right password that still
+        needs its second factor (NOT_COUNTED)."""
+        counted = f"{where} AND success = 0 AND reason NOT IN {NOT_COUNTED}"
         last = self.store.one(f"SELECT max(created_at) AS t FROM login_attempts "
                               f"WHERE {counted} AND created_at > ?", (value, since))["t"]
         if last is None:

@@ -272,7 +272,9 @@ def register(app, services):
 
     @app.get("/api/users", role="admin")
     def list_users():
-        return {"users": accounts.list_users()}
+        with_2fa = services.auth.two_factor.enabled_users()
+        return {"users": [dict(u, totp_enabled=(u["id"], u["username"].lower()) in with_2fa)
+                          for u in accounts.list_users()]}
 
     @app.post("/api/users", role="admin")
     def create_user():
@@ -301,6 +303,21 @@ def register(app, services):
         row = accounts.get(user_id)
         sessions.delete_for_user(user_dict(row))
         audit.info("password reset", extra={"actor": actor(), "target": row["username"]})
+        return {"success": True}
+
+    @app.delete("/api/users/<user_id:int>/2fa", role="admin")
+    def reset_two_factor(user_id):
+        """Turn off someone's two-factor sign-in (a lost phone, no recovery
+        codes left), the env admin's too. Their sessions end: the lost
+        device may hold one. Their API tokens stay (revoke those apart)."""
+        target = accounts.env_admin() if user_id == ENV_ADMIN_ID else user_dict(accounts.get(user_id))
+        if current_user()["id"] == user_id:
+            raise Conflict("Turn your own two-factor sign-in off under My account (it asks for a code)")
+        if not services.auth.two_factor.disable(target):
+            raise Conflict(f"{target['username']} has no two-factor sign-in to reset")
+        sessions.delete_for_user(target)
+        services.hub.recheck_user(user_id)
+        audit.info("2fa reset", extra={"actor": actor(), "target": target["username"]})
         return {"success": True}
 
     @app.delete("/api/users/<user_id:int>", role="admin")

@@ -11,7 +11,7 @@ import logging
 import bottle
 
 from toru.accounts import sessions as sessions_mod
-from toru.accounts.auth import current_user, session_token
+from toru.accounts.auth import SETUP_FIRST, current_user, session_token
 from toru.errors import Forbidden
 from toru.web.http import SECURITY_HEADERS
 from toru.web.security import host_problem, origin_problem
@@ -26,8 +26,11 @@ def handshake_refusal(environ, services):
     problem = host_problem(environ, config) or origin_problem(environ, config)
     if problem:
         return problem
-    if services.auth.user_for_token(sessions_mod.cookie_token(environ)) is None:
+    user = services.auth.user_for_token(sessions_mod.cookie_token(environ))
+    if user is None:
         return "Sign in first: WebSocket needs a valid session"
+    if services.auth.must_set_up_2fa(user):
+        return SETUP_FIRST
     return None
 
 

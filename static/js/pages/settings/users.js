@@ -1,14 +1,15 @@
 // Settings → Users (admin): list, add, reset password, change role,
-// activate/deactivate, delete. The env admin (id 0) is listed but is
-// the server's own (ADMIN_USERNAME), so it has no actions here.
+// activate/deactivate, delete, reset two-factor sign-in; and whether admins
+// must have two-factor sign-in. The env admin (id 0) is listed but is the
+// server's own (ADMIN_USERNAME): only its two-factor sign-in can be reset here.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
-import { getUser } from '../../session.js';
+import { getUser, setUser } from '../../session.js';
 import { confirmDialog, modal } from '../../ui/dialog.js';
 import { menuButton } from '../../ui/menu.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { fieldErrors, serverFields } from '../../ui/field-errors.js';
+import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
 import { loadError } from '../../ui/load-error.js';
@@ -24,13 +25,14 @@ const ROLE_HELP = {
 export function render(container, ctx) {
   const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' }, loadingNote('Loading users…'));
   const count = h('span', { class: 'card-count' });
-  container.append(h('section', { class: 'card card-flush', 'aria-labelledby': 'users-title' },
+  container.append(h('div', { class: 'stack' }, h('section', { class: 'card card-flush', 'aria-labelledby': 'users-title' },
     h('div', { class: 'card-head' },
       h('div', { class: 'card-head-text' },
         h('h2', { class: 'card-title', id: 'users-title' }, icon('users'), 'Users', count),
         h('p', { class: 'card-lead' }, 'People who can sign in to this server. Clients see the dashboard, monitor, quick actions and plugins; admins see everything.')),
       h('button', { type: 'button', class: 'btn btn-primary', onClick: () => openAddUser(reload) }, icon('plus'), 'Add user')),
-    list));
+    list),
+    requireTwoFactorCard(ctx)));
 
   let loadSeq = 0;
   async function reload() {
@@ -78,9 +80,13 @@ function userRow(user, me, reload) {
             self ? h('span', { class: 'badge badge-neutral badge-sm' }, 'You') : null),
           h('span', { class: 'user-cell-sub' }, user.username)))),
     h('td', { dataset: { label: 'Role' } }, roleBadge(user.role)),
-    h('td', { dataset: { label: 'Status' } }, user.active
+    h('td', { dataset: { label: 'Status' } }, h('span', { class: 'user-badges' }, user.active
       ? h('span', { class: 'badge badge-success' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Active')
-      : h('span', { class: 'badge badge-neutral' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Inactive')),
+      : h('span', { class: 'badge badge-neutral' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), 'Inactive'),
+    user.totp_enabled
+      ? h('span', { class: 'badge badge-primary', title: 'Two-factor sign-in is on', dataset: { totp: '' } },
+        icon('shield', 'badge-icon'), '2FA')
+      : null)),
     h('td', { dataset: { label: 'Created' } }, user.source === 'env'
       ? h('span', { class: 'muted' }, 'Set by environment')
       : h('time', { datetime: isoTime(user.created_at), title: formatDateTime(user.created_at) }, formatDate(user.created_at))),
@@ -105,14 +111,19 @@ const ENV_ADMIN_NOTES = {
 };
 
 function actions(user, self, reload) {
+  const resetTwoFactor = user.totp_enabled && !self
+    ? { label: 'Reset two-factor', icon: 'shield', danger: true, onSelect: () => confirmResetTwoFactor(user, reload) }
+    : null;
   if (!user.editable) {
     const note = ENV_ADMIN_NOTES[user.credential_source] || ENV_ADMIN_NOTES.generated;
-    return h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
+    const lock = h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
+    return resetTwoFactor ? h('span', { class: 'cell-actions-row' }, lock, rowMenu(user, () => [resetTwoFactor])) : lock;
   }
   const items = () => {
     if (self) return [{ label: 'Change my password', icon: 'key', onSelect: () => openChangePasswordDialog() }];
     return [
       { label: 'Reset password', icon: 'key', onSelect: () => openResetPassword(user, reload) },
+      resetTwoFactor,
       user.role === 'admin'
         ? { label: 'Make client', icon: 'user', onSelect: () => changeRole(user, 'client', reload) }
         : { label: 'Make admin', icon: 'shield', onSelect: () => changeRole(user, 'admin', reload) },
@@ -122,6 +133,10 @@ function actions(user, self, reload) {
       { label: 'Delete user', icon: 'trash', danger: true, onSelect: () => deleteUser(user, reload) },
     ];
   };
+  return rowMenu(user, items);
+}
+
+function rowMenu(user, items) {
   return menuButton({
     button: { class: 'icon-button row-menu-button', 'aria-label': `Actions for ${user.username}` },
     content: [icon('more')],
@@ -129,6 +144,72 @@ function actions(user, self, reload) {
     placement: 'down',
     align: 'end',
   });
+}
+
+// After a lost phone: the user signs in with the password alone and sets it up again.
+async function confirmResetTwoFactor(user, reload) {
+  const ok = await confirmDialog(
+    `Reset two-factor sign-in for ${who(user)}? They are signed out everywhere and sign in with their password alone `
+    + 'until they set it up again. Make sure it is really them asking.',
+    { title: 'Reset two-factor sign-in', confirmLabel: 'Reset two-factor', danger: true });
+  if (!ok) return;
+  try {
+    await api.del(`/api/users/${user.id}/2fa`);
+  } catch (err) {
+    showError(err, `Resetting ${user.username}'s two-factor sign-in failed`);
+    return;
+  }
+  showToast(`Two-factor sign-in of ${who(user)} is off; they can set it up again.`, 'success');
+  reload();
+}
+
+// The require_2fa_for_admins setting: a switch, saved at once.
+function requireTwoFactorCard(ctx) {
+  const input = h('input', { id: 'require-2fa', type: 'checkbox', role: 'switch', class: 'switch-input', disabled: true });
+  const card = h('section', { class: 'card card-narrow-lg', 'aria-labelledby': 'require-2fa-title' },
+    h('h2', { class: 'card-title', id: 'require-2fa-title' }, icon('shield'), 'Two-factor sign-in for admins'),
+    h('p', { class: 'card-lead card-lead-spaced' }, 'When required, an admin without two-factor sign-in can do nothing but set it up '
+      + '(Settings → My account). Clients and API tokens are not affected.'),
+    h('label', { class: 'switch action-switch', for: 'require-2fa' },
+      input, h('span', { class: 'switch-track', 'aria-hidden': 'true' }),
+      h('span', { class: 'action-switch-label' }, 'Require two-factor sign-in for admins')));
+  let mine = null; // this admin's own two-factor status
+  Promise.all([api.get('/api/settings', { signal: ctx.signal }), api.get('/api/me/2fa', { signal: ctx.signal })])
+    .then(([data, status]) => {
+      input.checked = data.settings.require_2fa_for_admins === true;
+      mine = status;
+      input.disabled = false;
+    }, (err) => {
+      if (!ctx.signal.aborted) showError(err, 'Settings');
+    });
+  input.addEventListener('change', async () => {
+    const on = input.checked;
+    const me = getUser();
+    if (on && !mine.enabled) {
+      const ok = await confirmDialog('You have not turned on two-factor sign-in yourself: once this is saved, you must set it up before anything else.',
+        { title: 'Require two-factor sign-in', confirmLabel: 'Require it' });
+      if (!ok) {
+        input.checked = false;
+        return;
+      }
+    }
+    input.disabled = true;
+    try {
+      await api.put('/api/settings', { require_2fa_for_admins: on });
+    } catch (err) {
+      input.checked = !on;
+      input.disabled = false;
+      showError(err, 'Saving the setting failed');
+      return;
+    }
+    input.disabled = false;
+    showToast(on ? 'Admins now need two-factor sign-in.' : 'Two-factor sign-in is optional for admins.', 'success');
+    if (on && !mine.enabled) {
+      setUser({ ...me, totp_setup_required: true });
+      ctx.navigate('/settings/account');
+    }
+  });
+  return card;
 }
 
 function who(user) {
@@ -281,15 +362,7 @@ function openAddUser(reload) {
           created = (await api.post('/api/users', body)).user;
         } catch (err) {
           done();
-          if (err.handled) return;
-          const fields = serverFields(err);
-          if (!fields) {
-            error.show(err.message);
-            return;
-          }
-          const rest = errors.show(fields);
-          error.show(rest.length ? rest.join(' ') : 'Not added: correct the fields marked below.');
-          errors.focusFirst();
+          if (!err.handled) showSubmitError(err, { error, errors, notDone: 'Not added' });
           return;
         }
         close(true);
