@@ -214,7 +214,7 @@ MIGRATIONS = [
     # deleted user's tokens go with them.
     (9, "api_tokens", """
         CREATE TABLE api_tokens(
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: logs name tokens by id
             user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
             username TEXT NOT NULL,
             name TEXT NOT NULL,

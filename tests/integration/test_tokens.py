@@ -72,6 +72,8 @@ def test_revoking_refuses_the_token_at_once(server, admin):
     res = script.get("/api/auth/me")
     assert res.status == 401 and "Invalid API token" in res.json["error"]
     assert admin.delete(f"/api/tokens/{token['id']}").status == 404
+    _, after = make_token(admin, "read")
+    assert after["id"] > token["id"]  # ids are never reused: the log names tokens by id
 
 
 def test_expiry_is_checked_on_every_request(server, admin):
@@ -216,3 +218,26 @@ def test_the_cli_creates_lists_and_revokes(server, admin):
                          "expires_at: Must be in the future")]:
         res = run_cli(["--data-dir", str(server.data_dir), "token", *args])
         assert res.returncode == 2 and words in res.stderr, res.stderr
+
+
+def test_every_use_is_logged_by_id_never_the_secret(server, admin):
+    import json
+    secret, token = make_token(admin, "admin", name="logged")
+    script = token_client(server, secret)
+    for _ in range(5):
+        assert script.get("/api/auth/me").status == 200
+    assert script.post("/api/tokens", json={"name": "child", "scopes": ["read"]}).status == 201
+
+    def lines():
+        log = (server.data_dir / "logs" / "toru.log").read_text()
+        assert secret not in log
+        return [r for r in map(json.loads, log.splitlines())
+                if r.get("message") == "api token used" and r.get("token_id") == token["id"]]
+    from helpers import wait_for
+    found = wait_for(lambda: len(lines()) >= 2 and lines(), message="the token's log lines")
+    reads = [r for r in found if r["method"] == "GET"]
+    writes = [r for r in found if r["method"] == "POST"]
+    # Reads: one line a minute per token and address (its count comes with the next); changes: each.
+    assert len(reads) == 1, reads
+    assert reads[0]["reads_since_last_line"] == 0 and reads[0]["path"] == "/api/auth/me"
+    assert len(writes) == 1 and writes[0]["path"] == "/api/tokens" and writes[0]["user"] == "admin"

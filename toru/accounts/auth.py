@@ -219,14 +219,13 @@ class AccessPlugin:
 
     def token_user(self, environ, secret, route):
         """The owner of a live token whose scopes allow this route."""
-        owner, token = self.auth.user_for_api_token(secret, client_ip(environ, self.auth.config),
-                                                    environ.get("HTTP_USER_AGENT", ""))
+        ip = client_ip(environ, self.auth.config)
+        owner, token = self.auth.user_for_api_token(secret, ip, environ.get("HTTP_USER_AGENT", ""))
         method = environ["REQUEST_METHOD"]
         if not allows(token["scopes"], route, method):
             raise Forbidden(f"This token's scopes ({', '.join(token['scopes'])}) do not allow {method} {route.rule}")
         environ["toru.token"] = token
-        log.info("api token used", extra={"token_id": token["id"], "user": owner["username"], "method": method,
-                                          "path": environ.get("PATH_INFO")})
+        self.auth.tokens.uses.record(token, owner, method, environ.get("PATH_INFO"), ip)
         return owner
 
 

@@ -26,7 +26,7 @@ import bottle
 from toru.accounts.auth import current_user, is_admin
 from toru.checks import label
 from toru.errors import FieldErrors, Invalid, NotFound
-from toru.web.http import json_body
+from toru.web.http import STATE_CHANGING, json_body
 
 log = logging.getLogger("toru.auth")
 audit = logging.getLogger("toru.audit")
@@ -40,6 +40,7 @@ NAME_LIMIT = 100
 MAX_TOKENS_PER_USER = 100
 SHOWN_PREFIX = 8          # characters of the secret kept to recognise a token in lists
 LAST_USE_EVERY = 60       # seconds: last_used_at/ip are written at most this often (same IP)
+READS_LOGGED_EVERY = 60   # seconds: a token's reads from one address make one log line this often
 
 
 def token_hash(secret):
@@ -90,6 +91,35 @@ def check_scopes(value, owner):
     return sorted(set(value), key=list(SCOPES).index)
 
 
+class UseLog:
+    """Every use of a token reaches the log with its id, never its secret.
+    A change (POST, PUT, PATCH, DELETE) is a line of its own. Reads — a
+    Prometheus scrape every few seconds, a script polling a run — are one
+    line per token and address a minute: the first read, with how many
+    reads came since the previous line. A line per scrape would cost more
+    than the scrape (docs/benchmarks.md) and bury everything else."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.reads = {}  # (token id, ip) → [time of its last line, reads since]
+
+    def record(self, token, owner, method, path, ip):
+        fields = {"token_id": token["id"], "user": owner["username"], "method": method, "path": path, "ip": ip}
+        if method in STATE_CHANGING:
+            log.info("api token used", extra=fields)
+            return
+        now = self.clock()
+        key = (token["id"], ip)
+        window = self.reads.get(key)
+        if window is not None and now - window[0] < READS_LOGGED_EVERY:
+            window[1] += 1
+            return
+        if len(self.reads) > 10_000:  # many addresses: forget the quiet ones
+            self.reads = {k: w for k, w in self.reads.items() if now - w[0] < READS_LOGGED_EVERY}
+        self.reads[key] = [now, 0]
+        log.info("api token used", extra=dict(fields, reads_since_last_line=window[1] if window else 0))
+
+
 def public(row):
     return {"id": row["id"], "name": row["name"], "scopes": row["scopes"].split(), "prefix": row["prefix"],
             "user_id": row["user_id"] if row["user_id"] is not None else 0, "username": row["username"],
@@ -102,6 +132,7 @@ class Tokens:
         self.store = store
         self.accounts = accounts
         self.clock = clock
+        self.uses = UseLog()
 
     def create(self, owner, data):
         """(secret, token) for `owner`; the secret exists only in this answer."""
