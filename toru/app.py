@@ -17,7 +17,7 @@ from toru.accounts import auth as auth_mod
 from toru.accounts import tokens as tokens_mod
 from toru.tasks import quick_actions as quick_actions_mod
 from toru.tasks import scripts as scripts_mod
-from toru.monitor import system
+from toru.monitor import metrics, system
 from toru.tasks import history as task_history_mod
 from toru.tasks import runner as tasks_mod
 from toru.tasks import schedules as schedules_mod
@@ -114,7 +114,7 @@ class Services:
 
 # Route modules in registration order; the UI's catch-all must come last.
 ROUTE_MODULES = [instance, auth_mod, tokens_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
-                 task_history_mod, quick_actions_mod, schedules_mod, plugins_api, ui]
+                 task_history_mod, quick_actions_mod, schedules_mod, plugins_api, metrics, ui]
 
 
 def build_services(config, clock=time.time):

@@ -6,14 +6,21 @@ psutil calls are syscalls; one snapshot takes ~1 ms here, but a hung network
 mount would block `disk_usage` indefinitely, so sampling runs in gevent's
 threadpool and the hub never waits on it. One sample at a time: a stuck one
 delays the next sample, it never piles up threads.
+
+Beside each snapshot the sampler keeps `Counters`: the raw cumulative
+readings `/metrics` exposes the way node_exporter does (CPU seconds per core
+and mode, bytes per disk, free swap, Toru's own RSS). They are read in the
+same pass, so a scrape makes no syscall and agrees with `/api/resources`.
 """
 
 import json
 import logging
 import os
 import platform
+import re
 import socket
 import time
+from dataclasses import dataclass, field
 
 import bottle
 import gevent
@@ -33,6 +40,10 @@ SERIES = ("cpu", "cores", "mem", "swap", "load1", "net", "disk_io", "disk")
 MAX_PROCESSES = 100
 PROCESS_CACHE_S = 2.0
 CMDLINE_MAX = 200
+# node_exporter's default --collector.diskstats.device-exclude: partitions,
+# RAM disks, loop and floppy devices would count the same bytes twice.
+NOT_A_DISK = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def rate(now, before, seconds):
@@ -68,6 +79,26 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+@dataclass
+class Counters:
+    """The cumulative readings of one sample that the snapshot does not show:
+    `cpu_times` (psutil's per-core scputimes), `disks` {device: (read bytes,
+    written bytes)}, `swap_free` and `own_rss` (bytes)."""
+    cpu_times: list = field(default_factory=list)
+    disks: dict = field(default_factory=dict)
+    swap_free: int = None
+    own_rss: int = None
+
+
+def own_rss():
+    """This process's resident set, from one small /proc read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Sampler:
     """Reads the counters; keeps the previous reading to turn them into rates."""
 
@@ -78,6 +109,11 @@ class Sampler:
         psutil.cpu_percent(percpu=True)  # prime: the first real call measures from here
 
     def sample(self):
+        """The snapshot alone (what /api/resources shows)."""
+        return self.read()[0]
+
+    def read(self):
+        """(snapshot, Counters) of one pass."""
         now = time.time()
         per_core = psutil.cpu_percent(percpu=True)
         vm, sw = psutil.virtual_memory(), psutil.swap_memory()
@@ -116,7 +152,15 @@ class Sampler:
                 "tx_bytes_per_s": rate(c.bytes_sent, prev_nets[name].bytes_sent if name in prev_nets else None, seconds),
             } for name, c in sorted(nets.items())],
         }
-        return snapshot
+        return snapshot, self.counters(sw)
+
+    def counters(self, swap):
+        """What /metrics adds to the snapshot just read (`swap`: its swap reading)."""
+        per_disk = psutil.disk_io_counters(perdisk=True) or {}
+        return Counters(cpu_times=psutil.cpu_times(percpu=True),
+                        disks={name: (c.read_bytes, c.write_bytes) for name, c in sorted(per_disk.items())
+                               if not NOT_A_DISK.match(name)},
+                        swap_free=swap.free, own_rss=own_rss())
 
     def disks(self):
         found, seen = [], set()
@@ -170,6 +214,7 @@ class Monitor:
         self.history = History(interval_s)
         self.latest = None
         self.latest_json = None
+        self.counters = None  # Counters of the latest sample, for /metrics
         self.topic = topic  # the "resources" live topic
         self._processes = (0.0, {}, [])  # (taken at, {pid: Process}, rows)
 
@@ -181,16 +226,16 @@ class Monitor:
         next_at = time.monotonic()
         while True:
             try:
-                self.record(self._in_thread(self.sampler.sample))
+                self.record(*self._in_thread(self.sampler.read))
             except Exception:
                 log.exception("sampling failed")
             next_at += self.interval_s
             gevent.sleep(max(0.0, next_at - time.monotonic()))
 
-    def record(self, snapshot):
+    def record(self, snapshot, counters=None):
         snapshot.update(self.host, interval_s=self.interval_s,
                         uptime_seconds=round(snapshot["timestamp"] - self.host["boot_time"]))
-        self.latest = snapshot
+        self.latest, self.counters = snapshot, counters or Counters()
         # Encoded once per sample, not once per request (~35 µs each, measured).
         self.latest_json = json.dumps(snapshot)
         if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts

@@ -1,8 +1,13 @@
 """Task history: one `task_history` row per run, written when the task starts
 (status `running`) and completed when it ends, so a crash leaves a row to mark
 `interrupted` — never a run without a trace. Routes: `/api/history`.
+
+Every end of a task passes here (`finish`, `record_skipped`,
+`mark_interrupted`), so `TaskCounts` counts them here for `/metrics`.
 """
 
+import bisect
+import collections
 import json
 import logging
 import re
@@ -33,6 +38,9 @@ SUMMARY = ("id, script, started_by, started_by_id, trigger, quick_action_id, sta
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._+-]")
 # Statuses where Toru, not the script, decided the end: their words say so first.
 STOPPED_BY_TORU = {"cancelled": "Cancelled", "timed_out": "Timed out", "interrupted": "Interrupted"}
+# Upper bounds (seconds) of /metrics' task duration histogram: a quick action
+# takes seconds, a backup or an upgrade minutes to hours.
+DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600)
 
 
 def exit_text(status, exit_code, exit_signal, reason=None):
@@ -66,9 +74,29 @@ def summary(row):
     return task
 
 
+class TaskCounts:
+    """Task ends since this process started, for /metrics. Kept in memory,
+    not counted from the table: pruning deletes rows, and a counter must
+    never go down."""
+
+    def __init__(self):
+        self.ended = collections.Counter()  # (status, trigger) → runs
+        self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # runs per bucket (not cumulative); the last is +Inf
+        self.duration_sum = 0.0
+
+    def add(self, status, trigger, seconds=None):
+        """One end; `seconds` is how long it ran (None: not run, or unknown)."""
+        self.ended[(status, trigger)] += 1
+        if seconds is not None:
+            seconds = max(0.0, seconds)
+            self.buckets[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+            self.duration_sum += seconds
+
+
 class TaskHistory:
     def __init__(self, store):
         self.store = store
+        self.counts = TaskCounts()
 
     def create(self, task_id, script, user, trigger, quick_action_id, started_at, arguments=None,
                schedule_id=None):
@@ -87,15 +115,19 @@ class TaskHistory:
             "INSERT INTO task_history(id, script, started_by, trigger, quick_action_id, started_at, finished_at, "
             "status, schedule_id, reason) VALUES(?, ?, ?, 'schedule', ?, ?, ?, 'skipped', ?, ?)",
             (task_id, script, started_by, quick_action_id, at, at, schedule_id, reason))
+        self.counts.add("skipped", "schedule")
 
     def finish(self, task_id, finished_at, status, exit_code, exit_signal, output, truncated, output_bytes,
                peak_rss, cpu_seconds):
         """Complete the row; `exit_code` is None when `exit_signal` ("SIGTERM"…) ended the script."""
+        started = self.store.one("SELECT trigger, started_at FROM task_history WHERE id = ?", (task_id,))
         self.store.execute(
             "UPDATE task_history SET finished_at = ?, status = ?, exit_code = ?, exit_signal = ?, output = ?, "
             "output_truncated = ?, output_bytes = ?, peak_rss = ?, cpu_seconds = ? WHERE id = ?",
             (finished_at, status, exit_code, exit_signal, output, int(truncated), output_bytes, peak_rss,
              cpu_seconds, task_id))
+        if started is not None:
+            self.counts.add(status, started["trigger"], finished_at - started["started_at"])
 
     def row(self, task_id):
         row = self.store.one(f"SELECT *, {ACTION_NAME}, {SCHEDULE_NAME} FROM task_history WHERE id = ?", (task_id,))
@@ -165,7 +197,7 @@ class TaskHistory:
     def mark_interrupted(self, spool_dir, cap):
         """At start: tasks a crash left `running` become `interrupted`, with
         the output their spool file kept."""
-        rows = self.store.all("SELECT id FROM task_history WHERE status = 'running'")
+        rows = self.store.all("SELECT id, trigger FROM task_history WHERE status = 'running'")
         for row in rows:
             spool = spool_dir / f"{row['id']}.out"
             output, truncated, size = recover_spool(spool, cap)
@@ -174,6 +206,7 @@ class TaskHistory:
                 "output_truncated = ?, output_bytes = ? WHERE id = ?",
                 (time.time(), output, int(truncated), size, row["id"]))
             spool.unlink(missing_ok=True)
+            self.counts.add("interrupted", row["trigger"])  # how long it ran is unknown: Toru was down
             log.warning("task interrupted by a server stop", extra={"task_id": row["id"]})
         return len(rows)
 

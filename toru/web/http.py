@@ -6,11 +6,13 @@
 - `ErrorsPlugin` maps typed errors from `toru.errors` to their status and
   caps request bodies before a handler reads them.
 - Every response carries the security headers (added at the WSGI edge so
-  nothing, not even a 500, leaves without them).
+  nothing, not even a 500, leaves without them); the same spot counts
+  responses by status class for `/metrics`.
 - `json_body()` is the one way a handler reads a JSON request, `paging()`
   and `limit()` the one way a list endpoint reads its window.
 """
 
+import collections
 import json
 import logging
 
@@ -41,6 +43,8 @@ class App(bottle.Bottle):
     def __init__(self, services=None):
         super().__init__(catchall=True)
         self.services = services
+        # Responses by the first digit of their status ("2" → 2xx), for /metrics.
+        self.status_counts = collections.Counter()
 
     def default_error_handler(self, res):
         if res.status_code >= 500 and res.traceback:
@@ -53,6 +57,7 @@ class App(bottle.Bottle):
 
     def wsgi(self, environ, start_response):
         def with_headers(status, headers, exc_info=None):
+            self.status_counts[status[:1]] += 1
             present = {name.lower() for name, _ in headers}
             headers.extend(h for h in SECURITY_HEADERS if h[0].lower() not in present)
             return start_response(status, headers, exc_info)
