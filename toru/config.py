@@ -3,7 +3,9 @@ and defaults, in that order of precedence (CLI beats env beats default).
 """
 
 import argparse
+import ipaddress
 import os
+import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,6 +17,12 @@ DEFAULT_PORT = 3000
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
 TRUTHY = {"1", "true", "yes", "on"}
+# An HTTP header name Toru can read: gevent drops names with "_" (so a
+# client cannot smuggle `Remote_User` past a proxy that strips `Remote-User`).
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+# Headers that already mean something else here: never a user name.
+RESERVED_HEADERS = {"authorization", "cookie", "host", "origin", "referer", "content-type", "content-length",
+                    "x-forwarded-for", "x-forwarded-host", "cf-connecting-ip", "upgrade", "connection"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,6 +104,8 @@ class Config:
     skip_interfaces: tuple = ("lo",)
     plugin_timeout: float = 30.0        # seconds a plugin has to answer an HTTP request
     metrics_public: bool = False        # TORU_METRICS_PUBLIC: /metrics without a token (loopback-only hosts)
+    trusted_user_header: str = None     # TORU_TRUSTED_USER_HEADER: sign-in by an identity proxy (docs/deploy.md)
+    trusted_proxies: tuple = ()         # TORU_TRUSTED_PROXIES: ip_network()s whose header is believed
 
     def __post_init__(self):
         if self.log_dir is None:
@@ -142,6 +152,8 @@ class Config:
         skip_fs = environ.get("TORU_SKIP_FSTYPES")
         skip_if = environ.get("TORU_SKIP_INTERFACES")
         allowed = tuple(h.strip().lower() for h in environ.get("TORU_ALLOWED_HOSTS", "").split(",") if h.strip())
+        header, proxies = parse_trusted_header(environ.get("TORU_TRUSTED_USER_HEADER"),
+                                               environ.get("TORU_TRUSTED_PROXIES"))
         return cls(
             data_dir=data_dir,
             host=host,
@@ -159,6 +171,8 @@ class Config:
             skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
             plugin_timeout=plugin_timeout,
             metrics_public=truthy(environ.get("TORU_METRICS_PUBLIC")),
+            trusted_user_header=header,
+            trusted_proxies=proxies,
         )
 
 
@@ -170,6 +184,29 @@ def parse_seconds(name, value, low, high):
     if not low <= seconds <= high:
         raise ConfigError(f"{name} {seconds:g} is out of range ({low:g}-{high:g} seconds)")
     return seconds
+
+
+def parse_trusted_header(header, proxies):
+    """(header name or None, tuple of networks): both set, or neither.
+    ConfigError says which half is missing or which entry is bad."""
+    header, proxies = (header or "").strip(), (proxies or "").strip()
+    if not header and not proxies:
+        return None, ()
+    if not header:
+        raise ConfigError("TORU_TRUSTED_PROXIES is set but TORU_TRUSTED_USER_HEADER is not (set both, or neither)")
+    if not HEADER_NAME_RE.match(header) or header.lower() in RESERVED_HEADERS:
+        raise ConfigError(f"TORU_TRUSTED_USER_HEADER {header!r} is not a usable header name "
+                          "(letters, digits and '-', e.g. Remote-User)")
+    if not proxies:
+        raise ConfigError("TORU_TRUSTED_USER_HEADER is set but TORU_TRUSTED_PROXIES is not: "
+                          "give the proxy's address as a CIDR list, e.g. 127.0.0.1/32")
+    networks = []
+    for entry in split_list(proxies):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=True))
+        except ValueError as e:
+            raise ConfigError(f"TORU_TRUSTED_PROXIES: {entry!r} is not a CIDR network ({e})") from None
+    return header, tuple(networks)
 
 
 def split_list(value):

@@ -254,4 +254,14 @@ MIGRATIONS = [
             PRIMARY KEY (two_factor_id, code_hash)
         );
     """),
+    # Sessions you can see and end (docs/security.md#sessions): a public id
+    # for the sessions list and for revoking, so the token's hash never
+    # leaves the server; existing sessions get one here. `via` is 'proxy'
+    # for a session opened from an identity proxy's header, else NULL.
+    (11, "session_ids", """
+        ALTER TABLE sessions ADD COLUMN id TEXT;
+        ALTER TABLE sessions ADD COLUMN via TEXT;
+        UPDATE sessions SET id = lower(hex(randomblob(8)));
+        CREATE UNIQUE INDEX sessions_id ON sessions(id);
+    """),
 ]

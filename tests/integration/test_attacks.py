@@ -186,6 +186,21 @@ def test_allowed_hosts_refuse_other_host_headers(fresh_server):
     assert request(proc.url, "GET", "/", headers={"Host": "rebind.attacker.net"})[0] == 421
 
 
+@pytest.mark.parametrize("header", ["Remote-User", "X-Forwarded-User", "X-Remote-User", "Remote-Email"])
+def test_a_spoofed_identity_proxy_header_does_nothing_by_default(server, header):
+    """Without TORU_TRUSTED_USER_HEADER no header signs anyone in: not as the
+    env admin, not on the SPA's session question, not on the WebSocket."""
+    spoof = server.client()
+    spoof.headers[header] = "admin"
+    assert spoof.get("/api/auth/me").status == 401
+    assert spoof.get("/api/users").status == 401
+    assert spoof.get("/api/auth/session").json == {"user": None} and not spoof.cookies
+    assert spoof.post("/api/users", json={"username": "viaheader", "password": GOOD}).status == 401
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(ws_url(server), origin=server.url, header=[f"{header}: admin"], timeout=5)
+    assert refused.value.status_code == 403
+
+
 # --- every admin route, called by a client ---------------------------------------------
 
 def admin_routes():

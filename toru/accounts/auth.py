@@ -12,6 +12,9 @@ as its owner narrowed by its scopes (`toru/accounts/tokens.py`): `allows`
 checks them against the route; routes a `run` token may call say
 `scope="run"`.
 
+A browser behind an identity proxy may also be signed in by the proxy's
+header (`trusted_header.py`, opt-in): that user wins over the cookie's.
+
 Two-factor sign-in (`two_factor.py`) adds a step to `login`; with the
 setting `require_2fa_for_admins`, an admin session without it reaches only
 the routes that declare `without_2fa=True` (who am I, setting it up) and
@@ -23,8 +26,9 @@ import logging
 import bottle
 
 from toru.accounts import sessions as sessions_mod
+from toru.accounts.trusted_header import TrustedHeader
 from toru.accounts.two_factor import ACCEPTED, MAX_CODE, check_code
-from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, RateLimited, Unauthorized
+from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from toru.web.security import bearer_token, client_ip
 from toru.web.http import json_body, paging
 
@@ -69,6 +73,7 @@ class Auth:
         self.tokens = tokens
         self.two_factor = two_factor
         self.settings = settings
+        self.trusted_header = TrustedHeader(config, accounts)
         self.login_failures = 0  # failed sign-ins and refused API tokens since start (/metrics)
 
     def login(self, username, password, ip, user_agent, code=None):
@@ -169,6 +174,30 @@ class Auth:
             return None
         return self.accounts.user_for_session(row["user_id"], row["username"])
 
+    def browser_user(self, environ):
+        """(user or None, has_session) for a request without an API token.
+        An identity proxy's user, when its header names one, wins over the
+        cookie's: someone else signing in at the proxy in the same browser
+        must not go on as the one before. `has_session`: the cookie is a
+        live session of that very user."""
+        proxied = self.trusted_header.user(environ)
+        user = self.user_for_token(sessions_mod.cookie_token(environ))
+        if proxied is None:
+            return user, user is not None
+        return proxied, user is not None and same_user(user, proxied)
+
+    def proxy_session(self, user, environ):
+        """A session for the identity proxy's `user` (the WebSocket and the
+        sessions list need one); the cookie's old session, someone else's
+        or dead, ends."""
+        old = sessions_mod.cookie_token(environ)
+        if old:
+            self.sessions.delete(old)
+        ip = client_ip(environ, self.config)
+        token = self.sessions.create(user, ip, environ.get("HTTP_USER_AGENT", ""), via="proxy")
+        audit.info("login", extra={"username": user["username"], "ip": ip, "role": user["role"], "via": "proxy"})
+        return token
+
     def cleanup(self):
         expired = self.sessions.cleanup()
         old = self.limiter.cleanup()
@@ -203,7 +232,7 @@ class AccessPlugin:
             if secret is not None:
                 user = self.token_user(environ, secret, route)
             else:
-                user = self.auth.user_for_token(session_token())
+                user, _ = self.auth.browser_user(environ)
                 if user is None:
                     raise Unauthorized("Sign in first")
                 if role == "metrics" and not is_admin(user):
@@ -287,8 +316,12 @@ def register(app, services):
     @app.get("/api/auth/session", role="public")
     def session():
         """Who is signed in, or `null`: the UI asks at start, and being
-        signed out is not an error there (no 401 in the browser console)."""
-        user = auth.user_for_token(session_token())
+        signed out is not an error there (no 401 in the browser console).
+        Behind an identity proxy, this is where its user gets a session."""
+        env = bottle.request.environ
+        user, has_session = auth.browser_user(env)
+        if user is not None and not has_session:
+            set_session_cookie(config, auth.proxy_session(user, env))
         return {"user": me_fields(user) if user else None}
 
     @app.get("/api/auth/login-history", role="admin")
@@ -311,6 +344,37 @@ def register(app, services):
         return {"success": True}
 
     register_two_factor(app, services)
+    register_own_sessions(app, services)
+
+
+def register_own_sessions(app, services):
+    """Your sessions: /api/me/sessions (the admin's view of anyone's is in users.py)."""
+    sessions = services.sessions
+
+    @app.get("/api/me/sessions", role="user")
+    def own_sessions():
+        """`current` marks the session of this request."""
+        return {"sessions": sessions.list_for_user(current_user(), session_token())}
+
+    @app.delete("/api/me/sessions/<session_id>", role="user")
+    def end_own_session(session_id):
+        """Sign one of your sessions out at once (its WebSockets close too);
+        404 for an id that is not one of yours."""
+        user = current_user()
+        if not sessions.delete_one(user, session_id):
+            raise NotFound("No such session of yours (it may have ended already)")
+        services.hub.recheck_user(user["id"])
+        audit.info("session revoked", extra={"username": user["username"], "session_id": session_id})
+        return {"success": True}
+
+    @app.post("/api/me/sessions/revoke-others", role="user")
+    def end_other_sessions():
+        json_body(required=False)
+        user = current_user()
+        ended = sessions.delete_for_user(user, keep_token=session_token())
+        services.hub.recheck_user(user["id"])
+        audit.info("other sessions revoked", extra={"username": user["username"], "count": ended})
+        return {"success": True, "revoked": ended}
 
 
 def register_two_factor(app, services):
@@ -382,6 +446,10 @@ def register_two_factor(app, services):
         codes = two_factor.new_recovery_codes(user)
         audit.info("2fa recovery codes replaced", extra={"username": user["username"]})
         return {"recovery_codes": codes}
+
+
+def same_user(a, b):
+    return a["id"] == b["id"] and a["username"].lower() == b["username"].lower()
 
 
 def public_fields(user):

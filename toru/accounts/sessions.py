@@ -1,9 +1,16 @@
 """Server-side sessions. The browser holds a random 32-byte token in the
 `toru_session` cookie; the database holds only its SHA-256, so a leaked
 database opens no session. Sessions last 7 days from their last use.
+
+Each session also has a public `id` (16 random hex digits): what the
+sessions list shows and what revoking names. The hash never leaves the
+server: it is the key a cookie is looked up by, not a name to hand out.
+`via` is "proxy" for a session opened from an identity proxy's header
+(`trusted_header.py`), NULL for a password sign-in.
 """
 
 import hashlib
+import re
 import secrets
 import time
 
@@ -30,15 +37,15 @@ class Sessions:
     def __init__(self, store):
         self.store = store
 
-    def create(self, user, ip, user_agent):
+    def create(self, user, ip, user_agent, via=None):
         """A new token for `user` (a new one on every login: no fixation)."""
         token = secrets.token_urlsafe(32)
         now = time.time()
         self.store.execute(
-            "INSERT INTO sessions(token_hash, user_id, username, created_at, last_seen, expires_at, ip, user_agent) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-            (token_hash(token), user["id"] or None, user["username"], now, now, now + LIFETIME,
-             ip, (user_agent or "")[:300]))
+            "INSERT INTO sessions(token_hash, id, user_id, username, created_at, last_seen, expires_at, ip, "
+            "user_agent, via) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (token_hash(token), secrets.token_hex(8), user["id"] or None, user["username"], now, now,
+             now + LIFETIME, ip, (user_agent or "")[:300], via))
         return token
 
     def lookup(self, token):
@@ -62,13 +69,86 @@ class Sessions:
         self.store.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
 
     def delete_for_user(self, user, keep_token=None):
-        """End every session of `user` (but `keep_token`'s, if given)."""
+        """End every session of `user` (but `keep_token`'s, if given); how many ended."""
         keep = token_hash(keep_token) if keep_token else ""
-        if user["id"]:
-            self.store.execute("DELETE FROM sessions WHERE user_id = ? AND token_hash != ?", (user["id"], keep))
-        else:
-            self.store.execute("DELETE FROM sessions WHERE user_id IS NULL AND username = ? COLLATE NOCASE "
-                               "AND token_hash != ?", (user["username"], keep))
+        where, params = owner_clause(user)
+        return self.store.execute(f"DELETE FROM sessions WHERE {where} AND token_hash != ?",
+                                  (*params, keep)).rowcount
+
+    def list_for_user(self, user, current_token=None):
+        """`user`'s live sessions, newest use first, as the API shows them."""
+        where, params = owner_clause(user)
+        rows = self.store.all(f"SELECT * FROM sessions WHERE {where} AND expires_at > ? "
+                              "ORDER BY last_seen DESC, created_at DESC", (*params, time.time()))
+        current = token_hash(current_token) if current_token else None
+        return [public_session(row, row["token_hash"] == current) for row in rows]
+
+    def delete_one(self, user, session_id):
+        """End `user`'s session `session_id`; False when `user` has none by that id."""
+        if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+            return False
+        where, params = owner_clause(user)
+        return self.store.execute(f"DELETE FROM sessions WHERE {where} AND id = ?",
+                                  (*params, session_id)).rowcount > 0
 
     def cleanup(self):
         return self.store.execute("DELETE FROM sessions WHERE expires_at <= ?", (time.time(),)).rowcount
+
+
+SESSION_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+def owner_clause(user):
+    """SQL matching `user`'s sessions: by id, or for the env admin (id 0,
+    stored as NULL) by its name."""
+    if user["id"]:
+        return "user_id = ?", (user["id"],)
+    return "user_id IS NULL AND username = ? COLLATE NOCASE", (user["username"],)
+
+
+def public_session(row, current):
+    """What a sessions list shows: never the token hash."""
+    return {"id": row["id"], "created_at": row["created_at"], "last_seen": row["last_seen"],
+            "expires_at": row["expires_at"], "ip": row["ip"], "user_agent": row["user_agent"] or "",
+            "device": describe_user_agent(row["user_agent"]), "via": row["via"] or "password",
+            "current": current}
+
+
+# (pattern, name); the first group, when there is one, is the version. Order
+# matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
+BROWSERS = [
+    (re.compile(r"Edg(?:e|A|iOS)?/(\d+)"), "Edge"),
+    (re.compile(r"OPR/(\d+)"), "Opera"),
+    (re.compile(r"(?:Firefox|FxiOS)/(\d+)"), "Firefox"),
+    (re.compile(r"(?:Chrome|Chromium|CriOS)/(\d+)"), "Chrome"),
+    (re.compile(r"Version/(\d+)[\d.]* (?:Mobile/\S+ )?Safari/"), "Safari"),
+    (re.compile(r"^curl/([\d.]+)"), "curl"),
+    (re.compile(r"^Wget/([\d.]+)"), "Wget"),
+    (re.compile(r"python-requests/([\d.]+)"), "Python requests"),
+    (re.compile(r"Python-urllib/([\d.]+)"), "Python"),
+]
+SYSTEMS = [
+    (re.compile(r"Android"), "Android"),
+    (re.compile(r"iPhone|iPad|iPod"), "iOS"),
+    (re.compile(r"Windows"), "Windows"),
+    (re.compile(r"Mac OS X|Macintosh"), "macOS"),
+    (re.compile(r"CrOS"), "ChromeOS"),
+    (re.compile(r"Linux|X11"), "Linux"),
+]
+UNKNOWN_DEVICE = "Unknown device"
+SHORT_UA = 40
+
+
+def describe_user_agent(user_agent):
+    """A User-Agent in words: "Firefox 128 on Linux", "Chrome 126 on
+    Android", "curl 8.5.0"; anything else shortened to 40 characters."""
+    text = (user_agent or "").strip()
+    if not text:
+        return UNKNOWN_DEVICE
+    browser = next((f"{name} {m.group(1)}" for pattern, name in BROWSERS if (m := pattern.search(text))), None)
+    system = next((name for pattern, name in SYSTEMS if pattern.search(text)), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return browser or system
+    return text if len(text) <= SHORT_UA else text[:SHORT_UA] + "…"

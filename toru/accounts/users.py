@@ -17,7 +17,7 @@ import unicodedata
 import bottle
 
 from toru.accounts import passwords
-from toru.accounts.auth import current_user
+from toru.accounts.auth import current_user, session_token
 from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, NotFound
 from toru.web.http import json_body
 
@@ -328,3 +328,42 @@ def register(app, services):
         services.hub.recheck_user(user_id)
         audit.info("user deleted", extra={"actor": actor(), "target": username})
         return {"success": True}
+
+    register_sessions(app, services)
+
+
+def register_sessions(app, services):
+    """Anyone's sessions, for admins (your own: /api/me/sessions in auth.py).
+    `:id` 0 is the env admin; the ids are the sessions' public ones."""
+    accounts, sessions = services.accounts, services.sessions
+
+    def target(user_id):
+        return accounts.env_admin() if user_id == ENV_ADMIN_ID else user_dict(accounts.get(user_id))
+
+    def ended(user, what, **fields):
+        services.hub.recheck_user(user["id"])  # their open WebSockets close now
+        audit.info(what, extra=dict(fields, actor=current_user()["username"], target=user["username"]))
+
+    @app.get("/api/users/<user_id:int>/sessions", role="admin")
+    def user_sessions(user_id):
+        user = target(user_id)
+        token = session_token() if current_user()["id"] == user_id else None
+        return {"user": {"id": user["id"], "username": user["username"]},
+                "sessions": sessions.list_for_user(user, token)}
+
+    @app.delete("/api/users/<user_id:int>/sessions/<session_id>", role="admin")
+    def end_user_session(user_id, session_id):
+        user = target(user_id)
+        if not sessions.delete_one(user, session_id):
+            raise NotFound("That user has no such session (it may have ended already)")
+        ended(user, "session revoked", session_id=session_id)
+        return {"success": True}
+
+    @app.delete("/api/users/<user_id:int>/sessions", role="admin")
+    def end_user_sessions(user_id):
+        """All of them; your own current session stays when it is yours."""
+        user = target(user_id)
+        keep = session_token() if current_user()["id"] == user_id else None
+        count = sessions.delete_for_user(user, keep_token=keep)
+        ended(user, "sessions revoked", count=count)
+        return {"success": True, "revoked": count}

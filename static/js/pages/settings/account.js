@@ -1,17 +1,17 @@
-// Settings → My account (everyone): who you are, two-factor sign-in, and a
-// new password.
+// Settings → My account (everyone): who you are, two-factor sign-in, where
+// you are signed in, and a new password.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { getUser, setUser } from '../../session.js';
 import { avatar } from '../../ui/layout.js';
 import { copyText } from '../../ui/clipboard.js';
-import { modal } from '../../ui/dialog.js';
+import { confirmDialog, modal } from '../../ui/dialog.js';
 import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { busy, changePasswordForm, formError, passwordInput, uid } from '../../ui/password.js';
-import { roleBadge } from './users.js';
+import { roleBadge, sessionList } from './users.js';
 
 export function render(container, ctx) {
   const user = getUser();
@@ -24,10 +24,80 @@ export function render(container, ctx) {
           h('p', { class: 'account-name' }, user.display_name),
           h('p', { class: 'account-sub' }, user.username, ' · ', roleBadge(user.role))))),
     twoFactorCard(ctx),
+    sessionsCard(ctx),
     h('section', { class: 'card card-narrow-lg', 'aria-labelledby': 'password-title' },
       h('h2', { class: 'card-title', id: 'password-title' }, icon('key'), 'Change password'),
       h('p', { class: 'card-lead card-lead-spaced' }, 'Your other sessions are signed out when the password changes; this one stays signed in.'),
       changePasswordForm())));
+}
+
+// ---- Sessions ----
+// Every browser signed in as you; any but this one can be signed out here.
+
+function sessionsCard(ctx) {
+  const body = h('div', { class: 'sessions', 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
+  const proxyNote = h('p', { class: 'notice session-proxy-note', role: 'status', hidden: true }, icon('info', 'notice-icon'),
+    h('span', null, 'Your identity proxy signed you in here: signing out of Toru does not sign you out of the proxy, '
+      + 'which signs you in again at the next visit. Sign out at the proxy to end it.'));
+  const others = h('button', { type: 'button', class: 'btn btn-danger', disabled: true, onClick: () => signOutOthers() },
+    icon('logout'), 'Sign out everywhere else');
+  const card = h('section', { class: 'card card-narrow-lg', id: 'sessions', 'aria-labelledby': 'sessions-title' },
+    h('h2', { class: 'card-title', id: 'sessions-title' }, icon('list'), 'Sessions'),
+    h('p', { class: 'card-lead card-lead-spaced' }, 'Where you are signed in. Sign out a device you no longer use or do not recognise; '
+      + 'it is signed out at once.'),
+    proxyNote, body, h('div', { class: 'card-actions' }, others));
+
+  async function load() {
+    body.setAttribute('aria-busy', 'true');
+    let data;
+    try {
+      data = await api.get('/api/me/sessions', { signal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      body.removeAttribute('aria-busy');
+      body.replaceChildren(loadError(`Your sessions could not be loaded: ${err.message}`, load));
+      return;
+    }
+    if (ctx.signal.aborted) return;
+    body.removeAttribute('aria-busy');
+    body.replaceChildren(sessionList(data.sessions, signOut));
+    proxyNote.hidden = !data.sessions.some((session) => session.current && session.via === 'proxy');
+    others.disabled = !data.sessions.some((session) => !session.current);
+  }
+
+  async function signOut(session, button) {
+    const ok = await confirmDialog(`Sign out ${session.device} (${session.ip || 'unknown address'})? It has to sign in again.`,
+      { title: 'Sign out a session', confirmLabel: 'Sign out', danger: true });
+    if (!ok) return;
+    const done = busy(button, 'Signing out…');
+    try {
+      await api.del(`/api/me/sessions/${session.id}`);
+    } catch (err) {
+      done();
+      showError(err, 'Signing the session out failed');
+      return;
+    }
+    showToast(`${session.device} is signed out.`, 'success');
+    load();
+  }
+
+  async function signOutOthers() {
+    const ok = await confirmDialog('Sign out every other session of yours? This device stays signed in.',
+      { title: 'Sign out everywhere else', confirmLabel: 'Sign out everywhere else', danger: true });
+    if (!ok) return;
+    let answer;
+    try {
+      answer = await api.post('/api/me/sessions/revoke-others');
+    } catch (err) {
+      showError(err, 'Signing the other sessions out failed');
+      return;
+    }
+    showToast(answer.revoked === 1 ? '1 other session is signed out.' : `${answer.revoked} other sessions are signed out.`, 'success');
+    load();
+  }
+
+  load();
+  return card;
 }
 
 // ---- Two-factor sign-in ----

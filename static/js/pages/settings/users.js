@@ -1,5 +1,6 @@
 // Settings → Users (admin): list, add, reset password, change role,
-// activate/deactivate, delete, reset two-factor sign-in; and whether admins
+// activate/deactivate, delete, reset two-factor sign-in, see and end their
+// sessions; and whether admins
 // must have two-factor sign-in. The env admin (id 0) is listed but is the
 // server's own (ADMIN_USERNAME): only its two-factor sign-in can be reset here.
 import { h } from '../../ui/dom.js';
@@ -10,7 +11,7 @@ import { confirmDialog, modal } from '../../ui/dialog.js';
 import { menuButton } from '../../ui/menu.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
-import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
+import { formatAgo, formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
 import { loadError } from '../../ui/load-error.js';
 import {
@@ -111,17 +112,20 @@ const ENV_ADMIN_NOTES = {
 };
 
 function actions(user, self, reload) {
+  // Your own sessions are under My account.
+  const sessions = self ? null : { label: 'Sessions', icon: 'list', onSelect: () => openSessions(user) };
   const resetTwoFactor = user.totp_enabled && !self
     ? { label: 'Reset two-factor', icon: 'shield', danger: true, onSelect: () => confirmResetTwoFactor(user, reload) }
     : null;
   if (!user.editable) {
     const note = ENV_ADMIN_NOTES[user.credential_source] || ENV_ADMIN_NOTES.generated;
     const lock = h('span', { class: 'cell-note', title: note }, icon('lock'), h('span', { class: 'visually-hidden' }, note));
-    return resetTwoFactor ? h('span', { class: 'cell-actions-row' }, lock, rowMenu(user, () => [resetTwoFactor])) : lock;
+    return sessions ? h('span', { class: 'cell-actions-row' }, lock, rowMenu(user, () => [sessions, resetTwoFactor])) : lock;
   }
   const items = () => {
     if (self) return [{ label: 'Change my password', icon: 'key', onSelect: () => openChangePasswordDialog() }];
     return [
+      sessions,
       { label: 'Reset password', icon: 'key', onSelect: () => openResetPassword(user, reload) },
       resetTwoFactor,
       user.role === 'admin'
@@ -161,6 +165,90 @@ async function confirmResetTwoFactor(user, reload) {
   }
   showToast(`Two-factor sign-in of ${who(user)} is off; they can set it up again.`, 'success');
   reload();
+}
+
+// ---- Sessions ----
+// Where someone is signed in. The list is shared with My account; the words
+// for the browser ("Firefox 128 on Linux") come from the server.
+
+/** Sessions as GET /api/me/sessions (or /api/users/:id/sessions) lists
+ *  them; `onEnd(session, button)` signs one out (never offered for this device). */
+export function sessionList(sessions, onEnd) {
+  if (!sessions.length) return h('p', { class: 'muted session-none' }, 'Not signed in anywhere.');
+  return h('ul', { class: 'session-list' }, sessions.map((session) => {
+    const end = session.current ? null : h('button', {
+      type: 'button', class: 'btn btn-sm', 'aria-label': `Sign out ${session.device} (${session.ip || 'unknown address'})`,
+      onClick: (event) => onEnd(session, event.currentTarget),
+    }, icon('logout'), 'Sign out');
+    return h('li', { class: 'session-row', dataset: { sessionId: session.id, current: session.current ? '' : null } },
+      h('div', { class: 'session-text' },
+        h('p', { class: 'session-device' }, h('span', { title: session.user_agent || null }, session.device),
+          session.current ? h('span', { class: 'badge badge-success badge-sm' }, 'This device') : null,
+          session.via === 'proxy' ? h('span', { class: 'badge badge-neutral badge-sm', title: 'Signed in by the identity proxy' }, 'Proxy') : null),
+        h('p', { class: 'session-sub' },
+          h('code', { class: 'mono-soft' }, session.ip || 'unknown address'), ' · signed in ',
+          h('time', { datetime: isoTime(session.created_at), title: formatDateTime(session.created_at) }, formatDate(session.created_at)),
+          ' · last seen ',
+          h('time', { datetime: isoTime(session.last_seen), title: formatDateTime(session.last_seen), dataset: { lastSeen: '' } },
+            formatAgo(session.last_seen)))),
+      end);
+  }));
+}
+
+/** Someone's sessions in a dialog: sign out one, or all of them. */
+function openSessions(user) {
+  const base = `/api/users/${user.id}/sessions`;
+  return modal({ title: `Sessions of ${who(user)}`, description: 'Where they are signed in now. Signing a session out ends it at once; '
+    + 'they can sign in again with their password.' }, () => {
+    const list = h('div', { class: 'session-dialog', 'aria-live': 'polite', 'aria-busy': 'true' }, loadingNote('Loading sessions…'));
+    const endAll = h('button', { type: 'button', class: 'btn btn-danger', disabled: true, onClick: () => signOutAll() },
+      icon('logout'), 'Sign out everywhere');
+
+    async function load() {
+      list.setAttribute('aria-busy', 'true');
+      let data;
+      try {
+        data = await api.get(base);
+      } catch (err) {
+        list.removeAttribute('aria-busy');
+        list.replaceChildren(loadError(`The sessions could not be loaded: ${err.message}`, load));
+        return;
+      }
+      list.removeAttribute('aria-busy');
+      list.replaceChildren(sessionList(data.sessions, signOut));
+      endAll.disabled = !data.sessions.some((session) => !session.current);
+    }
+
+    async function signOut(session, button) {
+      const done = busy(button, 'Signing out…');
+      try {
+        await api.del(`${base}/${session.id}`);
+      } catch (err) {
+        done();
+        showError(err, 'Signing the session out failed');
+        return;
+      }
+      showToast(`${session.device} of ${who(user)} is signed out.`, 'success');
+      load();
+    }
+
+    async function signOutAll() {
+      const ok = await confirmDialog(`Sign ${who(user)} out everywhere? Every session of theirs ends at once`
+        + '.', { title: 'Sign out everywhere', confirmLabel: 'Sign out everywhere', danger: true });
+      if (!ok) return;
+      try {
+        await api.del(base);
+      } catch (err) {
+        showError(err, 'Signing the sessions out failed');
+        return;
+      }
+      showToast(`${who(user)} is signed out everywhere.`, 'success');
+      load();
+    }
+
+    load();
+    return [list, h('div', { class: 'dialog-actions' }, endAll)];
+  });
 }
 
 // The require_2fa_for_admins setting: a switch, saved at once.
