@@ -141,3 +141,17 @@ def test_history_is_kept_30_days(limiter):
     assert limiter.cleanup() == 0
     limiter.clock.now += 2 * 86400
     assert limiter.cleanup() == 1
+
+
+def test_an_address_lock_holds_across_a_restart_and_ages_out(limiter):
+    assert limiter.ip_locked_until("192.0.2.9") == 0  # the first ask reads the table (empty)
+    for n in range(3):
+        fail(limiter, username=f"user{n}", ip="192.0.2.9")  # three names, one address
+    assert limiter.ip_locked_until("192.0.2.9") == limiter.clock.now + 60
+    assert limiter.ip_locked_until("192.0.2.10") == 0
+    restarted = LoginLimiter(limiter.store, clock=limiter.clock)  # failures from before the start count
+    assert restarted.ip_locked_until("192.0.2.9") == limiter.clock.now + 60
+    limiter.clock.now += 61
+    assert restarted.ip_locked_until("192.0.2.9") == 0
+    fail(restarted, username="user9", ip="192.0.2.9")  # the next failure in the hour locks again
+    assert restarted.ip_locked_until("192.0.2.9") > limiter.clock.now

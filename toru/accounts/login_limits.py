@@ -46,6 +46,10 @@ class LoginLimiter:
         self.clock = clock
         self.in_flight = Counter()  # ("user"|"ip", key) → attempts being verified
         self._settled = gevent.event.Event()  # set (and replaced) when one finishes
+        # ip → time of its latest failure (the table's, then every one
+        # recorded here): an address without a recent failure cannot be
+        # locked, and API token requests ask that on every call.
+        self._last_ip_failure = None
 
     def _failures(self, where, value, since):
         """(count, time) of the latest failure matching `where` after `since`,
@@ -87,7 +91,14 @@ class LoginLimiter:
         """Like locked_until for the address alone. API tokens have no user
         name to count under: their failures count toward the IP's tiers only
         (a shared name would let anyone lock every token out)."""
-        failures, last = self._failures("ip = ?", ip, self.clock() - WINDOW - TIERS[0][1])
+        horizon = self.clock() - WINDOW - TIERS[0][1]
+        if self._last_ip_failure is None:
+            self._last_ip_failure = {r["ip"]: r["t"] for r in self.store.all(
+                f"SELECT ip, max(created_at) AS t FROM login_attempts WHERE success = 0 "
+                f"AND reason NOT IN {NOT_COUNTED} AND created_at > ? GROUP BY ip", (horizon,))}
+        if self._last_ip_failure.get(ip, 0) <= horizon:
+            return 0
+        failures, last = self._failures("ip = ?", ip, horizon)
         lock = lockout_for(failures)
         return last + lock if lock and last + lock > self.clock() else 0
 
@@ -134,10 +145,13 @@ class LoginLimiter:
             settled.set()  # wake the attempts waiting on this one
 
     def record(self, username, ip, user_agent, success, reason):
+        now = self.clock()
         self.store.execute(
             "INSERT INTO login_attempts(username, ip, user_agent, success, reason, created_at) "
             "VALUES(?, ?, ?, ?, ?, ?)",
-            (username[:200], ip, (user_agent or "")[:300], int(success), reason, self.clock()))
+            (username[:200], ip, (user_agent or "")[:300], int(success), reason, now))
+        if not success and reason not in NOT_COUNTED and self._last_ip_failure is not None:
+            self._last_ip_failure[ip] = now
 
     def history(self, page=0, page_size=50, username=None, success=None):
         where, params = ["created_at > ?"], [self.clock() - RETENTION]
