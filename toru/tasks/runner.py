@@ -4,24 +4,31 @@ each run in the history.
 
 One task = one script process group (started by `processes.spawn`, stopped by
 `processes.stop_group`), one hub topic `task:<id>` its watchers are added to,
-and four greenlets: two pipe readers, one pump that batches output to the
-topic (one batch every BATCH_INTERVAL, sooner when BATCH_BYTES are
-waiting), and one waiter that blocks on the process and then finishes the
-task. The readers hand chunks to the pump through one small queue, in the
-order they read them; the pump waits for a watcher that is behind
-(`Topic.send` with a backlog) — so a flood of output fills the pipe and
-slows the script, never the server's memory. Waits come from
+one thread that reads both pipes (`pipes.PipeReader`), and two greenlets: a
+pump that batches output to the topic (one batch every BATCH_INTERVAL,
+sooner when BATCH_BYTES are waiting), and a waiter that blocks on the
+process and then finishes the task. The thread hands chunks to the pump
+through one small queue (CHUNK_QUEUE), in the order it read them, or lends
+it a flooding pipe to read itself while the other is silent; the pump
+waits for a watcher that is behind (`Topic.send` with a backlog) — so a
+flood of output fills the pipe and slows the script, never the server's
+memory. Waits come from
 `config.timings` (kill_grace, drain_after_exit, subscriber_stall).
 
 Order across stdout and stderr: a batch is one ordered sequence of segments
 (a run of one stream each), stored and sent in the order the chunks were
 read, so lines of both streams never regroup by stream within a batch. Two
-pipes carry no timestamps: what the script wrote into both before Toru read
-either (a busy server, a script writing faster than a hub loop turns) comes
-out in the order Toru read the pipes, which may be the other one first.
+pipes carry no timestamps, so the order read is the order written only if
+each write is read before the next one lands in the other pipe: the reader
+is a thread of its own, woken by the kernel within microseconds whatever
+the hub is doing, so writes 1 ms apart keep their order while a CPU is
+free. It still needs a CPU and the GIL: on a machine with every CPU busy,
+or while other work holds the GIL (a garbage collection, another thread for
+up to its 5 ms switch interval), it can be late, and what was written into
+both pipes by then comes out the pipe read longer ago first (pipes.py).
+`exec 2>&1` in the script is exact whatever the load.
 """
 
-import errno
 import json
 import logging
 import time
@@ -29,7 +36,6 @@ import uuid
 
 import gevent
 import gevent.event
-import gevent.os
 import gevent.queue
 
 from toru.accounts.auth import current_user, is_admin
@@ -38,6 +44,7 @@ from toru.processes import describe_exit, group_members, spawn, stop_group
 from toru.tasks.arguments import NO_VALUES
 from toru.tasks.history import exit_text, summary
 from toru.tasks.output import TaskOutput, size_of
+from toru.tasks.pipes import PipeReader
 
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
@@ -75,7 +82,7 @@ class Task:
         self.stop_reason = None   # "cancelled" / "timed_out" / "interrupted" once asked to stop
         self.stopper = None       # the greenlet running stop_group once asked to stop
         self.topic = None         # the hub topic `task:<id>` its watchers are on
-        self.chunks = gevent.queue.Queue(CHUNK_QUEUE)
+        self.chunks = None        # a pipes.PipeReader once it runs: its output, in the order read
         self.pending, self.pending_bytes = [], 0  # the next batch: [(stream, [text, …]), …] in read order
         self.peak_rss = None
         self.cpu_by_pid = {}
@@ -327,53 +334,39 @@ class TaskRunner:
     # --- the life of a task -----------------------------------------------------
     def _run(self, task):
         proc = task.process
-        readers = [gevent.spawn(self._read, task, proc.stdout, "stdout"),
-                   gevent.spawn(self._read, task, proc.stderr, "stderr")]
-        pump = gevent.spawn(self._pump, task)
-        timer = gevent.spawn_later(task.timeout, self._expire, task) if task.timeout else None
-        code = None
+        pump = timer = code = None
         try:
+            # One thread reads both pipes, so that lines keep the order they
+            # were written in across stdout and stderr (pipes.py says why).
+            task.chunks = PipeReader(proc.stdout, proc.stderr, CHUNK_QUEUE, READ_SIZE)
+            pump = gevent.spawn(self._pump, task)
+            timer = gevent.spawn_later(task.timeout, self._expire, task) if task.timeout else None
             code = proc.wait()
             self._end_group(task)
-            self._drain(task, readers)
-            task.chunks.put(None)
+            self._drain(task)
+            task.chunks.end()
             pump.join(timeout=self.timings.subscriber_stall + 5)
         finally:
             if timer:
                 timer.kill(block=False)
-            gevent.killall([pump] + readers, block=False)
+            if task.chunks:
+                task.chunks.stop()  # ends its thread, which closes its own copies of the pipes
+            if pump:
+                pump.kill(block=False)
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
             self._finish(task, code)
 
-    def _drain(self, task, readers):
+    def _drain(self, task):
         """Wait for the pipes' EOF. While the pump is behind (queue full) the
         output is still moving; otherwise a process that escaped the group
         (setsid) holds a pipe open, and after timings.drain_after_exit we stop reading."""
-        while True:
-            gevent.joinall(readers, timeout=self.timings.drain_after_exit)
-            if all(r.dead for r in readers):
-                return
+        while not task.chunks.finished.wait(self.timings.drain_after_exit):
             if not task.chunks.full():
-                gevent.killall(readers, timeout=1)
+                task.chunks.stop()
                 log.warning("a process outside the task's group holds its output open; stopped reading",
                             extra={"task_id": task.id})
                 return
-
-    def _read(self, task, pipe, stream):
-        fd = pipe.fileno()
-        gevent.os.make_nonblocking(fd)
-        while True:
-            try:
-                data = gevent.os.nb_read(fd, READ_SIZE)
-            except OSError as e:
-                if e.errno == errno.EINTR:
-                    continue
-                break
-            if not data:
-                break
-            task.chunks.put((stream, data))
-        task.chunks.put((stream, b"", True))  # flush the decoder's last partial character
 
     def _pump(self, task):
         last_flush = 0.0
