@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import gevent.event
 
+from toru.accounts.sessions import describe_user_agent
 from toru.errors import RateLimited
 from toru.logs import rfc3339
 
@@ -174,7 +175,8 @@ class LoginLimiter:
 
 
 def attempt_dict(row):
-    """A login attempt, with the original Toru's field names beside ours (DESIGN §6a)."""
+    """A login attempt, with the original Toru's field names beside ours
+    (DESIGN §6a), and its user agent in words (`device`, as for sessions)."""
     success = bool(row["success"])
     return dict(row, success=success, ip_address=row["ip"], failure_reason=None if success else row["reason"],
-                attempted_at=rfc3339(row["created_at"]))
+                attempted_at=rfc3339(row["created_at"]), device=describe_user_agent(row["user_agent"]))

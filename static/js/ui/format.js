@@ -70,24 +70,6 @@ export function isoTime(unixSeconds) {
   return new Date(Number(unixSeconds) * 1000).toISOString();
 }
 
-/** A short "Firefox on Linux" for a User-Agent string ("" when unknown). */
-export function describeUserAgent(ua) {
-  const text = String(ua || '');
-  if (!text) return '';
-  const browsers = [
-    [/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrom(e|ium)\//, 'Chrome'],
-    [/Safari\//, 'Safari'], [/^curl\//, 'curl'], [/python-requests|Python-urllib|aiohttp|httpx/i, 'Python'],
-  ];
-  const systems = [
-    [/Android/, 'Android'], [/iPhone|iPad|iPod/, 'iOS'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'],
-    [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
-  ];
-  const browser = (browsers.find(([re]) => re.test(text)) || [])[1];
-  const system = (systems.find(([re]) => re.test(text)) || [])[1];
-  if (browser && system) return `${browser} on ${system}`;
-  return browser || system || (text.length > 40 ? `${text.slice(0, 40)}…` : text);
-}
-
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 /** 512 → "512 B", 1536 → "1.5 KiB", 8.3e9 → "7.7 GiB" (powers of 1024). */

@@ -4,7 +4,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError } from '../../ui/toast.js';
-import { describeUserAgent, formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
+import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 import { later, scope } from '../../lifetime.js';
 
@@ -129,7 +129,7 @@ function attemptsTable(attempts) {
 }
 
 function attemptRow(attempt) {
-  const browser = describeUserAgent(attempt.user_agent);
+  const browser = attempt.device;  // the server's words, as for sessions
   return h('tr', { dataset: { result: attempt.success ? 'success' : 'failure', reason: attempt.reason } },
     h('td', { class: 'cell-primary' },
       h('time', { class: 'time-cell', datetime: isoTime(attempt.created_at) },
