@@ -27,11 +27,11 @@ from toru.accounts.auth import current_user, is_admin
 from toru.checks import label
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.web.http import STATE_CHANGING, json_body
+from toru.web.security import TOKEN_PREFIX
 
 log = logging.getLogger("toru.auth")
 audit = logging.getLogger("toru.audit")
 
-PREFIX = "toru_"
 SCOPES = {"metrics": "read /metrics (Prometheus)",
           "read": "read everything its owner may read (GET requests)",
           "run": "list, run and follow the quick actions its owner may run",
@@ -48,7 +48,7 @@ def token_hash(secret):
 
 
 def looks_like_token(value):
-    return isinstance(value, str) and value.startswith(PREFIX) and 20 <= len(value) <= 100
+    return isinstance(value, str) and value.startswith(TOKEN_PREFIX) and 20 <= len(value) <= 100
 
 
 def parse_expiry(value, now):
@@ -149,7 +149,7 @@ class Tokens:
                                (owner_id, owner["username"]))["n"]
         if count >= MAX_TOKENS_PER_USER:
             raise Invalid(f"{owner['username']} has {count} tokens, the most one user may have: revoke some first")
-        secret = PREFIX + secrets.token_urlsafe(32)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         cursor = self.store.execute(
             "INSERT INTO api_tokens(user_id, username, name, scopes, token_hash, prefix, created_at, expires_at) "
             "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",

@@ -73,11 +73,17 @@ def origin_problem(environ, config):
     return None
 
 
+TOKEN_PREFIX = "toru_"  # every API token starts so (toru/accounts/tokens.py)
+
+
 def bearer_token(environ):
-    """The token of an `Authorization: Bearer …` header, else None (other
-    schemes, e.g. a proxy's Basic auth, are not ours)."""
+    """The Toru API token of an `Authorization: Bearer toru_…` header, else
+    None: other schemes (a proxy's Basic auth) and other bearer tokens (one
+    a page sends for something else) are not ours, and the request is then
+    judged by its session cookie as usual."""
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token.startswith(TOKEN_PREFIX) else None
 
 
 def client_ip(environ, config):
