@@ -15,6 +15,8 @@ from toru import instance, settings as settings_mod
 from toru.accounts import users as accounts_mod
 from toru.accounts import auth as auth_mod
 from toru.accounts import tokens as tokens_mod
+from toru.accounts import audit as audit_mod
+from toru.accounts import audit_capture
 from toru.tasks import quick_actions as quick_actions_mod
 from toru.tasks import scripts as scripts_mod
 from toru.monitor import metrics, system
@@ -23,6 +25,7 @@ from toru.tasks import runner as tasks_mod
 from toru.tasks import schedules as schedules_mod
 from toru.web import ui
 from toru.web import websocket as ws
+from toru.accounts.audit import AuditTrail
 from toru.accounts.users import Accounts
 from toru.accounts.auth import AccessPlugin, Auth
 from toru.accounts.tokens import Tokens
@@ -71,6 +74,7 @@ class Services:
     scheduler: Scheduler
     plugins: PluginManager
     hub: Hub
+    audit: AuditTrail
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
     # What an admin should know about how this instance is reached or set up
@@ -80,6 +84,8 @@ class Services:
     # Long-lived greenlets (samplers, supervisors…) live here so shutdown can
     # kill them all with one bounded call.
     greenlets: gevent.pool.Group = field(default_factory=gevent.pool.Group)
+    # Handlers create_app put on loggers (the audit trail's), removed at stop.
+    log_handlers: list = field(default_factory=list)
 
     def start(self):
         """Start background work; called by the server, not by create_app."""
@@ -96,6 +102,7 @@ class Services:
             try:
                 self.auth.cleanup()
                 self.plugins.events.prune()
+                self.audit.prune()
             except Exception:
                 log.exception("cleanup failed")
             gevent.sleep(CLEANUP_EVERY)
@@ -109,12 +116,16 @@ class Services:
             stopping.append(gevent.spawn(self.plugins.shutdown))
         gevent.joinall(stopping, timeout=PLUGINS_STOP_WITHIN + 1)
         self.greenlets.kill(timeout=timeout)
+        while self.log_handlers:
+            # Dropped now, not at interpreter exit, where logging's clean-up
+            # of a handler would run after gevent's hub is gone.
+            self.log_handlers.pop().detach()
         self.store.close()
 
 
 # Route modules in registration order; the UI's catch-all must come last.
-ROUTE_MODULES = [instance, auth_mod, tokens_mod, accounts_mod, system, ws, settings_mod, scripts_mod, tasks_mod,
-                 task_history_mod, quick_actions_mod, schedules_mod, plugins_api, metrics, ui]
+ROUTE_MODULES = [instance, auth_mod, tokens_mod, accounts_mod, audit_mod, system, ws, settings_mod, scripts_mod,
+                 tasks_mod, task_history_mod, quick_actions_mod, schedules_mod, plugins_api, metrics, ui]
 
 
 def build_services(config, clock=time.time):
@@ -148,7 +159,7 @@ def build_services(config, clock=time.time):
                         accounts=accounts, sessions=sessions, auth=auth, tokens=tokens, monitor=monitor,
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
                         quick_actions=quick_actions, schedules=schedules, scheduler=scheduler, plugins=plugins,
-                        hub=hub, greenlets=greenlets)
+                        hub=hub, greenlets=greenlets, audit=AuditTrail(store, settings))
     services.generated_admin_password = accounts.setup_admin()
     return services
 
@@ -156,11 +167,17 @@ def build_services(config, clock=time.time):
 def create_app(config, clock=time.time):
     services = build_services(config, clock)
     app = App(services)
-    # First installed wraps outermost: errors map everything raised inside.
+    # First installed wraps outermost: the audit row sees the final status of
+    # everything inside, errors map everything raised inside them.
+    app.install(audit_capture.AuditPlugin(services.audit, config))
     app.install(ErrorsPlugin(config.max_body_bytes))
     app.install(SecurityPlugin(config, services.notices))
     app.install(AccessPlugin(services.auth))
     for module in ROUTE_MODULES:
         module.register(app, services)
     auth_mod.check_routes(app)
+    audit_capture.check_routes(app)
+    handler = audit_capture.TrailHandler(services.audit, config)
+    handler.attach()
+    services.log_handlers.append(handler)
     return app

@@ -59,6 +59,11 @@ def build_parser():
     revoke.add_argument("id", type=int, metavar="ID")
     for sub in (token, create, revoke, token_commands.choices["list"]):
         sub.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
+    audit = commands.add_parser("audit", help="check the audit trail's hash chain (see: audit --help)")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_commands.add_parser("verify", help="walk the chain; name the first altered or missing row (exit 1)")
+    for sub in (audit, audit_commands.choices["verify"]):
+        sub.add_argument("--data-dir", default=argparse.SUPPRESS, help="the data directory (as for the server)")
     reset_2fa = commands.add_parser("reset-two-factor",
                                     help="turn off a user's two-factor sign-in (a lost phone) and end their sessions")
     reset_2fa.add_argument("--user", required=True, help="the user, e.g. the environment admin's name")
@@ -109,6 +114,8 @@ def main(argv=None, environ=None):
             return reset_two_factor(config, args.user)
         if args.command == "token":
             return token_command(config, args)
+        if args.command == "audit":
+            return audit_verify(config)
         if args.command == "import-steering-db":
             return import_steering_db(config, args.path, args.dry_run, args.force_instance_id, args.keep_retention)
         if args.metadata_check is not None:
@@ -245,6 +252,29 @@ def token_command(config, args):
     finally:
         store.close()
     return 0
+
+
+def audit_verify(config):
+    """`audit verify`: the chain from the oldest kept row (or the last
+    checkpoint) to the newest. Read-only; works while the server runs."""
+    import sqlite3
+    from toru.accounts.audit import verify
+    from toru.store import Store
+
+    if not config.db_path.exists():
+        raise ConfigError(f"no Toru database in {config.data_dir}; start Toru there first (or pass --data-dir)")
+    Store(config.db_path).close()  # migrations: an older database gets the audit_log table
+    conn = sqlite3.connect(f"file:{config.db_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        ok, rows, message = verify(conn)
+    finally:
+        conn.close()
+    if ok:
+        print(f"OK: {message}")
+        return 0
+    print(f"FAILED after {rows} good row{'s' if rows != 1 else ''}: {message}")
+    return 1
 
 
 def import_steering_db(config, path, dry_run, force_instance_id, keep_retention=False):

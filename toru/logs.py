@@ -61,7 +61,8 @@ class ConsoleFormatter(logging.Formatter):
 def setup(config, console=sys.stderr):
     """Configure the `toru` logger tree once per process."""
     root = logging.getLogger("toru")
-    root.setLevel(LEVELS[config.log_level])
+    level = LEVELS[config.log_level]
+    root.setLevel(level)
     root.propagate = False
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -70,9 +71,13 @@ def setup(config, console=sys.stderr):
     to_file = logging.handlers.RotatingFileHandler(
         config.log_dir / "toru.log", maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP, encoding="utf-8")
     to_file.setFormatter(JSONFormatter())
+    # The level on the handlers too: the audit trail lowers a few loggers to
+    # info for itself (accounts/audit_capture.py), and the log stays as asked.
+    to_file.setLevel(level)
     root.addHandler(to_file)
     if console is not None:
         to_console = logging.StreamHandler(console)
         to_console.setFormatter(ConsoleFormatter())
+        to_console.setLevel(level)
         root.addHandler(to_console)
     return root

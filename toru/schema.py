@@ -264,4 +264,24 @@ MIGRATIONS = [
         UPDATE sessions SET id = lower(hex(randomblob(8)));
         CREATE UNIQUE INDEX sessions_id ON sessions(id);
     """),
+    # The audit trail (docs/security.md#audit-trail): append-only, each row
+    # chained to the one before by `hash` = sha256(prev_hash + the row's
+    # canonical JSON); AUTOINCREMENT so a deleted row's id is never reused.
+    (12, "audit_log", """
+        CREATE TABLE audit_log(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            ip TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            outcome TEXT NOT NULL,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE INDEX audit_log_action ON audit_log(action);
+        CREATE INDEX audit_log_actor ON audit_log(actor);
+    """),
 ]

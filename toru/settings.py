@@ -42,6 +42,8 @@ SETTINGS = {s.key: s for s in (
     Setting("max_concurrent_tasks", 8, 1, 64),
     # Admins without two-factor sign-in may only set it up (docs/security.md#two-factor-sign-in).
     Setting("require_2fa_for_admins", False),
+    # Audit rows older than this are pruned daily, leaving a checkpoint (docs/security.md#audit-trail).
+    Setting("audit_retention_days", 365, 1, 3650),
 )}
 PREFIX = "setting."  # keys in the settings table, apart from internal ones
 
@@ -112,11 +114,11 @@ def register(app, services):
         audit.info("settings changed", extra={"actor": current_user()["username"], "changes": changes})
         return {"settings": dict(result, instance_id=services.instance_id)}
 
-    @app.put("/api/settings", role="admin")
+    @app.put("/api/settings", role="admin", audit="settings.update")
     def put_settings():
         return change(json_body())
 
-    @app.put("/api/settings/<key>", role="admin")
+    @app.put("/api/settings/<key>", role="admin", audit="settings.update")
     def put_setting(key):
         """The original Toru's shape: one key in the path, `{"value": …}` in the body."""
         data = json_body()

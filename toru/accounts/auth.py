@@ -235,6 +235,7 @@ class AccessPlugin:
                 user, _ = self.auth.browser_user(environ)
                 if user is None:
                     raise Unauthorized("Sign in first")
+                environ["toru.user"] = user  # from here on, a refusal's audit row names who was refused
                 if role == "metrics" and not is_admin(user):
                     raise Forbidden("Metrics are for admins and tokens with the metrics scope")
                 # A token is a credential of its own (docs/security.md): only sessions are held here.
@@ -250,10 +251,10 @@ class AccessPlugin:
         """The owner of a live token whose scopes allow this route."""
         ip = client_ip(environ, self.auth.config)
         owner, token = self.auth.user_for_api_token(secret, ip, environ.get("HTTP_USER_AGENT", ""))
+        environ["toru.user"], environ["toru.token"] = owner, token  # for the audit row, even of a refusal
         method = environ["REQUEST_METHOD"]
         if not allows(token["scopes"], route, method):
             raise Forbidden(f"This token's scopes ({', '.join(token['scopes'])}) do not allow {method} {route.rule}")
-        environ["toru.token"] = token
         self.auth.tokens.uses.record(token, owner, method, environ.get("PATH_INFO"), ip)
         return owner
 
@@ -273,7 +274,7 @@ def set_session_cookie(config, token):
 def register(app, services):
     auth, config = services.auth, services.config
 
-    @app.post("/api/auth/login", role="public")
+    @app.post("/api/auth/login", role="public", audit="auth.login")
     def login():
         """`code` is the second step of a two-factor sign-in. Extra fields
         only when they apply: `recovery_codes_left` after one was spent,
@@ -290,7 +291,7 @@ def register(app, services):
             answer["totp_setup_required"] = True
         return answer
 
-    @app.post("/api/auth/logout", role="public")
+    @app.post("/api/auth/logout", role="public", audit="auth.logout")
     def logout():
         token = session_token()
         if token:
@@ -334,7 +335,7 @@ def register(app, services):
         return auth.limiter.history(page, size, query.get("username") or None,
                                     None if not success else success == "true")
 
-    @app.put("/api/me/password", role="user")
+    @app.put("/api/me/password", role="user", audit="account.password_change")
     def change_own_password():
         data = json_body()
         user = current_user()
@@ -356,7 +357,7 @@ def register_own_sessions(app, services):
         """`current` marks the session of this request."""
         return {"sessions": sessions.list_for_user(current_user(), session_token())}
 
-    @app.delete("/api/me/sessions/<session_id>", role="user")
+    @app.delete("/api/me/sessions/<session_id>", role="user", audit="account.session_revoke")
     def end_own_session(session_id):
         """Sign one of your sessions out at once (its WebSockets close too);
         404 for an id that is not one of yours."""
@@ -367,7 +368,7 @@ def register_own_sessions(app, services):
         audit.info("session revoked", extra={"username": user["username"], "session_id": session_id})
         return {"success": True}
 
-    @app.post("/api/me/sessions/revoke-others", role="user")
+    @app.post("/api/me/sessions/revoke-others", role="user", audit="account.sessions_revoke_others")
     def end_other_sessions():
         json_body(required=False)
         user = current_user()
@@ -399,7 +400,7 @@ def register_two_factor(app, services):
         user = current_user()
         return dict(two_factor.status(user), required=auth.two_factor_required(user))
 
-    @app.post("/api/me/2fa/setup", role="user", without_2fa=True)
+    @app.post("/api/me/2fa/setup", role="user", without_2fa=True, audit="account.2fa_setup")
     def two_factor_setup():
         json_body(required=False)
         user = session_user()
@@ -407,7 +408,7 @@ def register_two_factor(app, services):
         log.info("2fa setup started", extra={"username": user["username"]})
         return answer
 
-    @app.post("/api/me/2fa/enable", role="user", without_2fa=True)
+    @app.post("/api/me/2fa/enable", role="user", without_2fa=True, audit="account.2fa_enable")
     def two_factor_enable():
         """Your other sessions end: they were opened with the password alone."""
         code = json_body().get("code")
@@ -418,7 +419,7 @@ def register_two_factor(app, services):
         audit.info("2fa enabled", extra={"username": user["username"]})
         return {"recovery_codes": codes}
 
-    @app.post("/api/me/2fa/disable", role="user", without_2fa=True)
+    @app.post("/api/me/2fa/disable", role="user", without_2fa=True, audit="account.2fa_disable")
     def two_factor_disable():
         data = json_body()
         user = session_user()
@@ -435,7 +436,7 @@ def register_two_factor(app, services):
         audit.info("2fa disabled", extra={"username": user["username"]})
         return {"success": True}
 
-    @app.post("/api/me/2fa/recovery-codes", role="user", without_2fa=True)
+    @app.post("/api/me/2fa/recovery-codes", role="user", without_2fa=True, audit="account.2fa_recovery_codes")
     def two_factor_new_recovery_codes():
         """New recovery codes for a current code; the old ones stop working."""
         code = check_code(json_body().get("code"))

@@ -205,7 +205,7 @@ def register(app, services):
     def list_tokens():
         return {"tokens": tokens.list(current_user()), "scopes": SCOPES}
 
-    @app.post("/api/tokens", role="user")
+    @app.post("/api/tokens", role="user", audit="token.create")
     def create_token():
         user = current_user()  # a token gets here only with the admin scope (auth.allows)
         secret, token = tokens.create(user, json_body())
@@ -214,7 +214,7 @@ def register(app, services):
         bottle.response.status = 201
         return {"token": token, "secret": secret}
 
-    @app.delete("/api/tokens/<token_id:int>", role="user")
+    @app.delete("/api/tokens/<token_id:int>", role="user", audit="token.revoke")
     def revoke_token(token_id):
         user = current_user()
         token = tokens.revoke(token_id, user)

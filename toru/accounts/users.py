@@ -276,14 +276,14 @@ def register(app, services):
         return {"users": [dict(u, totp_enabled=(u["id"], u["username"].lower()) in with_2fa)
                           for u in accounts.list_users()]}
 
-    @app.post("/api/users", role="admin")
+    @app.post("/api/users", role="admin", audit="user.create")
     def create_user():
         user = accounts.create_user(json_body())
         audit.info("user created", extra={"actor": actor(), "target": user["username"], "role": user["role"]})
         bottle.response.status = 201
         return {"user": user}
 
-    @app.patch("/api/users/<user_id:int>", role="admin")
+    @app.patch("/api/users/<user_id:int>", role="admin", audit="user.update")
     def update_user(user_id):
         data = json_body()
         if data.get("active") is False or data.get("is_active") is False or "role" in data:
@@ -295,7 +295,7 @@ def register(app, services):
         audit.info("user updated", extra={"actor": actor(), "target": user["username"], "changes": sorted(data)})
         return {"user": user}
 
-    @app.post("/api/users/<user_id:int>/password", role="admin")
+    @app.post("/api/users/<user_id:int>/password", role="admin", audit="user.password_reset")
     def reset_password(user_id):
         not_yourself(user_id, "reset the password of (use PUT /api/me/password for)")
         password = json_body().get("password")
@@ -305,7 +305,7 @@ def register(app, services):
         audit.info("password reset", extra={"actor": actor(), "target": row["username"]})
         return {"success": True}
 
-    @app.delete("/api/users/<user_id:int>/2fa", role="admin")
+    @app.delete("/api/users/<user_id:int>/2fa", role="admin", audit="user.2fa_reset")
     def reset_two_factor(user_id):
         """Turn off someone's two-factor sign-in (a lost phone, no recovery
         codes left), the env admin's too. Their sessions end: the lost
@@ -320,7 +320,7 @@ def register(app, services):
         audit.info("2fa reset", extra={"actor": actor(), "target": target["username"]})
         return {"success": True}
 
-    @app.delete("/api/users/<user_id:int>", role="admin")
+    @app.delete("/api/users/<user_id:int>", role="admin", audit="user.delete")
     def delete_user(user_id):
         not_yourself(user_id, "delete")
         # Sessions and quick action grants go with it (ON DELETE CASCADE).
@@ -351,7 +351,7 @@ def register_sessions(app, services):
         return {"user": {"id": user["id"], "username": user["username"]},
                 "sessions": sessions.list_for_user(user, token)}
 
-    @app.delete("/api/users/<user_id:int>/sessions/<session_id>", role="admin")
+    @app.delete("/api/users/<user_id:int>/sessions/<session_id>", role="admin", audit="user.session_revoke")
     def end_user_session(user_id, session_id):
         user = target(user_id)
         if not sessions.delete_one(user, session_id):
@@ -359,7 +359,7 @@ def register_sessions(app, services):
         ended(user, "session revoked", session_id=session_id)
         return {"success": True}
 
-    @app.delete("/api/users/<user_id:int>/sessions", role="admin")
+    @app.delete("/api/users/<user_id:int>/sessions", role="admin", audit="user.sessions_revoke")
     def end_user_sessions(user_id):
         """All of them; your own current session stays when it is yours."""
         user = target(user_id)

@@ -53,7 +53,7 @@ def register(app, services):
             result["config_problem"] = manager.enabled.problem
         return result
 
-    @app.post("/api/plugins/rescan", role="admin")
+    @app.post("/api/plugins/rescan", role="admin", audit="plugin.rescan")
     def rescan():
         counts = manager.rescan("requested by " + actor())
         audit.info("plugins rescanned", extra=dict(counts, actor=actor()))
@@ -74,7 +74,7 @@ def register(app, services):
             method(checked_id(plugin_id))
             audit.info(f"plugin {name}", extra={"actor": actor(), "plugin": plugin_id})
             return {"success": True}
-        app.post(f"/api/plugins/<plugin_id>/{name}", role="admin", callback=handler, name=f"plugin_{name}")
+        app.post(f"/api/plugins/<plugin_id>/{name}", role="admin", callback=handler, name=f"plugin_{name}", audit=f"plugin.{name}")
 
     action("enable", manager.enable)
     action("disable", manager.disable)
@@ -100,7 +100,7 @@ def register(app, services):
         manager.get(checked_id(plugin_id))
         return manager.configs.describe(plugin_id)
 
-    @app.put("/api/plugins/<plugin_id>/config", role="admin")
+    @app.put("/api/plugins/<plugin_id>/config", role="admin", audit="plugin.config_update")
     def put_config(plugin_id):
         manager.get(checked_id(plugin_id))  # an unknown plugin is 404 whatever the body
         body = json_body()
@@ -138,6 +138,6 @@ def register(app, services):
         return bottle.HTTPResponse(body, status, headers)
 
     # `/route/<seg>`, `/route/<seg>/` and `/route/<seg>/x` reach the plugin as `/`, `/` and `/x`.
-    app.route("/api/plugins/route/<segment>", "ANY", forward, role="user", name="plugin_route_root")
-    app.route("/api/plugins/route/<segment>/", "ANY", forward, role="user", name="plugin_route_slash")
-    app.route("/api/plugins/route/<segment>/<rest:path>", "ANY", forward, role="user", name="plugin_route")
+    app.route("/api/plugins/route/<segment>", "ANY", forward, role="user", name="plugin_route_root", audit="plugin.request")
+    app.route("/api/plugins/route/<segment>/", "ANY", forward, role="user", name="plugin_route_slash", audit="plugin.request")
+    app.route("/api/plugins/route/<segment>/<rest:path>", "ANY", forward, role="user", name="plugin_route", audit="plugin.request")

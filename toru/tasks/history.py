@@ -243,7 +243,7 @@ def register(app, services):
         bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}-{UNSAFE_IN_FILENAME.sub("_", row["id"])}.txt"')
         return text.encode("utf-8", "replace")
 
-    @app.post("/api/history/<task_id>/rerun", role="user")
+    @app.post("/api/history/<task_id>/rerun", role="user", audit="task.run")
     def rerun(task_id):
         user = current_user()
         body = json_body(required=False)
@@ -254,7 +254,7 @@ def register(app, services):
         bottle.response.status = 201
         return {"task_id": task.id}
 
-    @app.delete("/api/history/<task_id>", role="admin")
+    @app.delete("/api/history/<task_id>", role="admin", audit="task.delete")
     def delete_task(task_id):
         row = history.delete(task_id)
         audit.info("task deleted", extra={"actor": current_user()["username"], "task_id": task_id,

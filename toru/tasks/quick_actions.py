@@ -264,7 +264,7 @@ def register(app, services):
     def list_actions():
         return {"quick_actions": actions.list(current_user())}
 
-    @app.post("/api/quick-actions", role="admin")
+    @app.post("/api/quick-actions", role="admin", audit="quick_action.create")
     def create_action():
         action = actions.create(json_body())
         audit.info("quick action created", extra={"actor": actor(), "quick_action": action["id"],
@@ -273,7 +273,7 @@ def register(app, services):
         bottle.response.status = 201
         return {"quick_action": action}
 
-    @app.post("/api/quick-actions/reorder", role="admin")
+    @app.post("/api/quick-actions/reorder", role="admin", audit="quick_action.reorder")
     def reorder():
         return {"quick_actions": actions.reorder(json_body().get("ids"))}
 
@@ -281,7 +281,7 @@ def register(app, services):
     def get_action(action_id):
         return {"quick_action": actions.get(action_id, current_user())}
 
-    @app.put("/api/quick-actions/<action_id>", role="admin")
+    @app.put("/api/quick-actions/<action_id>", role="admin", audit="quick_action.update")
     def update_action(action_id):
         data = json_body()
         action = actions.update(action_id, data)
@@ -291,14 +291,14 @@ def register(app, services):
                                                   "changes": sorted(data)})
         return {"quick_action": action}
 
-    @app.delete("/api/quick-actions/<action_id>", role="admin")
+    @app.delete("/api/quick-actions/<action_id>", role="admin", audit="quick_action.delete")
     def delete_action(action_id):
         action = actions.delete(action_id)
         audit.info("quick action deleted", extra={"actor": actor(), "quick_action": action_id,
                                                   "action_name": action["name"]})
         return {"success": True}
 
-    @app.post("/api/quick-actions/<action_id>/execute", role="user", scope="run")
+    @app.post("/api/quick-actions/<action_id>/execute", role="user", scope="run", audit="task.run")
     def execute(action_id):
         body = json_body(required=False)
         task = runner.run_action(current_user(), action_id, body.get("arguments"), body.get("confirmed"))

@@ -231,7 +231,7 @@ def register(app, services):
         query = bottle.request.query
         return preview(query.get("cron", ""), query.get("timezone") or schedules.default_timezone)
 
-    @app.post("/api/schedules", role="admin")
+    @app.post("/api/schedules", role="admin", audit="schedule.create")
     def create_schedule():
         schedule = schedules.create(json_body(), actor())
         audit.info("schedule created", extra={"actor": actor(), "schedule_id": schedule["id"],
@@ -243,7 +243,7 @@ def register(app, services):
     def get_schedule(sid):
         return {"schedule": schedules.get(schedule_id(sid))}
 
-    @app.put("/api/schedules/<sid>", role="admin")
+    @app.put("/api/schedules/<sid>", role="admin", audit="schedule.update")
     def update_schedule(sid):
         data = json_body()
         schedule = schedules.update(schedule_id(sid), data)
@@ -251,14 +251,14 @@ def register(app, services):
                                               "changes": sorted(data)})
         return {"schedule": schedule}
 
-    @app.delete("/api/schedules/<sid>", role="admin")
+    @app.delete("/api/schedules/<sid>", role="admin", audit="schedule.delete")
     def delete_schedule(sid):
         schedule = schedules.delete(schedule_id(sid))
         audit.info("schedule deleted", extra={"actor": actor(), "schedule_id": schedule["id"],
                                               "schedule": schedule["name"]})
         return {"success": True}
 
-    @app.post("/api/schedules/<sid>/run", role="admin")
+    @app.post("/api/schedules/<sid>/run", role="admin", audit="schedule.run")
     def run_schedule(sid):
         task = scheduler.run_now(schedule_id(sid), actor())
         if task is None:

@@ -9,6 +9,7 @@ import { page, pageHeader } from '../ui/page.js';
 import { getUser } from '../session.js';
 import * as users from './settings/users.js';
 import * as loginHistory from './settings/login-history.js';
+import * as audit from './settings/audit.js';
 import * as instance from './settings/instance.js';
 import * as account from './settings/account.js';
 import * as scripts from './settings/scripts.js';
@@ -19,6 +20,7 @@ import * as tokens from './settings/tokens.js';
 const SECTIONS = [
   { id: 'users', label: 'Users', icon: 'users', admin: true, module: users },
   { id: 'login-history', label: 'Login history', icon: 'history', admin: true, module: loginHistory },
+  { id: 'audit', label: 'Audit log', icon: 'shield', admin: true, module: audit },
   { id: 'scripts', label: 'Scripts', icon: 'scripts', admin: true, module: scripts },
   { id: 'quick-actions', label: 'Quick actions', icon: 'bolt', admin: true, module: quickActions },
   { id: 'plugins', label: 'Plugins', icon: 'plugins', admin: true, module: pluginSections },
@@ -37,7 +39,7 @@ export function mount(root, ctx) {
   const body = h('div', { class: 'settings-body' });
   root.append(page(
     pageHeader('Settings', admin
-      ? 'Users, sign-in activity, scripts and quick actions, this instance, your own account and API tokens.'
+      ? 'Users, sign-in activity, the audit log, scripts and quick actions, this instance, your own account and API tokens.'
       : 'Your account and API tokens on this server.'),
     available.length > 1 ? h('nav', { class: 'tabs', 'aria-label': 'Settings sections' },
       available.map((s) => h('a', {
