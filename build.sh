@@ -3,8 +3,9 @@
 #
 #   ./build.sh                 build dist/toru.pyz for this machine's Python
 #   ./build.sh run [ARGS]      build, then start it on ./data (ARGS go to toru.pyz)
-#   ./build.sh test [ARGS]     build, ruff, then the whole test suite (ARGS go to pytest;
-#                              -m "not e2e and not slow" is the fast subset for local work)
+#   ./build.sh test [ARGS]     build, ruff, then the whole test suite on 2 workers (ARGS go to
+#                              pytest; -m "not e2e and not slow" is the fast subset for local
+#                              work; TORU_TEST_WORKERS=0 runs it in one process)
 #   ./build.sh --universal     build one pyz for CPython 3.10-3.14 on x86_64 and aarch64
 #   ./build.sh --output FILE   write the pyz somewhere else than dist/toru.pyz
 #   ./build.sh plugins [DIR]   build the example plugins into DIR/<name>.binary (default plugins/)
@@ -227,6 +228,13 @@ case "$command" in
     say "ruff check (rules in pyproject.toml)"
     .venv-test/bin/ruff check --quiet . || die "ruff found problems (above): fix them, or run .venv-test/bin/ruff check --fix ."
     export TORU_PYZ=$PWD/$output
-    exec .venv-test/bin/python -m pytest "$@"
+    # Test files are shared out to TORU_TEST_WORKERS processes (default 2),
+    # each file whole on one (its module-wide server stays its own);
+    # TORU_TEST_WORKERS=0 runs everything in this process, for debugging.
+    workers=${TORU_TEST_WORKERS:-2}
+    if [ "$workers" = 0 ]; then
+      exec .venv-test/bin/python -m pytest "$@"
+    fi
+    exec .venv-test/bin/python -m pytest -n "$workers" --dist loadfile "$@"
     ;;
 esac
