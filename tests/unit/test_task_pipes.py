@@ -1,7 +1,8 @@
 """The thread that reads a task's two pipes (toru/tasks/pipes.py), on real
 pipes: what it hands over, its bound, and that it always ends and closes
-what it opened. The order across streams is checked through a real server
-in tests/integration/test_tasks.py."""
+what it opened, and that the order across streams does not wait for the
+hub. Writes 1 ms apart through a real server are in tests/integration/test_tasks.py
+(that one can only judge on a machine with a free CPU)."""
 
 import os
 
@@ -129,3 +130,26 @@ def test_stop_ends_a_thread_waiting_for_the_pump(pipes):
     reader.stop()
     assert reader.finished.wait(5)
     assert ends(out) == 2 and ends(err) == 2
+
+
+def test_order_across_streams_does_not_wait_for_a_busy_hub(pipes):
+    """The point of the thread: while the hub is busy (here: blocked outright
+    by a plain time.sleep), each write is still read as it lands, so the
+    order handed over is the order written. Greenlet readers would find both
+    pipes full when the hub came back, and read them in libev's order."""
+    import time
+    out, err, out_w, err_w = pipes
+    reader = PipeReader(out, err, 16, 65536)
+    written = []
+    for n in range(8):  # the hub does not run at all during this loop
+        fd, stream = (out_w, "stdout") if n % 2 == 0 else (err_w, "stderr")
+        os.write(fd, f"{n}\n".encode())
+        written.append((stream, f"{n}\n".encode()))
+        time.sleep(0.02)
+    os.close(out_w)
+    os.close(err_w)
+    assert reader.finished.wait(5)
+    reader.end()
+    got = [item for item in take_all(reader) if item[1]]
+    assert got == written
+    reader.stop()
