@@ -8,8 +8,8 @@ import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
 import { showError } from '../../ui/toast.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
-import { loadError } from '../../ui/load-error.js';
-import { later, scope } from '../../lifetime.js';
+import { listLoader } from '../../ui/list-loader.js';
+import { later } from '../../lifetime.js';
 
 export const PAGE_SIZE = 25;
 const FILTER_DELAY_MS = 300;
@@ -27,7 +27,6 @@ const ACTION_PREFIXES = ['auth', 'account', 'user', 'token', 'settings', 'task',
 export function render(container, ctx) {
   const state = { page: 0, actor: '', action: '', outcome: '', since: '', until: '' };
   let cancelFilter = () => {};
-  let inflight = null;
 
   const typed = () => {
     cancelFilter();
@@ -107,11 +106,9 @@ export function render(container, ctx) {
     load();
   }
 
+  const fetchPage = listLoader(list, { signal: ctx.signal, what: 'The audit log', title: 'Audit log',
+    retry: () => load() });
   async function load() {
-    if (ctx.signal.aborted) return;
-    if (inflight) inflight.abort();
-    const controller = scope(ctx.signal);
-    inflight = controller;
     const query = filterQuery();
     for (const [link, format] of [[csv, 'csv'], [json, 'json']]) {
       const exportQuery = new URLSearchParams(query);
@@ -120,21 +117,8 @@ export function render(container, ctx) {
     }
     query.set('page', String(state.page));
     query.set('page_size', String(PAGE_SIZE));
-    list.setAttribute('aria-busy', 'true');
-    let data;
-    try {
-      data = await api.get(`/api/audit?${query}`, { signal: controller.signal });
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      list.removeAttribute('aria-busy');
-      list.replaceChildren(loadError(`The audit log could not be loaded: ${err.message}`, load));
-      showError(err, 'Audit log');
-      return;
-    } finally {
-      if (inflight === controller) inflight = null;
-      controller.abort(); // done: let go of the page's signal
-    }
-    list.removeAttribute('aria-busy');
+    const data = await fetchPage(`/api/audit?${query}`);
+    if (!data) return;
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
     if (state.page >= pages && data.total > 0) {
       go(pages - 1); // the list shrank under us

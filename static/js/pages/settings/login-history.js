@@ -2,11 +2,9 @@
 // days, newest first, filtered by username and result, a page at a time.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
-import { api } from '../../api.js';
-import { showError } from '../../ui/toast.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
-import { loadError } from '../../ui/load-error.js';
-import { later, scope } from '../../lifetime.js';
+import { listLoader } from '../../ui/list-loader.js';
+import { later } from '../../lifetime.js';
 
 export const PAGE_SIZE = 25;
 const FILTER_DELAY_MS = 300;
@@ -22,7 +20,6 @@ export const REASONS = {
 export function render(container, ctx) {
   const state = { page: 0, username: '', success: '' };
   let cancelFilter = () => {};
-  let inflight = null;
 
   const username = h('input', {
     id: 'history-username', type: 'search', class: 'input', placeholder: 'Any user', autocomplete: 'off',
@@ -76,29 +73,14 @@ export function render(container, ctx) {
     load();
   }
 
+  const fetchPage = listLoader(list, { signal: ctx.signal, what: 'The login history', title: 'Login history',
+    retry: () => load() });
   async function load() {
-    if (ctx.signal.aborted) return;
-    if (inflight) inflight.abort();
-    const controller = scope(ctx.signal);
-    inflight = controller;
     const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
     if (state.username) query.set('username', state.username);
     if (state.success) query.set('success', state.success);
-    list.setAttribute('aria-busy', 'true');
-    let data;
-    try {
-      data = await api.get(`/api/auth/login-history?${query}`, { signal: controller.signal });
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      list.removeAttribute('aria-busy');
-      list.replaceChildren(loadError(`The login history could not be loaded: ${err.message}`, load));
-      showError(err, 'Login history');
-      return;
-    } finally {
-      if (inflight === controller) inflight = null;
-      controller.abort(); // done: let go of the page's signal
-    }
-    list.removeAttribute('aria-busy');
+    const data = await fetchPage(`/api/auth/login-history?${query}`);
+    if (!data) return;
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
     if (state.page >= pages && data.total > 0) {
       go(pages - 1); // the list shrank under us

@@ -9,7 +9,7 @@ import { showError, showToast } from '../../ui/toast.js';
 import { busy, formError, uid } from '../../ui/password.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
-import { loadError } from '../../ui/load-error.js';
+import { listLoader } from '../../ui/list-loader.js';
 import { iconBusy, iconButton } from '../../ui/buttons.js';
 import { argumentEditor } from './quick-action-arguments.js';
 import { grantPicker } from './quick-action-grants.js';
@@ -30,24 +30,13 @@ export function render(container, ctx) {
     list));
 
   let actions = [];
-  let loadSeq = 0;
   let moving = false;
 
+  const load = listLoader(list, { signal: ctx.signal, what: 'The quick actions', title: 'Quick actions',
+    retry: () => reload() });
   async function reload() {
-    const seq = ++loadSeq;
-    list.setAttribute('aria-busy', 'true');
-    let data;
-    try {
-      data = await api.get('/api/quick-actions', { signal: ctx.signal });
-    } catch (err) {
-      if (ctx.signal.aborted || seq !== loadSeq) return;
-      list.removeAttribute('aria-busy');
-      list.replaceChildren(loadError(`The quick actions could not be loaded: ${err.message}`, reload));
-      showError(err, 'Quick actions');
-      return;
-    }
-    if (seq !== loadSeq || ctx.signal.aborted) return;
-    show(data.quick_actions);
+    const data = await load('/api/quick-actions');
+    if (data) show(data.quick_actions);
   }
 
   // `focus`: [id, selector] of a control to focus after the list is rebuilt

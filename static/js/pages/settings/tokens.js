@@ -11,7 +11,7 @@ import { confirmDialog, modal } from '../../ui/dialog.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { formatAgo, formatDate, formatDateTime, formatIn, isoTime } from '../../ui/format.js';
-import { loadError } from '../../ui/load-error.js';
+import { listLoader } from '../../ui/list-loader.js';
 import { iconBusy, iconButton } from '../../ui/buttons.js';
 import { copyText } from '../../ui/clipboard.js';
 import { busy, formError, uid } from '../../ui/password.js';
@@ -42,24 +42,12 @@ export function render(container, ctx) {
     reload();
   }
 
-  let loadSeq = 0;
+  const load = listLoader(list, { signal: ctx.signal, what: 'The API tokens', title: 'API tokens', retry: () => reload() });
   async function reload() {
-    const seq = ++loadSeq;
-    list.setAttribute('aria-busy', 'true');
-    let data;
-    try {
-      data = await api.get('/api/tokens', { signal: ctx.signal });
-    } catch (err) {
-      if (ctx.signal.aborted || seq !== loadSeq) return;
-      list.removeAttribute('aria-busy');
-      list.replaceChildren(loadError(`The API tokens could not be loaded: ${err.message}`, reload));
-      showError(err, 'API tokens');
-      return;
-    }
-    if (seq !== loadSeq) return;
+    const data = await load('/api/tokens');
+    if (!data) return;
     scopes = data.scopes;
     create.disabled = false;
-    list.removeAttribute('aria-busy');
     count.textContent = String(data.tokens.length);
     list.replaceChildren(data.tokens.length ? tokensTable(data.tokens, reload)
       : h('p', { class: 'table-note' }, 'No API tokens yet. Make one for each script or service that calls Toru, '

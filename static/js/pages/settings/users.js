@@ -13,7 +13,7 @@ import { showError, showToast } from '../../ui/toast.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { formatAgo, formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
-import { loadError } from '../../ui/load-error.js';
+import { listLoader } from '../../ui/list-loader.js';
 import {
   busy, formError, lengthProblem, openChangePasswordDialog, passwordHints, passwordInput, uid,
 } from '../../ui/password.js';
@@ -35,22 +35,10 @@ export function render(container, ctx) {
     list),
     requireTwoFactorCard(ctx)));
 
-  let loadSeq = 0;
+  const load = listLoader(list, { signal: ctx.signal, what: 'The users', title: 'Users', retry: () => reload() });
   async function reload() {
-    const seq = ++loadSeq;
-    list.setAttribute('aria-busy', 'true');
-    let data;
-    try {
-      data = await api.get('/api/users', { signal: ctx.signal });
-    } catch (err) {
-      if (ctx.signal.aborted || seq !== loadSeq) return;
-      list.removeAttribute('aria-busy');
-      list.replaceChildren(loadError(`The users could not be loaded: ${err.message}`, reload));
-      showError(err, 'Users');
-      return;
-    }
-    if (seq !== loadSeq) return;
-    list.removeAttribute('aria-busy');
+    const data = await load('/api/users');
+    if (!data) return;
     count.textContent = String(data.users.length);
     list.replaceChildren(usersTable(data.users, reload));
   }
