@@ -364,3 +364,37 @@ def write_script(server, name, body, executable=True):
     path.chmod(0o755 if executable else 0o644)
     return path
 
+
+
+def app_routes(sample_int="1"):
+    """Every route of a freshly built app, as (route, path with sample values:
+    `sample_int` for <…:int>, x/y for <path:…>, x otherwise)."""
+    import re
+    import tempfile
+    from toru.app import create_app
+    from toru.config import Config
+    with tempfile.TemporaryDirectory() as data:
+        app = create_app(Config(data_dir=data, admin_password="x" * 16))
+        try:
+            found = []
+            for route in app.routes:
+                path = re.sub(r"<[^>]*:int>", sample_int, route.rule)
+                path = re.sub(r"<path:[^>]*>", "x/y", path)
+                found.append((route, re.sub(r"<[^>]*>", "x", path)))
+            return found
+        finally:
+            app.services.stop(timeout=1)
+
+
+def fresh_totp_step(margin=6.0):
+    """The current TOTP step, once at least `margin` seconds of it are left
+    (waited for by computing, so a code made now stays valid for the test)."""
+    from toru.accounts import totp
+    wait_for(lambda: totp.STEP - time.time() % totp.STEP >= margin, timeout=margin + 1,
+             message="a TOTP step with time left")
+    return totp.step_at(time.time())
+
+
+def totp_code(secret, step):
+    from toru.accounts import totp
+    return totp.hotp(totp.secret_key(secret), step)

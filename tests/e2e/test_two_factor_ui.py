@@ -6,25 +6,12 @@ when require_2fa_for_admins is on. Codes are computed from the key the page
 shows, with toru's own TOTP function."""
 
 import re
-import time
 
 from playwright.sync_api import expect
 
 from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, USER_PASSWORD, api, api_sign_in, create_user, form_sign_in,
                          heading, open_page, unexpected, unique, url)
-from helpers import ADMIN_PASSWORD, wait_for
-from toru.accounts import totp
-
-
-def fresh_step(margin=6.0):
-    """The current TOTP step, once at least `margin` seconds of it are left."""
-    wait_for(lambda: totp.STEP - time.time() % totp.STEP >= margin, timeout=margin + 1,
-             message="a TOTP step with time left")
-    return totp.step_at(time.time())
-
-
-def code(secret, step):
-    return totp.hotp(totp.secret_key(secret), step)
+from helpers import ADMIN_PASSWORD, fresh_totp_step, totp_code, wait_for
 
 
 def set_up_in_the_page(page, server):
@@ -41,11 +28,11 @@ def set_up_in_the_page(page, server):
     assert card.locator("[data-secret]").inner_text() == " ".join(re.findall(".{1,4}", secret))
     field = card.get_by_label("Enter the 6-digit code the app now shows")
     assert field.get_attribute("inputmode") == "numeric" and field.get_attribute("autocomplete") == "one-time-code"
-    step = fresh_step()
-    field.fill("000000" if code(secret, step) != "000000" else "111111")
+    step = fresh_totp_step()
+    field.fill("000000" if totp_code(secret, step) != "000000" else "111111")
     card.get_by_role("button", name="Turn on").click()
     expect(card.locator(".form-error")).to_contain_text("does not match")
-    field.fill(code(secret, step - 1))
+    field.fill(totp_code(secret, step - 1))
     card.get_by_role("button", name="Turn on").click()
     codes = card.locator("[data-recovery-codes]")
     expect(codes).to_be_visible()
@@ -85,10 +72,10 @@ def test_set_up_then_sign_in_in_two_steps_on_desktop_and_phone(server, browser):
         field = password_step(page, server, username)
         assert field.get_attribute("inputmode") == "numeric"
         assert field.get_attribute("autocomplete") == "one-time-code" and field.get_attribute("pattern") == "[0-9]*"
-        field.fill(code(secret, step + 3))
+        field.fill(totp_code(secret, step + 3))
         page.get_by_role("button", name="Verify").click()
         expect(page.locator("#login-error")).to_contain_text("Invalid code")
-        field.fill(code(secret, step))
+        field.fill(totp_code(secret, step))
         page.get_by_role("button", name="Verify").click()
         expect(heading(page)).to_have_text("Dashboard")
         assert unexpected(seen, FAILED_RESOURCE) == []

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, TaskSocket, run_cli, sign_in, token_client, wait_for, write_script
+from helpers import ADMIN_PASSWORD, TaskSocket, app_routes, run_cli, sign_in, token_client, wait_for, write_script
 
 USER_PASSWORD = "audit-user-pass-7e1d"
 RESET_PASSWORD = "audit-reset-pass-93kq"
@@ -25,23 +25,8 @@ PIN = "pin-value-hunter-5521"
 def route_table():
     """(method, sample path, declared action) of every route that can change state."""
     from toru.accounts.audit_capture import writes
-    from toru.app import create_app
-    from toru.config import Config
-    import tempfile
-    with tempfile.TemporaryDirectory() as data:
-        app = create_app(Config(data_dir=data, admin_password="x" * 16))
-        try:
-            table = []
-            for route in app.routes:
-                if not writes(route):
-                    continue
-                path = re.sub(r"<[^>]*:int>", "999", route.rule)
-                path = re.sub(r"<path:[^>]*>", "x/y", path)
-                path = re.sub(r"<[^>]*>", "x", path)
-                table.append(("POST" if route.method == "ANY" else route.method, path, route.config["audit"]))
-            return table
-        finally:
-            app.services.stop(timeout=1)
+    return [("POST" if route.method == "ANY" else route.method, path, route.config["audit"])
+            for route, path in app_routes(sample_int="999") if writes(route)]
 
 
 def rows(client, **query):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers import run_cli, sign_in, token_client, write_script
+from helpers import app_routes, run_cli, sign_in, token_client, write_script
 
 
 def make_token(client, *scopes, name="t", **extra):
@@ -29,21 +29,7 @@ def sql(server, query, params=()):
 @pytest.fixture(scope="module")
 def route_table():
     """Every route of the app, as (method, path with sample values, role, scope)."""
-    from toru.app import create_app
-    from toru.config import Config
-    import tempfile
-    with tempfile.TemporaryDirectory() as data:
-        app = create_app(Config(data_dir=data, admin_password="x" * 16))
-        try:
-            table = []
-            for route in app.routes:
-                path = re.sub(r"<[^>]*:int>", "1", route.rule)
-                path = re.sub(r"<path:[^>]*>", "x/y", path)
-                path = re.sub(r"<[^>]*>", "x", path)
-                table.append((route.method, path, route.config["role"], route.config.get("scope")))
-            return table
-        finally:
-            app.services.stop(timeout=1)
+    return [(route.method, path, route.config["role"], route.config.get("scope")) for route, path in app_routes()]
 
 
 def test_the_secret_is_shown_once_and_only_its_hash_is_stored(server, admin):

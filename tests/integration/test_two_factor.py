@@ -10,27 +10,15 @@ step for the rest of the test."""
 
 import json
 import sqlite3
-import time
 
 import pytest
 from websocket import WebSocketBadStatusException
 
-from helpers import ADMIN_PASSWORD, run_cli, ws_connect, sign_in, token_client, wait_for
-from toru.accounts import totp
+from helpers import (ADMIN_PASSWORD, fresh_totp_step, run_cli, sign_in, token_client, totp_code, wait_for,
+                     ws_connect)
 
 LOGIN = "/api/auth/login"
 PASSWORD = "correct horse battery staple"
-
-
-def fresh_step(margin=6.0):
-    """The current TOTP step, once at least `margin` seconds of it are left."""
-    wait_for(lambda: totp.STEP - time.time() % totp.STEP >= margin, timeout=margin + 1,
-             message="a TOTP step with time left")
-    return totp.step_at(time.time())
-
-
-def code(secret, step):
-    return totp.hotp(totp.secret_key(secret), step)
 
 
 def login(server, username, password=PASSWORD, **extra):
@@ -43,8 +31,8 @@ def turn_on(client, offset=-1):
     `offset` from now (-1 leaves the current and next steps for sign-ins).
     Returns (secret, recovery codes, step)."""
     setup = client.post("/api/me/2fa/setup").json
-    step = fresh_step()
-    res = client.post("/api/me/2fa/enable", json={"code": code(setup["secret"], step + offset)})
+    step = fresh_totp_step()
+    res = client.post("/api/me/2fa/enable", json={"code": totp_code(setup["secret"], step + offset)})
     assert res.status == 200, res
     return setup["secret"], res.json["recovery_codes"], step
 
@@ -76,10 +64,10 @@ def test_setup_enable_and_the_two_step_sign_in(server, make_user):
     # A setup not yet confirmed changes nothing at sign-in.
     assert login(server, user["username"])[1].status == 200
 
-    step = fresh_step()
-    wrong = client.post("/api/me/2fa/enable", json={"code": code(secret, step + 3)})
+    step = fresh_totp_step()
+    wrong = client.post("/api/me/2fa/enable", json={"code": totp_code(secret, step + 3)})
     assert wrong.status == 400 and "code" in wrong.json["fields"]
-    res = client.post("/api/me/2fa/enable", json={"code": code(secret, step - 1)})
+    res = client.post("/api/me/2fa/enable", json={"code": totp_code(secret, step - 1)})
     assert res.status == 200
     recovery = res.json["recovery_codes"]
     assert len(recovery) == 10 and len(set(recovery)) == 10
@@ -92,11 +80,11 @@ def test_setup_enable_and_the_two_step_sign_in(server, make_user):
     assert res.status == 401 and res.json["totp_required"] is True and res.json["error"]
     assert res.headers["set-cookie-list"] == [] and c.get("/api/auth/me").status == 401
     # A wrong password never says whether a code is needed, with or without one.
-    for extra in ({}, {"code": code(secret, step)}):
+    for extra in ({}, {"code": totp_code(secret, step)}):
         res = login(server, user["username"], "a wrong password!!", **extra)[1]
         assert res.status == 401 and "totp_required" not in res.json
     # Step two: password and code.
-    c, res = login(server, user["username"], code=code(secret, step))
+    c, res = login(server, user["username"], code=totp_code(secret, step))
     assert res.status == 200 and res.json["user"]["username"] == user["username"]
     assert c.get("/api/auth/me").status == 200
     # Stored: the secret (codes are checked against it), never a recovery code.
@@ -108,16 +96,16 @@ def test_one_step_either_side_and_no_replay(server, make_user):
     client, user = make_user()
     secret, _, step = turn_on(client, offset=-1)  # the enable spent step - 1
     name = user["username"]
-    res = login(server, name, code=code(secret, step - 1))[1]
+    res = login(server, name, code=totp_code(secret, step - 1))[1]
     assert res.status == 401 and "already used" in res.json["error"]
-    assert login(server, name, code=code(secret, step - 2))[1].status == 401  # outside the window
-    assert login(server, name, code=code(secret, step))[1].status == 200
-    res = login(server, name, code=code(secret, step))[1]
+    assert login(server, name, code=totp_code(secret, step - 2))[1].status == 401  # outside the window
+    assert login(server, name, code=totp_code(secret, step))[1].status == 200
+    res = login(server, name, code=totp_code(secret, step))[1]
     assert res.status == 401 and res.json["totp_required"] is True  # the same code twice
-    assert login(server, name, code=code(secret, step + 2))[1].status == 401  # outside the window
-    assert login(server, name, code=code(secret, step + 1))[1].status == 200  # the next step: 30 s ahead
+    assert login(server, name, code=totp_code(secret, step + 2))[1].status == 401  # outside the window
+    assert login(server, name, code=totp_code(secret, step + 1))[1].status == 200  # the next step: 30 s ahead
     # Once a later step was used, an earlier one is refused even inside the window.
-    assert login(server, name, code=code(secret, step))[1].status == 401
+    assert login(server, name, code=totp_code(secret, step))[1].status == 401
     reasons = [r for (r,) in db(server, "SELECT reason FROM login_attempts WHERE username = ? ORDER BY id", (name,))]
     assert reasons[-7:] == ["reused_code", "bad_code", "ok", "reused_code", "bad_code", "ok", "reused_code"]
 
@@ -134,7 +122,7 @@ def test_recovery_codes_work_once_and_can_be_replaced(server, make_user):
     assert client.get("/api/me/2fa").json["recovery_codes_left"] == 8
 
     assert client.post("/api/me/2fa/recovery-codes", json={"code": "123"}).status == 403
-    res = client.post("/api/me/2fa/recovery-codes", json={"code": code(secret, step)})
+    res = client.post("/api/me/2fa/recovery-codes", json={"code": totp_code(secret, step)})
     assert res.status == 200 and len(res.json["recovery_codes"]) == 10
     assert login(server, name, code=recovery[2])[1].status == 401  # the old ones are gone
     assert login(server, name, code=res.json["recovery_codes"][0])[1].status == 200
@@ -147,13 +135,13 @@ def test_wrong_codes_lock_the_user_out_and_code_requests_do_not_count(server, ma
     for _ in range(5):  # right password, no code: step one, not a failure
         res = login(server, name)[1]
         assert res.status == 401 and res.json["totp_required"] and "retry_after" not in res.json
-    assert login(server, name, code="000000" if code(secret, step) != "000000" else "111111")[1].status == 401
+    assert login(server, name, code="000000" if totp_code(secret, step) != "000000" else "111111")[1].status == 401
     assert login(server, name, code="not-a-recovery-code")[1].status == 401
     # Nor does step one reset the count: the third wrong code starts the lock.
     assert "retry_after" not in login(server, name)[1].json
-    res = login(server, name, code=code(secret, step + 5))[1]
+    res = login(server, name, code=totp_code(secret, step + 5))[1]
     assert res.status == 401 and res.json["totp_required"] and 55 <= res.json["retry_after"] <= 60
-    res = login(server, name, code=code(secret, step))[1]  # the right code, from yet another address
+    res = login(server, name, code=totp_code(secret, step))[1]  # the right code, from yet another address
     assert res.status == 429 and res.header("retry-after")
     assert login(server, name)[1].status == 429
 
@@ -161,13 +149,13 @@ def test_wrong_codes_lock_the_user_out_and_code_requests_do_not_count(server, ma
 def test_disable_needs_the_password_and_a_code(server, make_user):
     client, user = make_user()
     secret, recovery, step = turn_on(client)
-    res = client.post("/api/me/2fa/disable", json={"password": "not my password!", "code": code(secret, step)})
+    res = client.post("/api/me/2fa/disable", json={"password": "not my password!", "code": totp_code(secret, step)})
     assert res.status == 403 and "password" in res.json["fields"]
     res = client.post("/api/me/2fa/disable", json={"password": PASSWORD, "code": "999999"})
     assert res.status == 403 and "code" in res.json["fields"]
     assert client.post("/api/me/2fa/disable", json={"password": PASSWORD}).status == 400
     # The right code was not spent by the wrong-password try: it works now.
-    assert client.post("/api/me/2fa/disable", json={"password": PASSWORD, "code": code(secret, step)}).status == 200
+    assert client.post("/api/me/2fa/disable", json={"password": PASSWORD, "code": totp_code(secret, step)}).status == 200
     assert client.get("/api/me/2fa").json["enabled"] is False
     assert login(server, user["username"])[1].status == 200
     # A recovery code may stand in for the app (the phone is gone).
@@ -212,7 +200,7 @@ def test_env_admin_second_factor_lives_in_the_database(fresh_server, tmp_path):
     res = second.client().post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD})
     assert res.status == 401 and res.json["totp_required"] is True
     c = second.client()
-    assert c.post(LOGIN, json={"username": "ADMIN", "password": ADMIN_PASSWORD, "code": code(secret, step)}).status == 200
+    assert c.post(LOGIN, json={"username": "ADMIN", "password": ADMIN_PASSWORD, "code": totp_code(secret, step)}).status == 200
     me = c.get("/api/auth/me").json["user"]
     assert me["totp_enabled"] is True and me["id"] == 0
     assert c.get("/api/users").json["users"][0]["totp_enabled"] is True
@@ -264,6 +252,6 @@ def test_require_2fa_for_admins(fresh_server):
     assert admin.get("/api/users").status == 200
     assert admin.get("/api/auth/me").json["user"]["totp_setup_required"] is False
     c = proc.client()
-    res = c.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD, "code": code(secret, step)})
+    res = c.post(LOGIN, json={"username": "admin", "password": ADMIN_PASSWORD, "code": totp_code(secret, step)})
     assert res.status == 200 and "totp_setup_required" not in res.json
     assert c.get("/api/settings").json["settings"]["require_2fa_for_admins"] is True
