@@ -28,6 +28,7 @@ from toru.web import websocket as ws
 from toru.accounts.audit import AuditTrail
 from toru.accounts.users import Accounts
 from toru.accounts.auth import AccessPlugin, Auth
+from toru.accounts.credentials import CredentialCache
 from toru.accounts.tokens import Tokens
 from toru.accounts.two_factor import TwoFactor
 from toru.config import Config
@@ -132,10 +133,11 @@ def build_services(config, clock=time.time):
     """The services over `config`; `clock` (wall time) is what schedules
     go by: tests pass their own to step it."""
     store = Store(config.db_path)
-    accounts = Accounts(store, config)
-    sessions = Sessions(store)
+    credentials = CredentialCache(store)  # sessions' and tokens' users in memory, shared by all three
+    accounts = Accounts(store, config, credentials)
+    sessions = Sessions(store, credentials)
     settings = Settings(store, config.data_dir)
-    tokens = Tokens(store, accounts)
+    tokens = Tokens(store, accounts, credentials)
     limiter = LoginLimiter(store)
     auth = Auth(config, accounts, sessions, limiter, tokens, TwoFactor(store, limiter.clock), settings)
     timings = config.timings

@@ -169,10 +169,16 @@ class Auth:
         return owner, token
 
     def user_for_token(self, token):
-        row = self.sessions.lookup(token)
-        if row is None:
+        """The user of a live session token, or None. The user is kept with
+        the session in memory (`credentials.py`) until a write forgets it."""
+        session = self.sessions.lookup(token)
+        if session is None:
             return None
-        return self.accounts.user_for_session(row["user_id"], row["username"])
+        if session["user"] is None:
+            session["user"] = self.accounts.user_for_session(session["user_id"], session["username"])
+            if session["user"] is None:
+                return None
+        return dict(session["user"])  # a copy: a handler may add to it, the cache must not change
 
     def browser_user(self, environ):
         """(user or None, has_session) for a request without an API token.

@@ -14,6 +14,8 @@ import re
 import secrets
 import time
 
+from toru.accounts.credentials import CredentialCache
+
 COOKIE = "toru_session"
 LIFETIME = 7 * 24 * 3600
 TOUCH_EVERY = 60  # seconds between last_seen writes: not one write per request
@@ -34,8 +36,12 @@ def token_hash(token):
 
 
 class Sessions:
-    def __init__(self, store):
+    """`credentials` keeps each live session's row in memory (and its user,
+    which `Auth` adds): every write here that ends a session forgets it."""
+
+    def __init__(self, store, credentials=None):
         self.store = store
+        self.credentials = credentials or CredentialCache(store)
 
     def create(self, user, ip, user_agent, via=None):
         """A new token for `user` (a new one on every login: no fixation)."""
@@ -49,31 +55,42 @@ class Sessions:
         return token
 
     def lookup(self, token):
-        """The session row for a live token (and slide its expiry), or None."""
+        """The live session of `token` (and slide its expiry), or None: a dict
+        {user_id, username, expires_at, last_seen, user}, where `user` is for
+        the caller to fill (`Auth.user_for_token`) and is kept with it."""
         if not token or len(token) > 100:
             return None
         key = token_hash(token)
-        row = self.store.one("SELECT * FROM sessions WHERE token_hash = ?", (key,))
+        session = self.credentials.get(key)
+        if session is None:
+            row = self.store.one("SELECT user_id, username, expires_at, last_seen FROM sessions "
+                                 "WHERE token_hash = ?", (key,))
+            if row is None:
+                return None
+            session = self.credentials.put(key, dict(row, user=None))
         now = time.time()
-        if row is None:
-            return None
-        if row["expires_at"] <= now:
+        if session["expires_at"] <= now:
             self.store.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
+            self.credentials.forget_all()
             return None
-        if now - row["last_seen"] > TOUCH_EVERY:
+        if now - session["last_seen"] > TOUCH_EVERY:
             self.store.execute("UPDATE sessions SET last_seen = ?, expires_at = ? WHERE token_hash = ?",
                                (now, now + LIFETIME, key))
-        return row
+            session["last_seen"], session["expires_at"] = now, now + LIFETIME
+        return session
 
     def delete(self, token):
         self.store.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+        self.credentials.forget_all()
 
     def delete_for_user(self, user, keep_token=None):
         """End every session of `user` (but `keep_token`'s, if given); how many ended."""
         keep = token_hash(keep_token) if keep_token else ""
         where, params = owner_clause(user)
-        return self.store.execute(f"DELETE FROM sessions WHERE {where} AND token_hash != ?",
-                                  (*params, keep)).rowcount
+        ended = self.store.execute(f"DELETE FROM sessions WHERE {where} AND token_hash != ?",
+                                   (*params, keep)).rowcount
+        self.credentials.forget_all()
+        return ended
 
     def list_for_user(self, user, current_token=None):
         """`user`'s live sessions, newest use first, as the API shows them."""
@@ -88,10 +105,13 @@ class Sessions:
         if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
             return False
         where, params = owner_clause(user)
-        return self.store.execute(f"DELETE FROM sessions WHERE {where} AND id = ?",
-                                  (*params, session_id)).rowcount > 0
+        ended = self.store.execute(f"DELETE FROM sessions WHERE {where} AND id = ?",
+                                   (*params, session_id)).rowcount
+        self.credentials.forget_all()
+        return ended > 0
 
     def cleanup(self):
+        # Expired sessions are refused by lookup already; nothing cached to forget.
         return self.store.execute("DELETE FROM sessions WHERE expires_at <= ?", (time.time(),)).rowcount
 
 

@@ -128,9 +128,13 @@ def public(row):
 
 
 class Tokens:
-    def __init__(self, store, accounts, clock=time.time):
+    """`credentials` keeps each live token's row and owner in memory
+    (`credentials.py`): a revoke, or any write to its owner, forgets it."""
+
+    def __init__(self, store, accounts, credentials=None, clock=time.time):
         self.store = store
         self.accounts = accounts
+        self.credentials = credentials or accounts.credentials
         self.clock = clock
         self.uses = UseLog()
 
@@ -178,24 +182,32 @@ class Tokens:
         if user is not None and not is_admin(user) and token["user_id"] != user["id"]:
             raise NotFound("No token with that id")  # someone else's: not even its existence
         self.store.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,))
+        self.credentials.forget_all()
         return token
 
     def authenticate(self, secret, ip):
         """(owner, token) for a live token, else (None, reason)."""
-        row = self.store.one("SELECT * FROM api_tokens WHERE token_hash = ?", (token_hash(secret),)) \
-            if looks_like_token(secret) else None
-        if row is None:
+        if not looks_like_token(secret):
             return None, "unknown token"
-        now = self.clock()
-        if row["expires_at"] is not None and row["expires_at"] <= now:
+        key = "token:" + token_hash(secret)  # never equal to a session's key (a bare hex digest)
+        entry = self.credentials.get(key)
+        if entry is None:
+            row = self.store.one("SELECT * FROM api_tokens WHERE token_hash = ?", (key[6:],))
+            if row is None:
+                return None, "unknown token"
+            entry = self.credentials.put(key, {"token": public(row), "owner": None})
+        token, now = entry["token"], self.clock()
+        if token["expires_at"] is not None and token["expires_at"] <= now:
             return None, "token expired"
-        owner = self.accounts.user_for_session(row["user_id"], row["username"])
-        if owner is None:
-            return None, "token owner deactivated or deleted"
-        if row["last_used_at"] is None or now - row["last_used_at"] >= LAST_USE_EVERY or row["last_used_ip"] != ip:
+        if entry["owner"] is None:
+            entry["owner"] = self.accounts.user_for_session(token["user_id"] or None, token["username"])
+            if entry["owner"] is None:
+                return None, "token owner deactivated or deleted"
+        if token["last_used_at"] is None or now - token["last_used_at"] >= LAST_USE_EVERY or token["last_used_ip"] != ip:
             self.store.execute("UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?",
-                               (now, ip, row["id"]))
-        return owner, public(row)
+                               (now, ip, token["id"]))
+            token["last_used_at"], token["last_used_ip"] = now, ip
+        return dict(entry["owner"]), dict(token)
 
 
 def register(app, services):

@@ -18,6 +18,7 @@ import bottle
 
 from toru.accounts import passwords
 from toru.accounts.auth import current_user, session_token
+from toru.accounts.credentials import CredentialCache
 from toru.errors import Conflict, FieldErrors, Forbidden, Invalid, NotFound
 from toru.web.http import json_body
 
@@ -35,9 +36,13 @@ ADMIN_SOURCE_SETTING = "admin_credential_source"
 
 
 class Accounts:
-    def __init__(self, store, config):
+    """`credentials`: signed-in users are kept in memory by their session or
+    token (`credentials.py`); every write to a user here forgets them."""
+
+    def __init__(self, store, config, credentials=None):
         self.store = store
         self.config = config
+        self.credentials = credentials or CredentialCache(store)
 
     # --- env admin -----------------------------------------------------------
     def setup_admin(self):
@@ -59,6 +64,7 @@ class Accounts:
         with self.store.transaction():
             self.store.set_setting(ADMIN_HASH_SETTING, password_hash)
             self.store.set_setting(ADMIN_SOURCE_SETTING, source)
+        self.credentials.forget_all()
 
     def admin_credential_source(self):
         """"environment" (ADMIN_PASSWORD), or where the stored one came from."""
@@ -176,6 +182,7 @@ class Accounts:
         sets = ", ".join(f"{k} = ?" for k in changes)
         self.store.execute(f"UPDATE users SET {sets}, updated_at = ? WHERE id = ?",
                            (*changes.values(), time.time(), row["id"]))
+        self.credentials.forget_all()
         return public_user(self.get(user_id))
 
     def set_password(self, user_id, password):
@@ -188,6 +195,7 @@ class Accounts:
     def delete_user(self, user_id):
         row = self.get(user_id)
         self.store.execute("DELETE FROM users WHERE id = ?", (row["id"],))
+        self.credentials.forget_all()
         return row["username"]
 
     def change_own_password(self, user, current, new):
@@ -212,6 +220,7 @@ class Accounts:
     def _set_hash(self, user_id, password_hash):
         self.store.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                            (password_hash, time.time(), user_id))
+        self.credentials.forget_all()
 
 
 def user_dict(row):

@@ -31,6 +31,7 @@ SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "same-origin"),
 ]
+SECURITY_HEADER_NAMES = frozenset(name.lower() for name, _ in SECURITY_HEADERS)
 # The methods that change state: they may carry a body (capped here) and
 # must come from the same origin (web/security.py).
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -58,8 +59,11 @@ class App(bottle.Bottle):
     def wsgi(self, environ, start_response):
         def with_headers(status, headers, exc_info=None):
             self.status_counts[status[:1]] += 1
-            present = {name.lower() for name, _ in headers}
-            headers.extend(h for h in SECURITY_HEADERS if h[0].lower() not in present)
+            present = [name.lower() for name, _ in headers if name.lower() in SECURITY_HEADER_NAMES]
+            if present:  # a response that sets one of its own (a plugin's page) keeps it
+                headers.extend(h for h in SECURITY_HEADERS if h[0].lower() not in present)
+            else:
+                headers.extend(SECURITY_HEADERS)
             return start_response(status, headers, exc_info)
         return super().wsgi(environ, with_headers)
 
