@@ -2,6 +2,7 @@
 history cost, measured against the built pyz in this one run, on 127.0.0.1.
 
     python3 bench/resources_bench.py [--pyz dist/toru.pyz] [--idle-seconds 60] [--json]
+    python3 bench/resources_bench.py --history-only   # phase 3 on the checkout, no pyz
 
 1. keep-alive load on GET /api/resources vs GET /api/health on the same
    server, signed in (session cookie on every request of both);
@@ -10,10 +11,14 @@ history cost, measured against the built pyz in this one run, on 127.0.0.1.
    to a second server with TORU_SAMPLE_INTERVAL=60, the sampler nearly off,
    in the same window) and with 20 subscribers of the "resources" topic;
    goals: < 1 % and < 3 % of one CPU;
-3. memory of the history after a simulated 24 h, in a fresh process:
-   43,200 points 2 s apart shaped like this machine's real snapshot
-   (tracemalloc and RSS growth; goal < 10 MiB), and a 16-core, 4-interface,
-   4-disk variant for information;
+3. the history after a simulated 24 h: 43,200 generated points 2 s apart
+   for a 2-core/3-interface/1-disk, a 16/4/4 and a 64/8/8 host, each fed
+   to the dict-per-point history Toru kept before (bench/history_baseline.py)
+   and to the columnar toru.monitor.history, each in a fresh process:
+   memory (tracemalloc and RSS growth) and the /api/resources/history
+   answer time (1h and 24h, every series, JSON included), side by side;
+   goals: 64/8/8 columnar < 8 MiB, columnar answers no slower than the
+   baseline's for every shape;
 4. Glances (`glances -w --disable-webui`, installed with pip into a venv
    under /tmp, never into the repo) as a reference: GET /api/4/all with the
    same load; goal: Toru's /api/resources req/s >= 5x. Skipped, with the
@@ -29,6 +34,8 @@ import gc
 import http.client
 import http.cookies
 import json
+import os
+import platform
 import random
 import shutil
 import subprocess
@@ -48,7 +55,7 @@ from loadgen import HOST, NOISY_PCT, Load, LoadError, busy_cpu_seconds, combine,
 import psutil  # noqa: E402  (http_bench already said how to get it)
 
 GOALS = {"rps_ratio": 0.8, "p99_ms": 25.0, "idle_cpu_pct": 1.0, "subscribed_cpu_pct": 3.0,
-         "history_mib": 10.0, "glances_ratio": 5.0}
+         "history_mib": 8.0, "glances_ratio": 5.0}
 COOKIE = "toru_session"
 REFERENCE_INTERVAL = 60  # the largest TORU_SAMPLE_INTERVAL Toru accepts: the sampler nearly off
 GLANCES_PATH = "/api/4/all"
@@ -322,7 +329,17 @@ def run_idle(setup, procs, toru, port, token, args):
     return {"quiet": quiet, "subscribed": subscribed}
 
 
-# --- 3: history memory, in a fresh process ----------------------------------------------
+# --- 3: history memory and answer time, in fresh processes -------------------------------
+# Both storages get the same generated day: the dict-per-point history Toru
+# kept until issue 16 (bench/history_baseline.py) and toru.monitor.history.
+
+STORAGES = ("baseline", "columnar")
+SHAPES = {"2/3/1": {"cores": 2, "interfaces": 3, "disks": 1},
+          "16/4/4": {"cores": 16, "interfaces": 4, "disks": 4},
+          "64/8/8": {"cores": 64, "interfaces": 8, "disks": 8}}
+GOAL_SHAPE = "64/8/8"
+ANSWER_REPEATS = 5
+
 
 def fresh(text):
     """A new str object with the same text, as psutil hands out on every call."""
@@ -356,69 +373,96 @@ def varied(base, rnd):
     }
 
 
-def history_child(spec):
-    """Run inside the fresh process (`--history-child`): build the History
-    Toru keeps, feed it a day of points, print what it costs as JSON."""
-    from toru.monitor.history import History
-    from toru.monitor.system import Sampler, history_point
+def answer_times(histories):
+    """{storage: {"answer_1h_s", "answer_24h_s", "json_1h"}}: the fastest of
+    ANSWER_REPEATS /api/resources/history answers (every series, as
+    Monitor.history_series asks, encoded to JSON as the route's plugin does),
+    the storages taking turns so a busy neighbour slows both alike."""
+    names = ["cpu", "cores", "mem", "swap", "load1", "net", "disk_io", "disk"]
+    out = {storage: {"answer_1h_s": float("inf"), "answer_24h_s": float("inf")} for storage in histories}
+    for _ in range(ANSWER_REPEATS):
+        for range_name, asked in (("1h", names), ("24h", names + ["cpu_max"])):
+            for storage, history in histories.items():
+                started = time.perf_counter()
+                body = json.dumps(history.series(range_name, asked))
+                took = time.perf_counter() - started
+                out[storage][f"answer_{range_name}_s"] = min(out[storage][f"answer_{range_name}_s"], took)
+                out[storage][f"json_{range_name}"] = len(body)
+    return out
 
-    if spec["shape"] == "real":
-        sampler = Sampler()
-        time.sleep(0.5)
-        sampler.sample()
-        time.sleep(0.5)
-        base = sampler.sample()
-    else:
-        base = synthetic_snapshot(**spec["shape"])
-    rnd = random.Random(42)
-    interval, points = spec["interval"], spec["points"]
-    t0 = 1_700_000_000.0
-    if spec["tracemalloc"]:
+
+def history_child(spec):
+    """Run inside the fresh process (`--history-child`): feed a day of points
+    to one storage and print its memory, or to both and print their answer
+    times, as JSON."""
+    from history_baseline import History as Baseline
+    from toru.monitor.history import History as Columnar
+    from toru.monitor.system import history_point
+
+    kinds = {"baseline": Baseline, "columnar": Columnar}
+    base, rnd = synthetic_snapshot(**spec["shape"]), random.Random(42)
+    interval, t0 = spec["interval"], 1_700_000_000.0
+    if spec["measure"] == "traced":
         import tracemalloc
         tracemalloc.start()
     gc.collect()
     rss0 = psutil.Process().memory_info().rss
-    traced0 = tracemalloc.get_traced_memory()[0] if spec["tracemalloc"] else 0
+    traced0 = tracemalloc.get_traced_memory()[0] if spec["measure"] == "traced" else 0
     started = time.perf_counter()
-    history = History(interval)
-    for i in range(points):
-        history.add(t0 + i * interval, history_point(varied(base, rnd)))
-    feed_s = time.perf_counter() - started
+    histories = {storage: kinds[storage](interval) for storage in spec["storages"]}
+    for i in range(spec["points"]):
+        point = history_point(varied(base, rnd))
+        for history in histories.values():
+            history.add(t0 + i * interval, point)
+    out = {"feed_s": time.perf_counter() - started}
     gc.collect()
-    out = {"rss_growth": psutil.Process().memory_info().rss - rss0, "feed_s": feed_s,
-           "recent": len(history.recent), "minutes": len(history.minutes),
-           "shape": shape_of(base), "point_json_bytes": len(json.dumps(history_point(base)))}
-    if spec["tracemalloc"]:
-        now, peak = tracemalloc.get_traced_memory()
-        out.update(traced=now - traced0, traced_peak=peak - traced0)
-    started = time.perf_counter()
-    day = json.dumps(history.points("24h"))
-    out.update(points_24h_json_bytes=len(day), points_24h_s=time.perf_counter() - started)
+    if spec["measure"] == "traced":
+        out["traced"] = tracemalloc.get_traced_memory()[0] - traced0
+    elif spec["measure"] == "rss":
+        history = histories[spec["storages"][0]]
+        out.update(rss_growth=psutil.Process().memory_info().rss - rss0, recent=len(history.recent),
+                   minutes=len(history.minutes))
+    else:
+        out = answer_times(histories)
     print(json.dumps(out))
 
 
-def run_history_child(setup, spec):
-    if not setup.site_packages:
-        raise BenchError("the pyz's unpacked site-packages were not found: cannot import toru.monitor.history")
-    cmd = [setup.python, str(Path(__file__).resolve()), "--history-child", json.dumps(spec)]
-    env = clean_env(PYTHONPATH=setup.site_packages)
-    out = subprocess.run(cmd, env=env, cwd=str(setup.tmp), capture_output=True, text=True, timeout=600)
+def run_history_child(python, toru_path, spec):
+    cmd = [python, str(Path(__file__).resolve()), "--history-child", json.dumps(spec)]
+    env = clean_env(PYTHONPATH=toru_path)
+    out = subprocess.run(cmd, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise BenchError(f"history child failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_history(setup, args):
-    """Each shape twice: once for RSS (no tracemalloc: its own bookkeeping
-    would be counted), once under tracemalloc."""
-    shapes = {"real": "real", "synthetic": {"cores": 16, "interfaces": 4, "disks": 4}}
+def run_history(python, toru_path, args):
+    """Per shape: each storage alone for RSS growth (no tracemalloc: its
+    bookkeeping would be counted) and alone under tracemalloc, then both in
+    one process for the answer times."""
     result = {}
-    for name, shape in shapes.items():
+    for name, shape in SHAPES.items():
         spec = {"shape": shape, "interval": args.interval, "points": args.history_points}
-        rss = run_history_child(setup, dict(spec, tracemalloc=False))
-        traced = run_history_child(setup, dict(spec, tracemalloc=True))
-        result[name] = dict(rss, traced=traced["traced"], traced_peak=traced["traced_peak"])
+        result[name] = {}
+        for storage in STORAGES:
+            alone = dict(spec, storages=[storage])
+            rss = run_history_child(python, toru_path, dict(alone, measure="rss"))
+            traced = run_history_child(python, toru_path, dict(alone, measure="traced"))
+            result[name][storage] = dict(rss, traced=traced["traced"])
+        answers = run_history_child(python, toru_path, dict(spec, storages=list(STORAGES), measure="answers"))
+        for storage in STORAGES:
+            result[name][storage].update(answers[storage])
     return result
+
+
+def history_verdicts(history):
+    """The goal shape in under GOAL_MIB (the larger of RSS growth and traced),
+    and every shape's answers at least as fast as the baseline's."""
+    goal = history[GOAL_SHAPE]["columnar"]
+    faster = all(h["columnar"][key] <= h["baseline"][key] for h in history.values()
+                 for key in ("answer_1h_s", "answer_24h_s"))
+    return {"history_mib": max(goal["rss_growth"], goal["traced"]) / MIB < GOALS["history_mib"],
+            "history_answer": faster}
 
 
 # --- the run ------------------------------------------------------------------------
@@ -438,7 +482,9 @@ def run(args):
             rss_after = psutil.Process(toru.pid).memory_info().rss
         finally:
             procs.stop_all()
-        history = run_history(setup, args)
+        if not setup.site_packages:
+            raise BenchError("the pyz's unpacked site-packages were not found: cannot import toru.monitor.history")
+        history = run_history(setup.python, setup.site_packages, args)
         info = machine(setup)
     loads = [http["health"], http["resources"]] + ([http["glances"]] if http["glances"] else [])
     # Idle windows read the server's own CPU time, which a busy neighbour
@@ -446,8 +492,18 @@ def run(args):
     noise = {"wall_s": time.monotonic() - wall0, "noisy": max(x["other_cpu_pct"] for x in loads) > NOISY_PCT}
     glances.pop("bin", None)
     return {"machine": info, "settings": settings(args), "noise": noise, "http": http, "glances": glances,
-            "idle": idle, "history": history, "toru_rss_mib_after": rss_after / MIB,
+            "idle": idle, "history": history, "history_from": "the pyz", "toru_rss_mib_after": rss_after / MIB,
             "goals": verdicts(http, idle, history)}
+
+
+def run_history_only(args):
+    """Phase 3 alone, on this interpreter and the checkout's toru/: no pyz,
+    no server (what a change to the history needs)."""
+    wall0 = time.monotonic()
+    history = run_history(sys.executable, str(ROOT), args)
+    return {"settings": settings(args), "history": history, "history_from": f"{ROOT}/toru",
+            "python": platform.python_version(), "wall_s": time.monotonic() - wall0,
+            "goals": history_verdicts(history)}
 
 
 def settings(args):
@@ -463,8 +519,7 @@ def verdicts(http, idle, history):
             "p99_ms": http["resources"]["p99_ms"] < GOALS["p99_ms"],
             "idle_cpu_pct": idle["quiet"]["cpu_pct"] < GOALS["idle_cpu_pct"],
             "subscribed_cpu_pct": None if sub is None else sub["cpu_pct"] < GOALS["subscribed_cpu_pct"],
-            "history_mib": max(history["real"]["rss_growth"], history["real"]["traced"]) / MIB
-            < GOALS["history_mib"],
+            **history_verdicts(history),
             "glances_ratio": None if "glances_ratio" not in http
             else http["glances_ratio"] >= GOALS["glances_ratio"]}
 
@@ -487,7 +542,7 @@ def load_row(label, x):
 
 
 def report(r):
-    m, s, h, idle, hist, g = r["machine"], r["settings"], r["http"], r["idle"], r["history"], r["goals"]
+    m, s, h, idle, g = r["machine"], r["settings"], r["http"], r["idle"], r["goals"]
     gl = r["glances"]
     shape = h["snapshot_shape"]
     lines = [
@@ -538,27 +593,43 @@ def report(r):
                      f"{sub['messages_max']} per subscriber), {sub['other_messages']} other")
     else:
         lines.append(f"   toru, subscribers: not measured: {idle['why']}   {mark(None)}")
-    lines += ["",
-              f"3. History after a simulated 24 h ({s['history_points']:,} points "
-              f"{s['interval']:g} s apart), in a fresh process",
-              f"   {'shape':42} {'2s + 1min':>11} {'tracemalloc':>11} {'RSS growth':>10} {'feed s':>7}"
-              f" {'24h JSON':>9}"]
-    for name, label in (("real", "this machine"), ("synthetic", "synthetic (info)")):
-        x = hist[name]
-        sh = x["shape"]
-        kept = f"{x['recent']} + {x['minutes']}"
-        row = (f"   {label + ': %d cores, %d if, %d disks' % (sh['cores'], sh['interfaces'], sh['disks']):42}"
-               f" {kept:>11} {x['traced'] / MIB:7.2f} MiB {x['rss_growth'] / MIB:6.2f} MiB {x['feed_s']:7.2f}"
-               f" {x['points_24h_json_bytes'] / 1024:6.0f} KiB")
-        if name == "real":
-            row += f"   goal < {GOALS['history_mib']:g} MiB   {mark(g['history_mib'])}"
-        lines.append(row)
+    lines += [""] + history_report(r)
     lines += ["", f"Toru RSS at the end of phase 2: {r['toru_rss_mib_after']:.1f} MiB; "
                   f"run took {r['noise']['wall_s']:.0f} s."]
     if r["noise"]["noisy"]:
         lines.append(f"WARNING: other processes took over {NOISY_PCT:g}% of a CPU during a load phase: "
                      "rerun on a quiet machine.")
     return "\n".join(lines)
+
+
+def history_report(r):
+    """Phase 3's lines: each shape's baseline and columnar rows, then their ratio."""
+    s, hist, g = r["settings"], r["history"], r["goals"]
+    lines = [f"3. History after a simulated 24 h ({s['history_points']:,} points {s['interval']:g} s apart), "
+             f"each storage in a fresh process; toru from {r['history_from']}",
+             f"   {'host cores/if/disks, storage':30} {'2s + 1min':>11} {'tracemalloc':>11} {'RSS growth':>10}"
+             f" {'feed s':>7} {'1h answer':>10} {'24h answer':>10} {'1h JSON':>8}"]
+    for name, by_storage in hist.items():
+        for storage, x in by_storage.items():
+            kept = f"{x['recent']} + {x['minutes']}"
+            lines.append(f"   {name + ', ' + storage:30} {kept:>11} {x['traced'] / MIB:7.2f} MiB"
+                         f" {x['rss_growth'] / MIB:6.2f} MiB {x['feed_s']:7.2f} {x['answer_1h_s'] * 1e3:7.1f} ms"
+                         f" {x['answer_24h_s'] * 1e3:7.1f} ms {x['json_1h'] / 1024:4.0f} KiB")
+        new, old = by_storage["columnar"], by_storage["baseline"]
+        ratio = lambda key: new[key] / old[key] if old[key] else float("nan")  # noqa: E731
+        lines.append(f"   {'  columnar / baseline':30} {'':>11} {ratio('traced'):10.2f}x {ratio('rss_growth'):9.2f}x"
+                     f" {ratio('feed_s'):6.2f}x {ratio('answer_1h_s'):9.2f}x {ratio('answer_24h_s'):9.2f}x")
+    goal = hist[GOAL_SHAPE]["columnar"]
+    lines += [f"   {GOAL_SHAPE} columnar: {max(goal['rss_growth'], goal['traced']) / MIB:.2f} MiB (the larger of "
+              f"RSS growth and traced)   goal < {GOALS['history_mib']:g} MiB   {mark(g['history_mib'])}",
+              f"   answers (JSON included, fastest of {ANSWER_REPEATS}, taking turns): columnar <= baseline for every shape "
+              f"and range   {mark(g['history_answer'])}"]
+    return lines
+
+
+def report_history_only(r):
+    return "\n".join([f"Toru history benchmark (--history-only): CPython {r['python']}, {os.cpu_count()} CPUs", ""]
+                     + history_report(r) + ["", f"run took {r['wall_s']:.0f} s."])
 
 
 def parse_args(argv):
@@ -581,9 +652,15 @@ def parse_args(argv):
     parser.add_argument("--glances-venv", default=GLANCES_VENV, help=f"where to install it (default {GLANCES_VENV})")
     parser.add_argument("--glances-spec", default=GLANCES_SPEC, help=f"what to install (default {GLANCES_SPEC})")
     parser.add_argument("--json", action="store_true", help="also print a JSON summary as the last line")
+    parser.add_argument("--history-only", action="store_true",
+                        help="only phase 3, with the checkout's toru/ on this interpreter (no pyz needed)")
     parser.add_argument("--history-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.history_child:
+        return args
+    if args.history_only:
+        if args.history_points < 1 or not 0.1 <= args.interval <= 60:
+            parser.exit(2, "resources_bench: need history-points >= 1, interval 0.1-60\n")
         return args
     if not Path(args.pyz).is_file():
         parser.exit(2, f"resources_bench: {args.pyz} not found: build it with ./build.sh\n")
@@ -603,6 +680,8 @@ def main(argv=None):
     if args.history_child:
         history_child(json.loads(args.history_child))
         return 0
+    if args.history_only:
+        return run_and_report("resources_bench", run_history_only, report_history_only, args)
     return run_and_report("resources_bench", run, report, args)
 
 

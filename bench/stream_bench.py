@@ -8,17 +8,22 @@ The script is `seq N` (default 10,000,000 lines, 78,888,897 bytes), a file
 
 1. throughput: {"type":"run","script":"seq.sh"} over /api/ws, every stdout
    message counted (bytes, newlines) until `exit`; the totals must equal the
-   output of seq 1..N. Against the same script read raw by a small gevent
-   program in a separate process on the pyz's interpreter and gevent
-   (gevent.subprocess.Popen, stdout=PIPE, 64 KiB cooperative reads, bytes
-   and newlines counted). Raw and Toru take turns, `--rounds` each; the
-   median counts. Goals: >= 10 M lines/s through Toru and >= 0.25x raw.
+   output of seq 1..N. Two protocols (`--protocols`): `json` (the original's
+   `stdout` messages, what a client that does not ask gets) and `binary`
+   (`"binary": true`, output as binary frames: what the browser asks for,
+   docs/tasks.md#binary-output-frames). Against the same script read raw by
+   a small gevent program in a separate process on the pyz's interpreter
+   and gevent (gevent.subprocess.Popen, stdout=PIPE, 64 KiB cooperative
+   reads, bytes and newlines counted). Raw and each protocol take turns,
+   `--rounds` each; medians count. Goals: >= 10 M lines/s through Toru and
+   >= 0.25x raw with the browser's protocol; the server's CPU time per MiB
+   of output with it at most half that of JSON.
 2. server RSS, sampled with psutil every 5 ms during every stream; growth =
    peak during any stream - RSS before the first one. Goal: < 50 MiB.
 3. GET /api/health p99 from a second client (its own process, one
    keep-alive connection, sequential requests 2 ms apart) while a stream
-   runs (`--probe-rounds` more streams, default 5: a stream lasts ~1 s), next
-   to the same probe idle.
+   runs (`--probe-rounds` more streams with the browser's protocol, default
+   5: a stream lasts ~1 s), next to the same probe idle.
    Goal: < 50 ms.
 
 The WebSocket client is a minimal frame reader on a plain socket (`--client
@@ -58,12 +63,15 @@ from resources_bench import COOKIE, login  # noqa: E402
 
 import psutil  # noqa: E402  (http_bench already said how to get it)
 
-GOALS = {"mlines_per_s": 10.0, "raw_ratio": 0.25, "rss_growth_mib": 50.0, "p99_ms": 50.0}
+GOALS = {"mlines_per_s": 10.0, "raw_ratio": 0.25, "cpu_per_mib_vs_json": 0.5, "rss_growth_mib": 50.0,
+         "p99_ms": 50.0}
 SCRIPT = "seq.sh"
 RAW_READ = 64 * 1024
 RSS_EVERY = 0.005
 PROBE_PAUSE = 0.002  # a steady probe, not a load (as in login_bench.py)
 CLIENTS = ("raw", "websocket-client")
+PROTOCOLS = ("json", "binary")
+BROWSER = "binary"  # what static/js/live.js asks for
 
 
 def expected_bytes(n):
@@ -184,7 +192,7 @@ class RawClient:
             self.buf += memoryview(self.chunk)[:got]
 
     def recv(self):
-        """The next text or binary message's payload (bytes); pings answered."""
+        """(binary?, payload bytes) of the next text or binary message; pings answered."""
         while True:
             self._need(2)
             b0, b1 = self.buf[self.pos], self.buf[self.pos + 1]
@@ -203,7 +211,7 @@ class RawClient:
             self.pos = start + n
             opcode = b0 & 0x0F
             if opcode in (1, 2):
-                return payload
+                return opcode == 2, payload
             if opcode == 8:
                 raise BenchError(f"the server closed the WebSocket: {payload!r}")
             if opcode == 9:
@@ -236,13 +244,47 @@ class LibClient:
         self.ws.send(text)
 
     def recv(self):
-        return self.ws.recv()
+        data = self.ws.recv()
+        return isinstance(data, bytes), data
 
     def close(self):
         try:
             self.ws.close(timeout=2)
         except Exception:
             pass
+
+
+class OutputCounts:
+    """What came of one task's output: bytes, lines, messages, its first
+    and last characters; JSON text or binary frames on its channel."""
+
+    def __init__(self):
+        self.task_id = self.channel = None
+        self.size = self.lines = self.messages = self.stderr = 0
+        self.first, self.tail = "", ""
+
+    def text(self, stream, data):
+        if stream == "stderr":
+            self.stderr += len(data)
+            return
+        self.size += len(data) if data.isascii() else len(data.encode())
+        self.lines += data.count("\n")
+        self.messages += 1
+        self.first = self.first or data[:20]
+        self.tail = (self.tail + data[-32:])[-32:]
+
+    def frame(self, payload):
+        """A binary frame: tag (1 stdout, 2 stderr), channel, bytes."""
+        if self.channel is None or int.from_bytes(payload[1:5], "big") != self.channel:
+            raise BenchError(f"a binary frame for channel {payload[1:5].hex()}, not the task's {self.channel}")
+        if payload[0] == 2:
+            self.stderr += len(payload) - 5
+            return
+        self.size += len(payload) - 5
+        self.lines += payload.count(b"\n", 5)
+        self.messages += 1
+        self.first = self.first or payload[5:25].decode("utf-8", "replace")
+        self.tail = (self.tail + payload[-32:].decode("utf-8", "replace"))[-32:]
 
 
 class RssSampler(threading.Thread):
@@ -269,7 +311,7 @@ class RssSampler(threading.Thread):
         self.after = self.proc.memory_info().rss
 
 
-def stream(toru, port, token, client_kind, args, seen):
+def stream(toru, port, token, client_kind, args, seen, protocol=BROWSER):
     """One run of the script over /api/ws; the stream's counts and timings,
     also appended to `seen` (which keeps the runs `quiet` then discards)."""
     client = (RawClient if client_kind == "raw" else LibClient)(port, token, args.timeout)
@@ -281,27 +323,23 @@ def stream(toru, port, token, client_kind, args, seen):
         thread0 = thread_cpu_seconds()
         deadline = time.monotonic() + args.timeout
         sent = time.monotonic()
-        client.send(json.dumps({"type": "run", "script": SCRIPT, "ref": "bench"}))
-        task_id, size, lines, messages, first, tail, stderr, exit_message = None, 0, 0, 0, "", "", 0, None
-        started = None
+        client.send(json.dumps({"type": "run", "script": SCRIPT, "ref": "bench", "binary": protocol == "binary"}))
+        counts = OutputCounts()
+        started = exit_message = None
         while exit_message is None:
             if time.monotonic() > deadline:
-                raise BenchError(f"no exit message after {args.timeout:g} s ({lines} lines so far)")
-            message = json.loads(client.recv())
+                raise BenchError(f"no exit message after {args.timeout:g} s ({counts.lines} lines so far)")
+            binary, payload = client.recv()
+            if binary:
+                counts.frame(payload)
+                continue
+            message = json.loads(payload)
             kind = message.get("type")
-            if kind == "stdout" and message.get("task_id") == task_id:
-                data = message["data"]
-                size += len(data) if data.isascii() else len(data.encode())
-                lines += data.count("\n")
-                messages += 1
-                if not first:
-                    first = data[:20]
-                tail = (tail + data[-32:])[-32:]
+            if kind in ("stdout", "stderr") and message.get("task_id") == counts.task_id:
+                counts.text(kind, message["data"])
             elif kind == "started" and message.get("ref") == "bench":
-                task_id, started = message["task_id"], time.monotonic()
-            elif kind == "stderr" and message.get("task_id") == task_id:
-                stderr += len(message["data"])
-            elif kind == "exit" and message.get("task_id") == task_id:
+                counts.task_id, counts.channel, started = message["task_id"], message.get("channel"), time.monotonic()
+            elif kind == "exit" and message.get("task_id") == counts.task_id:
                 exit_message = message
             elif kind == "error":
                 raise BenchError(f"the server answered an error: {message}")
@@ -313,14 +351,16 @@ def stream(toru, port, token, client_kind, args, seen):
     finally:
         client.close()
         sampler.stop()
-    r = {"client": client_kind, "seconds": wall, "to_started_s": started - sent, "bytes": size, "lines": lines,
-            "messages": messages, "stderr_bytes": stderr, "code": exit_message.get("code"),
-            "status": exit_message.get("status"), "first": first.split("\n", 1)[0],
-            "last_line": last_line(tail), "t_sent": sent, "t_done": done,
+    r = {"client": client_kind, "protocol": protocol, "seconds": wall, "to_started_s": started - sent,
+         "bytes": counts.size, "lines": counts.lines, "messages": counts.messages,
+         "stderr_bytes": counts.stderr, "code": exit_message.get("code"),
+         "status": exit_message.get("status"), "first": counts.first.split("\n", 1)[0],
+         "last_line": last_line(counts.tail), "t_sent": sent, "t_done": done,
             "server_cpu_pct": 100.0 * (server1 - server0) / wall, "seq_cpu_pct": 100.0 * (seq1 - seq0) / wall,
             "client_cpu_pct": 100.0 * client_cpu / wall, "other_cpu_pct": max(0.0, 100.0 * other / wall),
             "rss_before": sampler.before, "rss_peak": sampler.peak, "rss_after": sampler.after,
-            "rss_samples": sampler.samples, "server_cpu_s": server1 - server0}
+            "rss_samples": sampler.samples, "server_cpu_s": server1 - server0,
+            "server_cpu_ms_per_mib": 1000.0 * (server1 - server0) / (counts.size / MIB) if counts.size else None}
     seen.append(r)
     return r
 
@@ -413,7 +453,7 @@ def probe_streams(toru, port, token, args, seen):
     latencies, errors, streams = [], 0, []
     for _ in range(args.probe_rounds):
         with Probe(port, args.timeout + 30) as probe:
-            s = add_rates(stream(toru, port, token, args.client, args, seen))
+            s = add_rates(stream(toru, port, token, args.client, args, seen, args.protocols[-1]))
             r = probe.result()
         inside = [ms for t, ms in r["samples"] if s["t_sent"] <= t <= s["t_done"]]
         latencies += inside
@@ -462,14 +502,15 @@ def run(args):
             rss_start = psutil.Process(toru.pid).memory_info().rss
             idle = probe_idle(port, args.idle_probe)
             rss_before = psutil.Process(toru.pid).memory_info().rss
-            raw, toru_rounds, seen = [], [], []
+            raw, by_protocol, seen = [], {p: [] for p in args.protocols}, []
             for _ in range(args.rounds):
                 raw.append(add_rates(quiet(lambda: run_raw(setup, script, args), args.retries)))
-                toru_rounds.append(add_rates(quiet(lambda: stream(toru, port, token, args.client, args, seen),
-                                                   args.retries)))
+                for protocol, rounds in by_protocol.items():
+                    rounds.append(add_rates(quiet(
+                        lambda: stream(toru, port, token, args.client, args, seen, protocol), args.retries)))
             other_kind = CLIENTS[1 - CLIENTS.index(args.client)]
             try:
-                other_client = add_rates(stream(toru, port, token, other_kind, args, seen))
+                other_client = add_rates(stream(toru, port, token, other_kind, args, seen, args.protocols[-1]))
             except ImportError as e:
                 other_client = {"client": other_kind, "why": f"not installed: {e}"}
             loaded = probe_streams(toru, port, token, args, seen)
@@ -477,16 +518,16 @@ def run(args):
         finally:
             procs.stop_all()
         info = machine(setup)
+    toru_rounds = [x for rounds in by_protocol.values() for x in rounds]
     every = raw + toru_rounds + loaded["streams"] + ([other_client] if "lines" in other_client else [])
-    med = lambda rounds, key: statistics.median(x[key] for x in rounds)  # noqa: E731
-    throughput = {"raw": raw, "toru": toru_rounds, "other_client": other_client,
-                  "raw_mlines_per_s": med(raw, "mlines_per_s"), "toru_mlines_per_s": med(toru_rounds, "mlines_per_s"),
-                  "raw_seconds": med(raw, "seconds"), "toru_seconds": med(toru_rounds, "seconds")}
-    throughput["raw_ratio"] = throughput["toru_mlines_per_s"] / throughput["raw_mlines_per_s"]
-    # Per line of output, the server's own CPU: what it would reach with a CPU of its own.
-    toru_us = statistics.median(1e6 * x["server_cpu_s"] / x["lines"] for x in toru_rounds)
-    throughput["server_cpu_ns_per_line"] = 1000.0 * toru_us
-    throughput["server_bound_mlines_per_s"] = 1.0 / toru_us if toru_us else float("nan")
+    raw_mlines = statistics.median(x["mlines_per_s"] for x in raw)
+    protocols = {p: protocol_summary(rounds, raw_mlines) for p, rounds in by_protocol.items()}
+    chosen = protocols[args.protocols[-1]]  # the browser's protocol when it runs
+    throughput = dict(chosen, raw=raw, other_client=other_client, protocols=protocols, protocol=args.protocols[-1],
+                      raw_mlines_per_s=raw_mlines, raw_seconds=statistics.median(x["seconds"] for x in raw))
+    if "json" in protocols and BROWSER in protocols:
+        throughput["cpu_per_mib_vs_json"] = (protocols[BROWSER]["server_cpu_ms_per_mib"]
+                                             / protocols["json"]["server_cpu_ms_per_mib"])
     peak = max(s["rss_peak"] for s in seen)
     rss = {"start_mib": rss_start / MIB, "before_first_mib": rss_before / MIB,
            "peak_mib": peak / MIB, "growth_mib": (peak - rss_before) / MIB, "end_mib": rss_end / MIB,
@@ -499,9 +540,20 @@ def run(args):
     return result
 
 
+def protocol_summary(rounds, raw_mlines):
+    """Medians of one protocol's rounds; the server's CPU per line and per
+    MiB of output is the figure the other processes on the CPUs move least."""
+    med = lambda key: statistics.median(x[key] for x in rounds)  # noqa: E731
+    ns_per_line = statistics.median(1e9 * x["server_cpu_s"] / x["lines"] for x in rounds)
+    return {"toru": rounds, "toru_mlines_per_s": med("mlines_per_s"), "toru_seconds": med("seconds"),
+            "raw_ratio": med("mlines_per_s") / raw_mlines, "server_cpu_ns_per_line": ns_per_line,
+            "server_cpu_ms_per_mib": med("server_cpu_ms_per_mib"),
+            "server_bound_mlines_per_s": 1000.0 / ns_per_line if ns_per_line else float("nan")}
+
+
 def settings(args):
-    return {k: getattr(args, k) for k in ("pyz", "lines", "rounds", "probe_rounds", "client", "retries",
-                                          "idle_probe", "timeout")}
+    return {k: getattr(args, k) for k in ("pyz", "lines", "rounds", "probe_rounds", "client", "protocols",
+                                          "retries", "idle_probe", "timeout")}
 
 
 def verdicts(r):
@@ -509,6 +561,7 @@ def verdicts(r):
     ok = r["verified"]
     return {"mlines_per_s": ok and t["toru_mlines_per_s"] >= GOALS["mlines_per_s"],
             "raw_ratio": ok and t["raw_ratio"] >= GOALS["raw_ratio"],
+            "cpu_per_mib_vs_json": t.get("cpu_per_mib_vs_json", float("nan")) <= GOALS["cpu_per_mib_vs_json"],
             "rss_growth_mib": r["rss"]["growth_mib"] < GOALS["rss_growth_mib"],
             "p99_ms": r["health"]["streaming"]["p99_ms"] < GOALS["p99_ms"]}
 
@@ -538,7 +591,7 @@ def report(r):
         f"Toru streaming benchmark: {m['nproc']} CPUs ({m['cpu_model']}), CPython {m['python']}, "
         f"Linux {m['kernel']}",
         f"Script: seq {s['lines']} ({r['expected_bytes']:,} bytes) from {SCRIPT} in the scripts dir; "
-        f"{s['rounds']} round(s), raw and toru taking turns; WebSocket client: {s['client']}",
+        f"{s['rounds']} round(s), raw and toru ({', '.join(s['protocols'])}) taking turns; WebSocket client: {s['client']}",
         f"NOTE: server, seq and client share the same {m['nproc']} CPUs; CPU is % of one CPU over the stream "
         "(server = the Toru process, seq = its child; client = the reading thread/process).",
         "",
@@ -547,22 +600,30 @@ def report(r):
     ]
     for i, x in enumerate(t["raw"]):
         lines.append(stream_row(f"raw gevent pipe, round {i + 1}", x, s["lines"]))
-    for i, x in enumerate(t["toru"]):
-        lines.append(stream_row(f"toru /api/ws, round {i + 1}", x, s["lines"]))
+    for protocol, x in t["protocols"].items():
+        for i, round_ in enumerate(x["toru"]):
+            lines.append(stream_row(f"toru /api/ws {protocol}, round {i + 1}", round_, s["lines"]))
     oc = t["other_client"]
     if "lines" in oc:
-        lines.append(stream_row(f"toru, {oc['client']} client (info)", oc, s["lines"]))
+        lines.append(stream_row(f"toru {oc['protocol']}, {oc['client']} client (info)", oc, s["lines"]))
     else:
         lines.append(f"   toru, {oc['client']} client (info): {oc['why']}")
+    for protocol, x in t["protocols"].items():
+        lines.append(f"   {protocol:6} median {x['toru_mlines_per_s']:6.2f} M lines/s, {x['raw_ratio']:5.3f}x raw; server "
+                     f"CPU {x['server_cpu_ms_per_mib']:5.2f} ms per MiB, {x['server_cpu_ns_per_line']:.0f} ns per line "
+                     f"-> {x['server_bound_mlines_per_s']:.1f} M lines/s with a CPU of its own")
     lines += [
+        f"   raw median {t['raw_mlines_per_s']:.2f} M lines/s ({t['raw_seconds']:.3f} s); goals for "
+        f"{t['protocol']} (the browser's protocol: {BROWSER}):",
         f"   toru, median               {t['toru_mlines_per_s']:6.2f} M lines/s  goal >= {GOALS['mlines_per_s']:g}"
         f"      {mark(g['mlines_per_s'])}",
         f"   toru/raw, medians          {t['raw_ratio']:6.3f}x           goal >= {GOALS['raw_ratio']:g}x"
         f"   {mark(g['raw_ratio'])}",
-        f"   raw median {t['raw_mlines_per_s']:.2f} M lines/s ({t['raw_seconds']:.3f} s), "
-        f"toru median {t['toru_seconds']:.3f} s",
-        f"   server CPU per line (median) {t['server_cpu_ns_per_line']:.0f} ns -> "
-        f"{t['server_bound_mlines_per_s']:.1f} M lines/s if the server had one CPU to itself (information)",
+    ]
+    if "cpu_per_mib_vs_json" in t:
+        lines.append(f"   server CPU/MiB, {BROWSER}/json {t['cpu_per_mib_vs_json']:6.3f}x           goal <= "
+                     f"{GOALS['cpu_per_mib_vs_json']:g}x    {mark(g['cpu_per_mib_vs_json'])}")
+    lines += [
         f"   output check (bytes = {r['expected_bytes']:,}, {s['lines']:,} lines, last line, exit 0) in every "
         f"stream: {'ok' if r['verified'] else 'FAILED'}",
         "",
@@ -574,7 +635,7 @@ def report(r):
         f"   per stream (peak - its start): {' '.join(f'{x:+.1f}' for x in rss['per_stream_growth_mib'])} MiB",
         "",
         f"3. GET {PATH} from a second client (own process, one keep-alive connection, "
-        f"{PROBE_PAUSE * 1000:g} ms between requests)",
+        f"{PROBE_PAUSE * 1000:g} ms between requests); streams with the {t['protocol']} protocol",
         f"   {'':36} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}",
     ]
     idle, loaded = h["idle"], h["streaming"]
@@ -597,6 +658,13 @@ def report(r):
     return "\n".join(lines)
 
 
+def protocol_list(text):
+    chosen = [p for p in text.split(",") if p]
+    if not chosen or any(p not in PROTOCOLS for p in chosen):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PROTOCOLS)}")
+    return chosen
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pyz", default=str(ROOT / "dist" / "toru.pyz"), help="default dist/toru.pyz")
@@ -607,6 +675,9 @@ def parse_args(argv):
                         help="streams with the /api/health probe running (default 5)")
     parser.add_argument("--client", choices=CLIENTS, default="raw",
                         help="WebSocket client for the measured streams (default raw)")
+    parser.add_argument("--protocols", type=protocol_list, default=list(PROTOCOLS),
+                        help="output protocols to measure, comma-separated, in turn each round (default json,binary; "
+                             "goals and the probe use the last)")
     parser.add_argument("--idle-probe", type=float, default=3.0, help="seconds of idle /api/health probe (default 3)")
     parser.add_argument("--retries", type=int, default=2, help="extra tries of a disturbed stream (default 2)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one stream may take (default 120)")

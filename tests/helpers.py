@@ -275,8 +275,15 @@ class TaskSocket:
         self.ws.send(json.dumps(message))
 
     def recv(self, timeout=10):
+        """The next message: a JSON message as a dict, a binary output frame
+        (docs/tasks.md#binary-output-frames) as {"type": "frame", "tag",
+        "channel", "payload"}."""
         self.ws.settimeout(timeout)
-        return json.loads(self.ws.recv())
+        raw = self.ws.recv()
+        if isinstance(raw, bytes):
+            return {"type": "frame", "tag": raw[0], "channel": int.from_bytes(raw[1:5], "big"),
+                    "payload": raw[5:]}
+        return json.loads(raw)
 
     def until(self, predicate, timeout=30):
         """Messages received until (and including) one matching `predicate`."""
@@ -310,6 +317,17 @@ class TaskSocket:
         out = "".join(m["data"] for m in mine if m["type"] == "stdout")
         err = "".join(m["data"] for m in mine if m["type"] == "stderr")
         return out, err, mine[-1]
+
+    def frames_until_exit(self, task_id, channel, timeout=30):
+        """(stdout bytes, stderr bytes, exit message) of a task watched with
+        binary frames on `channel`; a JSON stdout/stderr for it fails."""
+        messages = self.until(lambda m: m["type"] == "exit" and m.get("task_id") == task_id, timeout)
+        assert not [m for m in messages if m["type"] in ("stdout", "stderr") and m.get("task_id") == task_id]
+        frames = [m for m in messages if m["type"] == "frame" and m["channel"] == channel]
+        assert {f["tag"] for f in frames} <= {1, 2}, "tag 1 = stdout, 2 = stderr"
+        out = b"".join(f["payload"] for f in frames if f["tag"] == 1)
+        err = b"".join(f["payload"] for f in frames if f["tag"] == 2)
+        return out, err, messages[-1]
 
     def close(self):
         self.ws.close()

@@ -4,6 +4,7 @@ happens at import time, so tests build one app per temp data dir.
 """
 
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,13 @@ from toru.tasks.runner import TaskRunner
 from toru.tasks.scheduler import Scheduler
 from toru.tasks.schedules import Schedules
 from toru.web.http import App, ErrorsPlugin
+from toru.alerts import channels_api as alert_channels_api
+from toru.alerts.channels import Channels as AlertChannels
+from toru.alerts.delivery import DeliveryLog, Dispatcher
+from toru.alerts import api as alerts_api
+from toru.alerts.engine import AlertEngine
+from toru.alerts.rules import AlertRules
+from toru.alerts.sources import AlertSources
 
 log = logging.getLogger("toru.app")
 CLEANUP_EVERY = 24 * 3600
@@ -76,6 +84,11 @@ class Services:
     plugins: PluginManager
     hub: Hub
     audit: AuditTrail
+    alert_channels: AlertChannels = None     # where alert notifications go (toru/alerts/channels.py)
+    alert_dispatcher: Dispatcher = None      # delivers them off the caller's path (toru/alerts/delivery.py)
+    alert_rules: AlertRules = None           # what to alert on (toru/alerts/rules.py)
+    alerts: AlertEngine = None               # pending/firing alerts and their history (toru/alerts/engine.py)
+    alert_sources: AlertSources = None       # metrics, tasks, plugins, sign-ins → the engine
     # The admin password generated on this first start, for the console only.
     generated_admin_password: str = None
     # What an admin should know about how this instance is reached or set up
@@ -95,6 +108,8 @@ class Services:
         self.greenlets.spawn(self.tasks.sample_loop)
         self.greenlets.spawn(self.tasks.prune_loop)
         self.greenlets.spawn(self.scheduler.run)
+        self.greenlets.spawn(self.alert_dispatcher.run)
+        self.greenlets.spawn(self.alert_sources.run, self.config.timings.sample_interval)
         self.plugins.rescan("start")
         self.greenlets.spawn(self.plugins.watch)
 
@@ -104,6 +119,8 @@ class Services:
                 self.auth.cleanup()
                 self.plugins.events.prune()
                 self.audit.prune()
+                self.alert_dispatcher.deliveries.prune(self.settings.get("alert_history_days"))
+                self.alerts.prune()
             except Exception:
                 log.exception("cleanup failed")
             gevent.sleep(CLEANUP_EVERY)
@@ -126,7 +143,8 @@ class Services:
 
 # Route modules in registration order; the UI's catch-all must come last.
 ROUTE_MODULES = [instance, auth_mod, tokens_mod, accounts_mod, audit_mod, system, ws, settings_mod, scripts_mod,
-                 tasks_mod, task_history_mod, quick_actions_mod, schedules_mod, plugins_api, metrics, ui]
+                 tasks_mod, task_history_mod, quick_actions_mod, schedules_mod, plugins_api, metrics,
+                 alert_channels_api, alerts_api, ui]
 
 
 def build_services(config, clock=time.time):
@@ -148,7 +166,6 @@ def build_services(config, clock=time.time):
     scripts.create_default_dir()
     history = TaskHistory(store)
     spool_dir = Path(config.data_dir) / "tasks"
-    history.mark_interrupted(spool_dir, settings.get("output_cap_bytes"))
     greenlets = gevent.pool.Group()
     quick_actions = QuickActions(store, scripts, Arguments(scripts, timings))
     runner = TaskRunner(scripts, settings, history, quick_actions, spool_dir, greenlets, hub, timings)
@@ -162,8 +179,25 @@ def build_services(config, clock=time.time):
                         settings=settings, scripts=scripts, task_history=history, tasks=runner,
                         quick_actions=quick_actions, schedules=schedules, scheduler=scheduler, plugins=plugins,
                         hub=hub, greenlets=greenlets, audit=AuditTrail(store, settings))
+    services.alert_channels = AlertChannels(store)
+    services.alert_dispatcher = Dispatcher(services.alert_channels, DeliveryLog(store), timings,
+                                           socket.gethostname(), instance_id)
+    build_alerts(services, clock)
+    # After the alert engine listens: a run a crash left `running` can be a task_failed alert.
+    history.mark_interrupted(spool_dir, settings.get("output_cap_bytes"))
     services.generated_admin_password = accounts.setup_admin()
     return services
+
+
+def build_alerts(services, clock):
+    """Alert rules, the engine over them (it goes by `clock`) and its sources."""
+    rules = AlertRules(services.store, services.alert_channels, clock)
+    engine = AlertEngine(services.store, rules, services.settings, services.hub.topic("alerts", public=True),
+                         host=services.monitor.host["hostname"], instance_id=services.instance_id,
+                         public_url=services.config.public_url, dispatcher=services.alert_dispatcher, clock=clock)
+    sources = AlertSources(engine, services.plugins, clock)
+    sources.attach(services.monitor, services.task_history, services.audit)
+    services.alert_rules, services.alerts, services.alert_sources = rules, engine, sources
 
 
 def create_app(config, clock=time.time):

@@ -69,6 +69,8 @@ class Timings:
     choices_cache: float = 30.0        # quick actions: its list of choices is reused this long
     pattern_timeout: float = 1.0       # quick actions: checking values against their `pattern`s
     schedule_recheck: float = 60.0     # schedules: the wall clock is re-read at least this often (NTP steps)
+    alert_delivery_timeout: float = 10.0  # alerts: one delivery attempt (HTTP or SMTP) must finish within
+    alert_retry_base: float = 5.0      # alerts: wait before the 2nd attempt of a failed delivery; doubles after
 
     @classmethod
     def parse(cls, text, **overrides):
@@ -101,11 +103,12 @@ class Config:
     max_body_bytes: int = DEFAULT_MAX_BODY
     timings: Timings = Timings()
     skip_fstypes: tuple = None      # None: toru.monitor.system's defaults
-    skip_interfaces: tuple = ("lo",)
+    skip_interfaces: tuple = None   # None: toru.monitor.system's defaults (lo, veth*, docker*, br-*)
     plugin_timeout: float = 30.0        # seconds a plugin has to answer an HTTP request
     metrics_public: bool = False        # TORU_METRICS_PUBLIC: /metrics without a token (loopback-only hosts)
     trusted_user_header: str = None     # TORU_TRUSTED_USER_HEADER: sign-in by an identity proxy (docs/deploy.md)
     trusted_proxies: tuple = ()         # TORU_TRUSTED_PROXIES: ip_network()s whose header is believed
+    public_url: str = None              # TORU_PUBLIC_URL: how people reach this Toru (links in alerts)
 
     def __post_init__(self):
         if self.log_dir is None:
@@ -168,11 +171,12 @@ class Config:
             allowed_hosts=allowed,
             timings=timings,
             skip_fstypes=None if skip_fs is None else split_list(skip_fs),
-            skip_interfaces=("lo",) if skip_if is None else split_list(skip_if),
+            skip_interfaces=None if skip_if is None else split_list(skip_if),
             plugin_timeout=plugin_timeout,
             metrics_public=truthy(environ.get("TORU_METRICS_PUBLIC")),
             trusted_user_header=header,
             trusted_proxies=proxies,
+            public_url=parse_public_url(environ.get("TORU_PUBLIC_URL")),
         )
 
 
@@ -207,6 +211,16 @@ def parse_trusted_header(header, proxies):
         except ValueError as e:
             raise ConfigError(f"TORU_TRUSTED_PROXIES: {entry!r} is not a CIDR network ({e})") from None
     return header, tuple(networks)
+
+
+def parse_public_url(value):
+    """`https://panel.example.com` (no trailing slash), or None when unset."""
+    value = (value or "").strip().rstrip("/")
+    if not value:
+        return None
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
+        raise ConfigError(f"TORU_PUBLIC_URL {value!r} is not an http(s) URL such as https://panel.example.com")
+    return value
 
 
 def split_list(value):

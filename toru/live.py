@@ -15,6 +15,13 @@ oldest message is dropped. Producers that must not lose data (task output)
 use `Topic.send(..., backlog=N)`, which waits for room and drops the
 subscriber that stays stuck instead.
 
+Binary frames: a feature may stream bytes without JSON (task output). A
+subscriber added with a `channel` number (`Topic.add(conn, channel=N)`,
+numbers from `Connection.channel`) gets each `Topic.send(..., frame=(tag,
+payload))` as one binary WebSocket frame: FRAME_HEADER (the feature's
+`tag`, one byte, then `channel`, four bytes big-endian) and the payload.
+The others get the JSON message, encoded once and only if someone needs it.
+
 Topics clients subscribe to by name are made with `public=True` (with
 `admin_only=True`, only admins may, and a user who stops being one leaves
 them); other topics (one per running task) are joined by the feature's own
@@ -23,6 +30,7 @@ handler after it checked who may watch.
 
 import json
 import logging
+import struct
 import time
 
 import gevent
@@ -37,6 +45,12 @@ from toru.web.http import decode_json
 log = logging.getLogger("toru.ws")
 QUEUE_SIZE = 1000
 MAX_MESSAGE = 64 * 1024
+FRAME_HEADER = struct.Struct(">BI")  # tag, channel: docs/tasks.md#binary-output-frames
+
+
+def binary_frame(tag, channel, payload):
+    """One binary WebSocket message: the header, then the payload bytes."""
+    return FRAME_HEADER.pack(tag, channel) + payload
 
 
 class Connection:
@@ -51,6 +65,15 @@ class Connection:
         self.closed = False
         self.dropped = 0
         self.topics = set()  # Topic objects this connection is subscribed to
+        self.channels = {}   # key (a task id) → its channel number in binary frames
+
+    def channel(self, key):
+        """The channel number of `key` on this connection: the same on every
+        call, never reused for another key, so frames cannot be mistaken."""
+        number = self.channels.get(key)
+        if number is None:
+            number = self.channels[key] = len(self.channels) + 1
+        return number
 
     def wait_for_room(self, limit, timeout):
         """Block the calling greenlet until at most `limit` messages wait
@@ -65,7 +88,8 @@ class Connection:
         return True
 
     def send(self, message):
-        """Queue a message (a dict, or text already encoded) without ever
+        """Queue a message (a dict, text already encoded, or the bytes of a
+        binary frame) without ever
         blocking the sender: when the queue is full the oldest is dropped."""
         if self.closed:
             return
@@ -94,7 +118,8 @@ class Connection:
             for message in self.outbox:
                 if message is None:
                     break
-                self.websocket.send(message if isinstance(message, str) else json.dumps(message))
+                # str → text frame, bytes → binary frame (geventwebsocket decides by type).
+                self.websocket.send(json.dumps(message) if isinstance(message, dict) else message)
                 self.drained.set()
         except WebSocketError:
             pass
@@ -112,50 +137,65 @@ class Topic:
         self.public = public
         self.admin_only = admin_only
         self.subscribers = set()
+        self.channels = {}  # subscriber → channel number, for those that take binary frames
 
-    def add(self, conn):
+    def add(self, conn, channel=None):
+        """Subscribe `conn`; with a `channel` number it gets `send`'s
+        frames as binary (added again without one: JSON again)."""
         self.subscribers.add(conn)
         conn.topics.add(self)
+        if channel is None:
+            self.channels.pop(conn, None)
+        else:
+            self.channels[conn] = channel
 
     def discard(self, conn):
         self.subscribers.discard(conn)
+        self.channels.pop(conn, None)
         conn.topics.discard(self)
 
-    def publish(self, data):
-        """Push `{"type": <topic>, "data": data}` to every subscriber."""
+    def publish(self, data, to=None):
+        """Push `{"type": <topic>, "data": data}` to every subscriber (with
+        `to`, only to those whose user `to(user)` accepts)."""
         if self.subscribers:
-            self.publish_encoded(json.dumps(data))
+            self.publish_encoded(json.dumps(data), to)
 
-    def publish_encoded(self, data_json):
+    def publish_encoded(self, data_json, to=None):
         """Like publish, for data the caller already holds as JSON text."""
         if self.subscribers:
-            self._fan_out('{"type": ' + json.dumps(self.name) + ', "data": ' + data_json + "}")
+            self._fan_out('{"type": ' + json.dumps(self.name) + ', "data": ' + data_json + "}", to)
 
-    def send(self, message, backlog=None, stall=None):
-        """Fan out one message of the feature's own shape (encoded once).
+    def send(self, message, backlog=None, stall=None, frame=None):
+        """Fan out one message of the feature's own shape (encoded once, and
+        only if a subscriber takes JSON). With `frame` = (tag, payload),
+        subscribers added with a channel get that binary frame instead.
         With `backlog`, wait up to `stall` s for each subscriber to have at
         most `backlog` messages queued; those that stay stuck are dropped
         from the topic and returned, so the feature can tell them."""
-        encoded = json.dumps(message)
-        if backlog is None:
-            self._fan_out(encoded)
-            return []
+        encoded = None
         stalled = []
         for conn in list(self.subscribers):
             if conn.closed:
                 self.discard(conn)
-            elif not conn.wait_for_room(backlog, stall):
+                continue
+            if backlog is not None and not conn.wait_for_room(backlog, stall):
                 self.discard(conn)
                 stalled.append(conn)
+                continue
+            channel = self.channels.get(conn) if frame is not None else None
+            if channel is not None:
+                conn.send(binary_frame(frame[0], channel, frame[1]))
             else:
+                if encoded is None:
+                    encoded = json.dumps(message)
                 conn.send(encoded)
         return stalled
 
-    def _fan_out(self, encoded):
+    def _fan_out(self, encoded, to=None):
         for conn in list(self.subscribers):
             if conn.closed:
                 self.discard(conn)
-            else:
+            elif to is None or to(conn.user):
                 conn.send(encoded)
 
 

@@ -284,4 +284,81 @@ MIGRATIONS = [
         CREATE INDEX audit_log_action ON audit_log(action);
         CREATE INDEX audit_log_actor ON audit_log(actor);
     """),
+    # Alerts (docs/alerts.md): the operator's rules, and `alerts`, one row
+    # per alert instance — a rule and a label set (`fingerprint`, the labels'
+    # canonical JSON). Rows `pending`/`firing` are the live state (at most one
+    # per rule and fingerprint), so a restart neither re-announces nor forgets
+    # them; `resolved` and `event` rows (one-shot alerts: a failed task, a
+    # lock-out) are the history, pruned by `alert_history_days`. No foreign
+    # key to the rule: history outlives it, with the rule's name at the time.
+    (13, "alerts", """
+        CREATE TABLE alert_rules(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            kind TEXT NOT NULL CHECK (kind IN ('metric', 'task_failed', 'plugin', 'security')),
+            condition TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+            channels TEXT NOT NULL DEFAULT '[]',
+            repeat_minutes INTEGER NOT NULL DEFAULT 0,
+            notify_resolved INTEGER NOT NULL DEFAULT 1,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE alerts(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule_id INTEGER NOT NULL,
+            rule_name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'firing', 'resolved', 'event')),
+            summary TEXT NOT NULL,
+            value REAL,
+            user_id INTEGER,
+            started_at REAL NOT NULL,
+            fired_at REAL,
+            clearing_since REAL,
+            resolved_at REAL,
+            resolved_reason TEXT,
+            last_notified_at REAL,
+            notifications INTEGER NOT NULL DEFAULT 0,
+            silenced_until REAL,
+            updated_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX alerts_active ON alerts(rule_id, fingerprint) WHERE status IN ('pending', 'firing');
+        CREATE INDEX alerts_status ON alerts(status, started_at);
+        CREATE INDEX alerts_rule ON alerts(rule_id, fingerprint, started_at);
+    """),
+    # Alert channels and their delivery attempts (docs/alerts.md#channels).
+    # `config` is the type's JSON, secrets included: only the API hides them.
+    # A delivery row is one attempt; `alert_id` is the engine's alert (no
+    # foreign key: a test notification has none), rows go with their channel.
+    (14, "alert_channels", """
+        CREATE TABLE alert_channels(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            type TEXT NOT NULL,
+            config TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE alert_deliveries(
+            id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL REFERENCES alert_channels(id) ON DELETE CASCADE,
+            alert_id INTEGER,
+            alert TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            status_code INTEGER,
+            result TEXT NOT NULL,
+            duration REAL NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX alert_deliveries_channel ON alert_deliveries(channel_id, at);
+        CREATE INDEX alert_deliveries_at ON alert_deliveries(at);
+    """),
 ]

@@ -44,6 +44,8 @@ SETTINGS = {s.key: s for s in (
     Setting("require_2fa_for_admins", False),
     # Audit rows older than this are pruned daily, leaving a checkpoint (docs/security.md#audit-trail).
     Setting("audit_retention_days", 365, 1, 3650),
+    # Alert history and delivery attempts older than this are pruned daily (docs/alerts.md).
+    Setting("alert_history_days", 90, 1, 3650),
 )}
 PREFIX = "setting."  # keys in the settings table, apart from internal ones
 

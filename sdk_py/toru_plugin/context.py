@@ -9,6 +9,8 @@ import time
 from toru_plugin.protocol import envelope, timestamp
 
 KV_TIMEOUT = 10.0
+NOTIFY_TIMEOUT = 5.0  # how long notify waits for Toru's connection before giving up
+SEVERITIES = ("info", "warning", "critical")
 
 
 class KVError(Exception):
@@ -160,6 +162,20 @@ class Context:
         self.config = {}
         self.kv = KV(link)
         self.log = logger or Logger()
+        self._link = link
+
+    def notify(self, title, message="", severity="warning"):
+        """Raise an alert of the plugin's own: Toru routes it by its `plugin`
+        alert rules with event `notify` (docs/alerts.md). Fire and forget: no
+        reply comes; Toru passes on at most 6 a minute per plugin and drops
+        the rest. True when sent, False when no connection to Toru was open
+        within NOTIFY_TIMEOUT s."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError("title must be a non-empty string")
+        payload = {"title": title, "message": str(message or ""), "severity": severity}
+        return self._link.send(envelope("notify", payload, None), NOTIFY_TIMEOUT)
 
     def _apply_init(self, payload):
         for field, key in (("instance_id", "instance_id"), ("log_path", "log_path")):
@@ -207,6 +223,22 @@ class Link:
                 if slot[2] is connection and slot[1] is None:
                     slot[1] = KVError("the connection to Toru closed before the kv reply")
                     slot[0].set()
+
+    def send(self, message, timeout):
+        """Send a message that wants no reply; False when not connected within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._connection is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            connection = self._connection
+        try:
+            connection.send(message)
+        except OSError:
+            return False
+        return True
 
     def kv_request(self, payload, timeout):
         deadline = time.monotonic() + timeout

@@ -11,6 +11,12 @@
 // a reconnect (the server then replays the output, starting with
 // `started` + replay:true); sendMessage() sends run/cancel; onMessage()
 // sees every message (how tasks.js matches a run's `ref`).
+//
+// Task output comes as binary frames (docs/tasks.md#binary-output-frames):
+// every task subscribe asks for them (`binary: true`, and tasks.js on
+// `run`), the `started` answer names the task's channel on this socket, and
+// a frame reaches the task's handlers as {type: 'stdout'|'stderr', task_id,
+// bytes} — raw bytes, a character possibly split between two frames.
 import { api, ApiError } from './api.js';
 import { getUser, onUserChange } from './session.js';
 import { until } from './lifetime.js';
@@ -24,6 +30,9 @@ const SILENT_LIMIT_MS = 60_000;
 const topics = new Map(); // topic → Set of handlers
 const tasks = new Map();  // task_id → Set of handlers
 const listeners = new Set(); // onMessage handlers: every message
+const channels = new Map(); // channel number on this socket → task_id (from `started`)
+const FRAME_HEADER = 5;     // tag (1 byte), channel (4 bytes, big-endian)
+const FRAME_STREAMS = { 1: 'stdout', 2: 'stderr' };
 let queue = [];           // messages waiting for the socket to open
 const stateListeners = new Set();
 let socket = null;
@@ -68,7 +77,7 @@ export function watchTaskMessages(taskId, handler, { subscribed = false, signal 
   if (!handlers) {
     handlers = new Set();
     tasks.set(taskId, handlers);
-    if (!subscribed) sendMessage({ type: 'subscribe', task_id: taskId });
+    if (!subscribed) sendMessage(taskSubscribe(taskId));
   }
   handlers.add(handler);
   connect();
@@ -83,7 +92,11 @@ export function watchTaskMessages(taskId, handler, { subscribed = false, signal 
 
 /** Subscribes again to a watched task (the server dropped the watcher). */
 export function resubscribeTask(taskId) {
-  if (tasks.has(taskId)) send({ type: 'subscribe', task_id: taskId });
+  if (tasks.has(taskId)) send(taskSubscribe(taskId));
+}
+
+function taskSubscribe(taskId) {
+  return { type: 'subscribe', task_id: taskId, binary: true };
 }
 
 /** Sends a message now, or when the socket has opened. Returns a function
@@ -152,7 +165,9 @@ function connect() {
   if (socket || retryTimer || !mayConnect()) return;
   const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${window.location.host}/api/ws`);
+  ws.binaryType = 'arraybuffer';
   socket = ws;
+  channels.clear(); // numbers belong to one socket
   if (state !== 'reconnecting') setState('connecting');
   let opened = false;
 
@@ -161,7 +176,7 @@ function connect() {
     failures = 0;
     lastHeard = Date.now();
     for (const topic of topics.keys()) send({ type: 'subscribe', topic });
-    for (const taskId of tasks.keys()) send({ type: 'subscribe', task_id: taskId });
+    for (const taskId of tasks.keys()) send(taskSubscribe(taskId));
     const waiting = queue;
     queue = [];
     for (const message of waiting) {
@@ -174,7 +189,8 @@ function connect() {
   };
   ws.onmessage = (event) => {
     lastHeard = Date.now();
-    dispatch(event.data);
+    if (event.data instanceof ArrayBuffer) dispatchFrame(event.data);
+    else dispatch(event.data);
   };
   ws.onclose = () => {
     if (socket !== ws) return;
@@ -238,13 +254,8 @@ function dispatch(raw) {
     }
   }
   if (message.task_id != null) {
-    for (const handler of [...(tasks.get(message.task_id) || [])]) {
-      try {
-        handler(message);
-      } catch (err) {
-        console.error(`A task handler for "${message.type}" failed`, err);
-      }
-    }
+    if (message.type === 'started' && Number.isInteger(message.channel)) channels.set(message.channel, message.task_id);
+    dispatchTask(message);
     return;
   }
   if (message.type === 'error') {
@@ -258,6 +269,27 @@ function dispatch(raw) {
       console.error(`A handler for "${message.type}" failed`, err);
     }
   }
+}
+
+function dispatchTask(message) {
+  for (const handler of [...(tasks.get(message.task_id) || [])]) {
+    try {
+      handler(message);
+    } catch (err) {
+      console.error(`A task handler for "${message.type}" failed`, err);
+    }
+  }
+}
+
+// A binary output frame → {type, task_id, bytes} to the task's handlers.
+// Tags this client does not know are skipped (the server may add kinds).
+function dispatchFrame(buffer) {
+  if (buffer.byteLength < FRAME_HEADER) return;
+  const view = new DataView(buffer);
+  const type = FRAME_STREAMS[view.getUint8(0)];
+  const taskId = channels.get(view.getUint32(1));
+  if (!type || taskId == null) return;
+  dispatchTask({ type, task_id: taskId, bytes: new Uint8Array(buffer, FRAME_HEADER) });
 }
 
 function send(message) {

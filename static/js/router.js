@@ -23,6 +23,7 @@ export const ROUTES = [
   { path: '/scripts', title: 'Scripts', admin: true, nav: { label: 'Scripts', icon: 'scripts' }, load: () => import('./pages/scripts.js') },
   { path: '/schedules', title: 'Schedules', admin: true, nav: { label: 'Schedules', icon: 'schedules' }, load: () => import('./pages/schedules.js') },
   { path: '/history', title: 'History', nav: { label: 'History', icon: 'history' }, load: () => import('./pages/history.js') },
+  { path: '/alerts', title: 'Alerts', nav: { label: 'Alerts', icon: 'alerts' }, load: () => import('./pages/alerts.js') },
   { path: '/plugins', title: 'Plugins', nav: { label: 'Plugins', icon: 'plugins' }, load: plugins },
   { path: '/plugins/:id', title: 'Plugin details', load: plugins },
   { path: '/plugin/:id', title: 'Plugin', load: () => import('./pages/plugin-view.js') },

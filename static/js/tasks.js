@@ -10,7 +10,9 @@
 //   onStart({task_id, script, trigger, started_by, started_at, replay})
 //       replay: true when the server is about to send the output again (a
 //       subscribe, or a resubscribe after a reconnect): clear the screen.
-//   onOutput(stream, data)      stream is "stdout" or "stderr"
+//   onOutput(stream, bytes)     stream is "stdout" or "stderr"; bytes a Uint8Array
+//       of the script's raw output (binary frames): a UTF-8 character may
+//       be split between two calls, so decode as a stream (the terminal does)
 //   onCancelled()               the cancel was accepted; onExit follows
 //   onExit({code, status, finished_at, exit_text, signal})
 //       exit_text says how it ended ("Exit code 1", "Cancelled — stopped by
@@ -40,7 +42,8 @@ export function watchTask(taskId, handlers = {}, options = {}) {
         break;
       case 'stdout':
       case 'stderr':
-        call(handlers.onOutput, message.type, message.data == null ? '' : String(message.data));
+        // live.js asks for binary frames: `bytes`, never JSON `data`.
+        if (message.bytes) call(handlers.onOutput, message.type, message.bytes);
         break;
       case 'cancelled':
         call(handlers.onCancelled, message);
@@ -69,12 +72,12 @@ export function watchTask(taskId, handlers = {}, options = {}) {
 /** Starts a script (admins); resolves to {taskId, stop} once the server
  *  answered `started`, rejects with an Error carrying the server's reason. */
 export function runScript(script, handlers = {}, options = {}) {
-  return run({ type: 'run', script }, handlers, options);
+  return run({ type: 'run', script, binary: true }, handlers, options);
 }
 
 /** Starts a quick action (any user), like runScript. */
 export function runQuickAction(quickActionId, handlers = {}, options = {}) {
-  return run({ type: 'run', quick_action_id: quickActionId }, handlers, options);
+  return run({ type: 'run', quick_action_id: quickActionId, binary: true }, handlers, options);
 }
 
 /** Asks the server to cancel a task; the answer arrives to its watchers

@@ -257,8 +257,8 @@ def test_client_sees_only_their_pages(server, browser):
         expect(heading(page)).to_have_text("Dashboard")
         nav = main_nav(page)
         # History lists a client's own quick-action runs; Scripts is for admins.
-        expect(nav.get_by_role("link")).to_have_text(["Dashboard", "System Monitor", "History", "Plugins",
-                                                      "Settings"])
+        expect(nav.get_by_role("link")).to_have_text(["Dashboard", "System Monitor", "History", "Alerts",
+                                                      "Plugins", "Settings"])
         expect(nav.get_by_text("Scripts", exact=True)).to_be_hidden()
         expect(page.locator("#sidebar [data-user-role]")).to_have_text("Client")
 

@@ -127,6 +127,60 @@ def test_a_run_shows_colours_stderr_status_and_exit_code(server, browser):
         no_trouble(seen)
 
 
+def test_utf8_output_arrives_as_binary_frames_and_reads_right(server, browser):
+    # An emoji cut in two by a pause (two reads, so possibly two frames),
+    # CJK, accents, on stdout and stderr: the page asks for binary frames
+    # and the terminal decodes them as one stream.
+    name = write_script(server, "utf8", "\n".join([
+        r"printf 'smile \360\237'", "sleep 0.3", r"printf '\230\200 end\n'",
+        # Pauses around stderr: two pipes keep no order between them (docs/tasks.md).
+        "echo '你好，世界 — naïve café'", "sleep 0.2", "echo 'エラー ✗' >&2", "sleep 0.2", "echo 'done ✓'",
+    ]))
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        connections = record_websockets(page)
+        frames = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+        page.goto(url(server, "/scripts"))
+        script_row(page, name).get_by_role("button", name=f"Run {name}").click()
+        _, panel = run_panel(page, name)
+        expect(panel).to_have_attribute("data-status", "success")
+        text = expect_terminal(panel, r"done ✓")
+        assert "smile 😀 end\n你好，世界 — naïve café\nエラー ✗\ndone ✓" in text, text
+        assert any(m.get("type") == "run" and m.get("binary") is True for m in connections[0][1])
+        assert any(isinstance(f, bytes) for f in frames), "output came as binary frames"
+        assert not any(isinstance(f, str) and '"type": "stdout"' in f for f in frames)
+        no_trouble(seen)
+
+
+def test_the_terminal_joins_a_character_split_between_two_frames(server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, "/scripts"))
+        expect(heading(page)).to_have_text("Scripts")
+        text = page.evaluate("""async () => {
+            const { terminal } = await import('/static/js/ui/terminal.js');
+            const term = terminal({ label: 'split' });
+            document.querySelector('main').append(term.el);
+            const bytes = new TextEncoder().encode('a😀b 你\\n');
+            const err = new TextEncoder().encode('é!');
+            // Every cut: between the emoji's bytes, inside the CJK character,
+            // and stderr's é in two as well.
+            for (const [from, to] of [[0, 2], [2, 4], [4, 9], [9, 12], [12, bytes.length]]) {
+              term.write(bytes.subarray(from, to));
+            }
+            term.writeStderr(err.subarray(0, 1));
+            term.writeStderr(err.subarray(1));
+            await term.flushed();
+            const result = term.text();
+            term.dispose();
+            term.el.remove();
+            return result;
+        }""")
+        assert text == "a😀b 你\né!", text
+        no_trouble(seen)
+
+
 def test_several_runs_as_tabs_cancel_and_close(server, browser):
     slow = write_script(server, "ticker", "i=0\nwhile true; do i=$((i+1)); echo tick-$i; sleep 0.2; done")
     quick = write_script(server, "quick", "echo quick-done")
@@ -279,7 +333,7 @@ def test_a_reconnect_subscribes_again_and_replays_without_duplicates(server, bro
         expect(page.locator(".runs .live-status")).to_have_text("Reconnecting…")
         expect(page.locator(".runs .live-status")).to_have_text("Live", timeout=15_000)
         wait_for(lambda: len(connections) == 2, message="a second connection")
-        assert {"type": "subscribe", "task_id": task_id} in connections[1][1]
+        assert {"type": "subscribe", "task_id": task_id, "binary": True} in connections[1][1]
         # The replay replaced what the screen showed: every line once, and
         # the output goes on past what was there before the cut.
         text = expect_terminal(panel, r"row-40\n")

@@ -22,6 +22,7 @@ NAV = [
     ("/scripts", "Scripts"),
     ("/schedules", "Schedules"),
     ("/history", "History"),
+    ("/alerts", "Alerts"),
     ("/plugins", "Plugins"),
     ("/settings", "Settings"),
 ]

@@ -47,8 +47,17 @@ def test_multibyte_characters_split_between_reads_survive(tmp_path):
     out = TaskOutput(tmp_path / "t.out", 4096)
     data = "café ☕\n".encode()
     pieces = [out.decode("stdout", data[i:i + 1]) for i in range(len(data))]
-    assert "".join(pieces) == "café ☕\n"
-    assert out.decode("stderr", b"\xff\xfe ok", final=True) == "\ufffd\ufffd ok"
+    assert "".join(text for _, text in pieces) == "café ☕\n"
+    # The raw bytes come out whole characters at a time, with the text they decode to.
+    assert [raw for raw, _ in pieces if raw] == [c.encode() for c in "café ☕\n"]
+    assert all(raw.decode() == text for raw, text in pieces)
+    assert out.decode("stderr", b"\xff\xfe ok", final=True) == (b"\xff\xfe ok", "\ufffd\ufffd ok")
+
+
+def test_a_character_the_script_never_finished_is_let_go_at_eof(tmp_path):
+    out = TaskOutput(tmp_path / "t.out", 4096)
+    assert out.decode("stdout", b"ok \xe2\x82") == (b"ok ", "ok ")
+    assert out.decode("stdout", b"", final=True) == (b"\xe2\x82", "\ufffd")
 
 
 def test_non_ascii_output_is_capped_in_bytes(tmp_path):

@@ -71,6 +71,7 @@ class AuditTrail:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.listeners = []  # fn(row with `details` as a dict) after each row (security alerts)
 
     def record(self, actor, action, outcome="ok", target=None, ip=None, details=None):
         """Append one row; returns its id."""
@@ -85,6 +86,11 @@ class AuditTrail:
         row["hash"] = row_hash(row)
         store.execute(f"INSERT INTO audit_log({', '.join(row)}) VALUES({', '.join('?' * len(row))})",
                       tuple(row.values()))
+        for listener in self.listeners:
+            try:
+                listener(dict(row, details=details or {}))
+            except Exception:  # a listener never costs the trail its row
+                log.exception("audit listener failed", extra={"action": action})
         return row["id"]
 
     # --- retention ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ and mode, bytes per disk, free swap, Toru's own RSS). They are read in the
 same pass, so a scrape makes no syscall and agrees with `/api/resources`.
 """
 
+import fnmatch
 import json
 import logging
 import os
@@ -28,14 +29,16 @@ import psutil
 from gevent import get_hub
 
 from toru.errors import Invalid
-from toru.monitor.history import History, series
+from toru.monitor.history import History
 
 log = logging.getLogger("toru.system")
 
 DEFAULT_SKIP_FSTYPES = ("squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "cgroup", "cgroup2",
                         "devpts", "mqueue", "debugfs", "tracefs", "securityfs", "pstore", "autofs",
                         "fusectl", "configfs", "bpf", "nsfs", "ramfs", "hugetlbfs", "efivarfs")
-DEFAULT_SKIP_INTERFACES = ("lo",)
+# Loopback, and the per-container veth pairs and bridges Docker makes: a
+# Docker host would otherwise chart dozens of them instead of its real NICs.
+DEFAULT_SKIP_INTERFACES = ("lo", "veth*", "docker*", "br-*")
 SERIES = ("cpu", "cores", "mem", "swap", "load1", "net", "disk_io", "disk")
 MAX_PROCESSES = 100
 PROCESS_CACHE_S = 2.0
@@ -52,6 +55,14 @@ def rate(now, before, seconds):
     if before is None or seconds <= 0 or now < before:
         return 0.0
     return (now - before) / seconds
+
+
+def name_matcher(patterns):
+    """A test for names matching any of the shell-style `patterns`, compiled
+    once: it runs on every interface at every sample."""
+    if not patterns:
+        return lambda name: False
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
 
 
 def host_info():
@@ -102,9 +113,12 @@ def own_rss():
 class Sampler:
     """Reads the counters; keeps the previous reading to turn them into rates."""
 
-    def __init__(self, skip_fstypes=DEFAULT_SKIP_FSTYPES, skip_interfaces=DEFAULT_SKIP_INTERFACES):
-        self.skip_fstypes = set(skip_fstypes)
-        self.skip_interfaces = set(skip_interfaces)
+    def __init__(self, skip_fstypes=None, skip_interfaces=None):
+        """`skip_fstypes`: filesystem types, `skip_interfaces`: shell-style
+        patterns of interface names ("veth*") left out; None: the defaults,
+        () leaves nothing out."""
+        self.skip_fstypes = set(DEFAULT_SKIP_FSTYPES if skip_fstypes is None else skip_fstypes)
+        self.skips_interface = name_matcher(DEFAULT_SKIP_INTERFACES if skip_interfaces is None else skip_interfaces)
         self.previous = None  # (time, disk counters, {iface: counters})
         psutil.cpu_percent(percpu=True)  # prime: the first real call measures from here
 
@@ -119,7 +133,7 @@ class Sampler:
         vm, sw = psutil.virtual_memory(), psutil.swap_memory()
         disk_io = psutil.disk_io_counters()
         nets = {name: c for name, c in psutil.net_io_counters(pernic=True).items()
-                if name not in self.skip_interfaces}
+                if not self.skips_interface(name)}
         warming_up = self.previous is None
         seconds = 0 if warming_up else now - self.previous[0]
         prev_disk = None if warming_up else self.previous[1]
@@ -206,8 +220,7 @@ def history_point(snapshot):
 
 
 class Monitor:
-    def __init__(self, topic, interval_s=2.0, skip_fstypes=DEFAULT_SKIP_FSTYPES,
-                 skip_interfaces=DEFAULT_SKIP_INTERFACES):
+    def __init__(self, topic, interval_s=2.0, skip_fstypes=None, skip_interfaces=None):
         self.interval_s = interval_s
         self.host = host_info()
         self.sampler = Sampler(skip_fstypes, skip_interfaces)
@@ -216,6 +229,7 @@ class Monitor:
         self.latest_json = None
         self.counters = None  # Counters of the latest sample, for /metrics
         self.topic = topic  # the "resources" live topic
+        self.listeners = []  # fn(snapshot) after each sample is recorded (the alert engine's metric rules)
         self._processes = (0.0, {}, [])  # (taken at, {pid: Process}, rows)
 
     def _in_thread(self, fn):
@@ -241,6 +255,8 @@ class Monitor:
         if not snapshot["warming_up"]:  # a first sample has no rates: keep it out of the charts
             self.history.add(snapshot["timestamp"], history_point(snapshot))
         self.topic.publish_encoded(self.latest_json)  # never blocks: a bounded queue per client
+        for listener in self.listeners:
+            listener(snapshot)
 
     def snapshot(self):
         """The latest snapshot; before the first sample, the host facts and
@@ -257,7 +273,7 @@ class Monitor:
         if unknown:
             raise Invalid(f"unknown series: {', '.join(unknown)} (known: {', '.join(SERIES)})")
         names = list(names) + (["cpu_max"] if range_name == "24h" and "cpu" in names else [])
-        out = series(self.history.points(range_name), names)
+        out = self.history.series(range_name, names)
         out.update(range=range_name, step_s=self.interval_s if range_name == "1h" else 60)
         return out
 

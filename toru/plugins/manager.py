@@ -67,6 +67,7 @@ class PluginManager:
         self.logs = {}        # id → RotatingJsonLog
         self.fingerprints = {}
         self.usage = {}       # id → psutil.Process of its current pid, for cpu_percent between calls
+        self.notify_listeners = []  # fn(plugin_id, payload) for each `notify` a plugin sends (alerts)
 
     # --- discovery ---------------------------------------------------------------------
     def rescan(self, reason="rescan"):
@@ -115,10 +116,19 @@ class PluginManager:
         process = PluginProcess(
             plugin, socket_path=self.sockets / f"{plugin_id}.sock", log=self.logs[plugin_id],
             data_dir=self.data_dir, instance_id=self.instance_id, log_path=plugin_log_path(self.log_dir, plugin_id),
-            events=self.events, on_kv=self.kv.handle, on_give_up=self._give_up, timings=self.timings,
+            events=self.events, on_kv=self._plugin_request, on_give_up=self._give_up, timings=self.timings,
             config_of=self.configs.get)
         self.processes[plugin_id] = process
         return process
+
+    def _plugin_request(self, plugin_id, message):
+        """What a plugin sent on its own: `kv` gets its reply frame; `notify`
+        (docs/plugins.md) goes to the listeners and gets none (None)."""
+        if message.get("type") != "notify":
+            return self.kv.handle(plugin_id, message)
+        for listener in self.notify_listeners:
+            listener(plugin_id, message.get("payload"))
+        return None
 
     def watch(self):
         """Rescan when the directory's cheap fingerprint changes."""

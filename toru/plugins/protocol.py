@@ -29,6 +29,9 @@ log = logging.getLogger("toru.plugins")
 
 CONNECT_TIMEOUT = 2.0
 MAX_WAITING = 64  # requests queued behind a lockstep plugin's outstanding one
+# What a plugin sends the core on its own, handed to `on_request`: `kv` (answered)
+# and `notify` (an alert of its own, no answer). Never a reply to a core request.
+REQUESTS = ("kv", "notify")
 
 
 class PluginUnavailable(ToruError):
@@ -43,7 +46,7 @@ class PluginConnection:
     """The core's connection to one plugin process's socket.
 
     `on_request(connection, message)` answers requests the plugin sends
-    (`kv`); `on_problem(reason)` is told of frames that broke the connection
+    (`kv`; a `notify` gets no answer: it returns None); `on_problem(reason)` is told of frames that broke the connection
     (the supervisor counts them against health, not as crashes).
     """
 
@@ -198,14 +201,14 @@ class PluginConnection:
         kind = message.get("type")
         request_id = reply_request_id(message)
         result = self.pending.get(request_id) if request_id is not None else None
-        if result is None and request_id is None and len(self.pending) == 1 and kind != "kv":
+        if result is None and request_id is None and len(self.pending) == 1 and kind not in REQUESTS:
             result = next(iter(self.pending.values()))  # a lockstep plugin that dropped the id
-        if result is not None and kind != "kv":
+        if result is not None and kind not in REQUESTS:
             self.last_reply_at = time.time()
             if not result.ready():
                 result.set(message)
             return
-        if kind == "kv" and self.on_request:
+        if kind in REQUESTS and self.on_request:
             gevent.spawn(self._answer, message)
             return
         log.debug("plugin frame ignored", extra={"plugin": self.plugin_id, "type": kind,
@@ -216,6 +219,8 @@ class PluginConnection:
             reply = self.on_request(self, message)
         except Exception:
             log.exception("plugin request failed", extra={"plugin": self.plugin_id, "type": message.get("type")})
+            return
+        if reply is None:  # a `notify`: nothing to answer
             return
         try:
             self.send(reply)

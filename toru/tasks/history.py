@@ -97,6 +97,14 @@ class TaskHistory:
     def __init__(self, store):
         self.store = store
         self.counts = TaskCounts()
+        self.listeners = []  # fn(summary of the ended run) after `finish` and `mark_interrupted` (alerts)
+
+    def _ended(self, task_id):
+        if self.listeners:
+            row = self.store.one(f"SELECT {SUMMARY} FROM task_history WHERE id = ?", (task_id,))
+            task = dict(summary(row), started_by_id=row["started_by_id"])  # whose it is: who may see its alert
+            for listener in self.listeners:
+                listener(task)
 
     def create(self, task_id, script, user, trigger, quick_action_id, started_at, arguments=None,
                schedule_id=None):
@@ -128,6 +136,7 @@ class TaskHistory:
              cpu_seconds, task_id))
         if started is not None:
             self.counts.add(status, started["trigger"], finished_at - started["started_at"])
+            self._ended(task_id)
 
     def row(self, task_id):
         row = self.store.one(f"SELECT *, {ACTION_NAME}, {SCHEDULE_NAME} FROM task_history WHERE id = ?", (task_id,))
@@ -207,6 +216,7 @@ class TaskHistory:
                 (time.time(), output, int(truncated), size, row["id"]))
             spool.unlink(missing_ok=True)
             self.counts.add("interrupted", row["trigger"])  # how long it ran is unknown: Toru was down
+            self._ended(row["id"])
             log.warning("task interrupted by a server stop", extra={"task_id": row["id"]})
         return len(rows)
 

@@ -47,9 +47,18 @@ class TaskOutput:
         self.spool_bytes = 0
 
     def decode(self, stream, data, final=False):
-        """Bytes read from a pipe → text; a character split between two reads
-        is kept for the next one, invalid UTF-8 becomes U+FFFD."""
-        return self.decoders[stream].decode(data, final)
+        """Bytes read from a pipe → (raw, text) of whole characters: a
+        character split between two reads is kept for the next one (in both),
+        invalid UTF-8 stays as it is in `raw` and becomes U+FFFD in `text`.
+        `raw` is what binary watchers get, `text` what is stored and sent as
+        JSON: the same characters, so a replay (from `text`) and the live
+        frames that follow it meet at a character boundary."""
+        decoder = self.decoders[stream]
+        carried = decoder.getstate()[0]
+        text = decoder.decode(data, final)
+        held = len(decoder.getstate()[0])
+        raw = carried + data if carried else data
+        return (raw[:len(raw) - held] if held else raw), text
 
     def add(self, stream, text):
         size = size_of(text)

@@ -14,6 +14,8 @@ waits for a watcher that is behind (`Topic.send` with a backlog) — so a
 flood of output fills the pipe and slows the script, never the server's
 memory. Waits come from
 `config.timings` (kill_grace, drain_after_exit, subscriber_stall).
+Watchers that asked for binary frames (`"binary": true`) get the bytes as
+read, with a 5-byte header instead of JSON (docs/tasks.md#binary-output-frames).
 
 Order across stdout and stderr: a batch is one ordered sequence of segments
 (a run of one stream each), stored and sent in the order the chunks were
@@ -40,6 +42,7 @@ import gevent.queue
 
 from toru.accounts.auth import current_user, is_admin
 from toru.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from toru.live import binary_frame
 from toru.processes import describe_exit, group_members, spawn, stop_group
 from toru.tasks.arguments import NO_VALUES
 from toru.tasks.history import exit_text, summary
@@ -57,6 +60,8 @@ SUBSCRIBER_BACKLOG = 16    # messages a subscriber may have queued before the pu
 SAMPLE_EVERY = 0.5
 PRUNE_EVERY = 3600
 FELL_BEHIND = "This connection fell behind the task's output; subscribe again to catch up"
+# The tag byte of a binary output frame (live.FRAME_HEADER, docs/tasks.md#binary-output-frames).
+STREAM_TAGS = {"stdout": 1, "stderr": 2}
 
 
 def exit_message(task_id, status, code, signal, finished_at):
@@ -83,7 +88,7 @@ class Task:
         self.stopper = None       # the greenlet running stop_group once asked to stop
         self.topic = None         # the hub topic `task:<id>` its watchers are on
         self.chunks = None        # a pipes.PipeReader once it runs: its output, in the order read
-        self.pending, self.pending_bytes = [], 0  # the next batch: [(stream, [text, …]), …] in read order
+        self.pending, self.pending_bytes = [], 0  # the next batch: [[stream, [bytes, …], at EOF], …] in read order
         self.peak_rss = None
         self.cpu_by_pid = {}
         self.done = gevent.event.Event()
@@ -242,19 +247,23 @@ class TaskRunner:
             conn.send({"type": "error", "task_id": task.id, "code": "forbidden",
                        "data": "You may no longer watch this run: its output is no longer sent to you"})
 
-    def subscribe(self, conn, task_id):
-        """Replay what the task printed so far, then stream it live. Nothing
-        here yields, so no batch can slip between the replay and the live part."""
+    def subscribe(self, conn, task_id, binary=False):
+        """Replay what the task printed so far, then stream it live (as
+        binary frames when asked). Nothing here yields, so no batch can slip
+        between the replay and the live part."""
         task = self.visible(task_id, conn.user)
-        if task is None:
-            row = self.history.visible_row(task_id, conn.user)  # finished: replay the stored output
+        row = self.history.visible_row(task_id, conn.user) if task is None else None  # finished: 404 or its row
+        # Numbered only once the task is known to exist: made-up ids take no numbers.
+        channel = conn.channel(task_id) if binary else None
+        if task is None:  # replay the stored output
             text = row["output"] or ""
-            conn.send({"type": "started", "task_id": row["id"], "script": row["script"], "trigger": row["trigger"],
-                       "started_by": row["started_by"], "started_at": row["started_at"],
-                       "quick_action_name": row["quick_action_name"], "replay": True,
-                       "output_bytes": row["output_bytes"], "replay_bytes": size_of(text)})
+            conn.send(with_channel({
+                "type": "started", "task_id": row["id"], "script": row["script"], "trigger": row["trigger"],
+                "started_by": row["started_by"], "started_at": row["started_at"],
+                "quick_action_name": row["quick_action_name"], "replay": True,
+                "output_bytes": row["output_bytes"], "replay_bytes": size_of(text)}, channel))
             for start in range(0, len(text), BATCH_BYTES):
-                conn.send({"type": "stdout", "task_id": row["id"], "data": text[start:start + BATCH_BYTES]})
+                send_output(conn, row["id"], channel, "stdout", text[start:start + BATCH_BYTES])
             conn.send(exit_message(row["id"], row["status"], row["exit_code"], row["exit_signal"],
                                    row["finished_at"]))
             return
@@ -262,11 +271,12 @@ class TaskRunner:
         # output_bytes: what the script printed so far; replay_bytes: how much
         # of the text that follows is this replay (head, marker, tail), so a
         # client can count the live size on from there.
-        conn.send(task.started_message(replay=True, output_bytes=task.output.total_bytes,
-                                       replay_bytes=sum(size_of(text) for _, text in chunks)))
+        conn.send(with_channel(task.started_message(replay=True, output_bytes=task.output.total_bytes,
+                                                    replay_bytes=sum(size_of(text) for _, text in chunks)),
+                               channel))
         for stream, text in chunks:
-            conn.send({"type": stream, "task_id": task.id, "data": text})
-        task.topic.add(conn)
+            send_output(conn, task.id, channel, stream, text)
+        task.topic.add(conn, channel=channel)
 
     def unsubscribe(self, conn, task_id):
         task = self.running.get(task_id)
@@ -392,31 +402,40 @@ class TaskRunner:
         self._flush(task)
 
     def _take(self, task, item):
-        """Add a chunk to the batch: to its last segment when the stream is
-        the same, else as a new segment (the order across streams is kept)."""
-        stream, data = item[0], item[1]
-        text = task.output.decode(stream, data, final=len(item) == 3)
-        if not text:
-            return
+        """Add a chunk (bytes as read) to the batch: to its last segment when
+        the stream is the same, else as a new segment (the order across
+        streams is kept). A pipe's EOF marks its segment: the decoder then
+        lets go of a character the script never finished."""
+        stream, data, at_eof = item[0], item[1], len(item) == 3
         if task.pending and task.pending[-1][0] == stream:
-            task.pending[-1][1].append(text)
+            segment = task.pending[-1]
         else:
-            task.pending.append((stream, [text]))
-        task.pending_bytes += len(text)
+            segment = [stream, [], False]
+            task.pending.append(segment)
+        segment[1].append(data)
+        segment[2] = at_eof
+        task.pending_bytes += len(data)
 
     def _flush(self, task):
-        """Send the batch, segment by segment, each as `stdout`/`stderr`
-        messages of at most BATCH_BYTES; each part is added to the output
+        """Send the batch, segment by segment, in parts of at most
+        BATCH_BYTES: a binary frame to watchers that asked for one (the bytes
+        as read), a `stdout`/`stderr` message to the others (its JSON made
+        only if one of them is watching). Each part, decoded once (the stored
+        text), is added to the output
         just before it is sent, so a watcher joining at a yield here gets it
         once (in its replay or live, never both)."""
         segments, task.pending, task.pending_bytes = task.pending, [], 0
-        for stream, texts in segments:
-            text = "".join(texts)
-            for start in range(0, len(text), BATCH_BYTES):
-                part = text[start:start + BATCH_BYTES]
+        for stream, chunks, at_eof in segments:
+            data = b"".join(chunks)
+            last = max(len(data) - 1, 0) // BATCH_BYTES * BATCH_BYTES
+            for start in range(0, last + 1, BATCH_BYTES):
+                raw, part = task.output.decode(stream, data[start:start + BATCH_BYTES], at_eof and start == last)
+                if not raw:
+                    continue  # only the start of a character: it goes with the next part
                 task.output.add(stream, part)
                 stalled = task.topic.send({"type": stream, "task_id": task.id, "data": part},
-                                          backlog=SUBSCRIBER_BACKLOG, stall=self.timings.subscriber_stall)
+                                          backlog=SUBSCRIBER_BACKLOG, stall=self.timings.subscriber_stall,
+                                          frame=(STREAM_TAGS[stream], raw))
                 for conn in stalled:  # already off the topic; they may subscribe again
                     conn.send({"type": "error", "task_id": task.id, "code": "fell_behind", "data": FELL_BEHIND})
                 # A full pipe never makes the reader wait: yield here so requests
@@ -480,6 +499,28 @@ class TaskRunner:
             self.prune()
 
 
+def with_channel(started, channel):
+    """A `started` message, with the channel number of binary frames if asked for."""
+    if channel is not None:
+        started["channel"] = channel
+    return started
+
+
+def send_output(conn, task_id, channel, stream, text):
+    """Replayed output to one watcher: a binary frame on its channel, or JSON."""
+    if channel is None:
+        conn.send({"type": stream, "task_id": task_id, "data": text})
+    else:
+        conn.send(binary_frame(STREAM_TAGS[stream], channel, text.encode("utf-8", "surrogatepass")))
+
+
+def wants_binary(message):
+    binary = message.get("binary", False)
+    if not isinstance(binary, bool):
+        raise Invalid("binary must be true or false")
+    return binary
+
+
 def group_usage(pgids):
     """{pgid: (total rss, {pid: (ppid, cpu seconds)})} for the given process
     groups; runs in a thread (a /proc scan)."""
@@ -514,9 +555,11 @@ def register(app, services):
         user = services.hub.current_user(conn)  # re-validated on every run
         if user is None:
             return
+        binary = wants_binary(message)
         task = runner.run_for(user, message)
-        task.topic.add(conn)  # before `started` is queued; nothing yields in between
-        reply = task.started_message()
+        channel = conn.channel(task.id) if binary else None
+        task.topic.add(conn, channel=channel)  # before `started` is queued; nothing yields in between
+        reply = with_channel(task.started_message(), channel)
         if isinstance(message.get("ref"), str):
             reply["ref"] = message["ref"][:100]
         conn.send(reply)
@@ -524,7 +567,8 @@ def register(app, services):
     hub = services.hub
     hub.handle("run", ws_run)
     hub.handle("cancel", lambda conn, message: runner.cancel(task_id_of(message), conn.user))
-    hub.handle("subscribe", lambda conn, message: runner.subscribe(conn, task_id_of(message)), key="task_id")
+    hub.handle("subscribe", lambda conn, message: runner.subscribe(conn, task_id_of(message), wants_binary(message)),
+               key="task_id")
     hub.handle("unsubscribe", lambda conn, message: runner.unsubscribe(conn, task_id_of(message)), key="task_id")
     hub.on_user_change(runner.recheck_watcher)  # an admin made client stops watching others' runs
 

@@ -14,7 +14,7 @@ import time
 
 import bottle
 
-from toru.checks import label
+from toru.checks import boolean as check_bool, choice as check_choice, label
 from toru.accounts.auth import current_user
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.tasks.cron import Cron, local_zone_name, zone
@@ -31,20 +31,6 @@ LAST_RUN = ("(SELECT json_object('task_id', h.id, 'status', h.status, 'started_a
             "FROM task_history h WHERE h.schedule_id = schedules.id ORDER BY h.started_at DESC LIMIT 1) "
             "AS last_run")
 ACTION = "(SELECT q.name FROM quick_actions q WHERE q.id = schedules.quick_action_id) AS quick_action_name"
-
-
-def check_choice(options):
-    def check(value):
-        if value not in options:
-            raise Invalid(f"One of {', '.join(options)}")
-        return value
-    return check
-
-
-def check_bool(value):
-    if not isinstance(value, bool):
-        raise Invalid("true or false")
-    return value
 
 
 def preview(cron_text, timezone_name, now=None, count=NEXT_RUNS):

@@ -43,7 +43,6 @@ export const VIEW_LINES = SCROLLBACK - 10;
 // The line the server puts where it left a long output's middle out.
 const OMITTED = /\n… [^\n]*omitted[^\n]* …\n/;
 const DIM = (text) => `\x1b[2m${text}\x1b[0m`;
-const encoder = new TextEncoder();
 
 // The filters the address may carry, and how they are named there and in
 // GET /api/history.
@@ -476,9 +475,9 @@ function outputSize(entry) {
   return el;
 }
 
-function countOutput(detail, data) {
+function countOutput(detail, bytes) {
   if (detail.size == null) return;
-  let n = encoder.encode(data).length;
+  let n = bytes.length;
   const skipped = Math.min(detail.skip, n);
   detail.skip -= skipped;
   n -= skipped;
@@ -504,10 +503,10 @@ function followLive(view, entry) {
       detail.skip = Number(m.replay_bytes) || 0;
       if (detail.sizeEl) detail.sizeEl.textContent = formatBytes(detail.size);
     },
-    onOutput: (stream, data) => {
-      countOutput(detail, data);
-      if (stream === 'stderr') detail.term.writeStderr(data);
-      else detail.term.write(data);
+    onOutput: (stream, bytes) => {
+      countOutput(detail, bytes);
+      if (stream === 'stderr') detail.term.writeStderr(bytes);
+      else detail.term.write(bytes);
     },
     onCancelled: () => {
       entry.cancelling = true;

@@ -214,9 +214,9 @@ function newRun(view, { script, started_at: startedAt = null }) {
       if (m.script) run.script = m.script;
       updateRun(view, run);
     },
-    onOutput: (stream, data) => {
-      if (stream === 'stderr') run.term.writeStderr(data);
-      else run.term.write(data);
+    onOutput: (stream, bytes) => {
+      if (stream === 'stderr') run.term.writeStderr(bytes);
+      else run.term.write(bytes);
     },
     onCancelled: () => {
       run.cancelling = true;

@@ -30,6 +30,10 @@ const SHAPES = {
     ['circle', { cx: 15, cy: 12, r: 2, class: 'icon-solid' }],
     ['circle', { cx: 8, cy: 18, r: 2, class: 'icon-solid' }],
   ],
+  alerts: [
+    ['path', { d: 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z' }],
+    ['path', { d: 'M10 21h4' }],
+  ],
   menu: [['path', { d: 'M4 6h16M4 12h16M4 18h16' }]],
   close: [['path', { d: 'M6 6l12 12M18 6L6 18' }]],
   success: [

@@ -9,6 +9,7 @@ import { showError, showToast } from './toast.js';
 import { getUser, onUserChange } from '../session.js';
 import { signOut } from '../auth.js';
 import { startPluginNav } from './plugin-nav.js';
+import { startAlertNav } from './alert-nav.js';
 
 export const ROLE_LABELS = { admin: 'Admin', client: 'Client' };
 
@@ -48,10 +49,12 @@ export function buildLayout(container, { nav, navigate }) {
     h('div', { class: 'sidebar-foot' }, userMenu('sidebar')));
   const backdrop = h('div', { class: 'backdrop', onClick: () => closeDrawer({ restoreFocus: true }) });
   const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+  // Shown above every page while a critical alert fires (alert-nav.js).
+  const alertBanner = h('div', { class: 'alert-banner', role: 'alert', hidden: true });
 
   container.replaceChildren(
     h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'),
-    topbar, sidebar, backdrop, main);
+    topbar, sidebar, backdrop, alertBanner, main);
   ui = { menuButton, closeButton, topbar, sidebar, main };
 
   document.addEventListener('keydown', (event) => {
@@ -66,6 +69,7 @@ export function buildLayout(container, { nav, navigate }) {
   onUserChange(showUser);
   showUser(getUser());
   startPluginNav(pluginList);
+  startAlertNav({ link: sidebar.querySelector('a[data-nav][href="/alerts"]'), banner: alertBanner });
   return { main };
 }
 

@@ -49,9 +49,9 @@ export function openTaskDrawer({ taskId, title, signal = null }) {
     onStart: (m) => {
       if (m.replay) term.clear();
     },
-    onOutput: (stream, data) => {
-      if (stream === 'stderr') term.writeStderr(data);
-      else term.write(data);
+    onOutput: (stream, bytes) => {
+      if (stream === 'stderr') term.writeStderr(bytes);
+      else term.write(bytes);
     },
     onCancelled: () => {
       run.cancelling = true;

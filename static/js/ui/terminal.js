@@ -3,6 +3,12 @@
 // and parses what it is given in time slices, so a script printing a million
 // lines costs the page a 10,000-line buffer and a busy parser, never a huge
 // DOM or one long freeze. Colours come from the --terminal-* tokens.
+//
+// Output comes as text or as bytes (Uint8Array: a task's binary frames,
+// docs/tasks.md#binary-output-frames). Bytes of stdout go to xterm as they
+// are: its parser decodes UTF-8 as a stream, so a character split between
+// two frames comes out whole. Bytes of stderr are decoded here, as a
+// stream too (TextDecoder), because they are recoloured as text.
 import { h } from './dom.js';
 
 const SCRIPT_SRC = ['/static/vendor/xterm/xterm.js', '/static/vendor/xterm/addon-fit.js'];
@@ -21,6 +27,9 @@ const CUT_ESCAPE = /\x1b(\[[0-9:;<=>?]*[ -/]*|\][^\x07\x1b]*)?$/;
 // SGR sequences that end a colour: inside stderr they are followed by red
 // again, so stderr stays red after a script's own "reset".
 const SGR_RESET = /\x1b\[(0?|[0-9;]*;0?|39)m/g;
+const ESC = 0x1b;
+const CUT_LIMIT = 64; // a lone escape further from the end than this is not a cut sequence
+const NO_BYTES = new Uint8Array(0);
 
 let loading = null;
 
@@ -82,7 +91,7 @@ function theme() {
 /**
  * terminal({label, size: 'lg' | 'md'}) → {
  *   el,                     // put it in the page; it fits its box
- *   write(text), writeStderr(text), clear(), dispose(),
+ *   write(data), writeStderr(data), clear(), dispose(),   // data: text or a Uint8Array
  *   text(), ready           // text(): the buffer's text (tests, copy)
  * }
  * Writes before xterm has loaded are kept and written when it has.
@@ -97,17 +106,22 @@ export function terminal({ label = 'Output', size = 'md' } = {}) {
   let disposed = false;
   let pending = [];
   let pendingBytes = 0;
-  // Per stream, the tail of a chunk that ended inside an escape sequence.
+  // Per stream, the tail of a chunk that ended inside an escape sequence
+  // (kept back so that stderr's red never lands inside one); stdout's bytes
+  // keep theirs apart.
   const cut = { out: '', err: '' };
+  let cutBytes = NO_BYTES;
+  let stderrDecoder = new TextDecoder();
 
-  function raw(text) {
-    if (!text || disposed) return;
+  // data: text or bytes, written to xterm as they are.
+  function raw(data) {
+    if (!data || !data.length || disposed) return;
     if (term) {
-      term.write(text);
+      term.write(data);
       return;
     }
-    pending.push(text);
-    pendingBytes += text.length;
+    pending.push(data);
+    pendingBytes += data.length;
     while (pendingBytes > PENDING_LIMIT && pending.length > 1) pendingBytes -= pending.shift().length;
   }
 
@@ -115,7 +129,7 @@ export function terminal({ label = 'Output', size = 'md' } = {}) {
     const joined = cut[stream] + String(text);
     const match = CUT_ESCAPE.exec(joined);
     // A lone escape far from the end is not a cut sequence: write it.
-    if (match && joined.length - match.index < 64) {
+    if (match && joined.length - match.index < CUT_LIMIT) {
       cut[stream] = joined.slice(match.index);
       return joined.slice(0, match.index);
     }
@@ -123,15 +137,39 @@ export function terminal({ label = 'Output', size = 'md' } = {}) {
     return joined;
   }
 
+  // whole() for stdout's bytes: escape sequences are ASCII, so the bytes
+  // from the last ESC on are tested as Latin-1 text.
+  function wholeBytes(bytes) {
+    let joined = bytes;
+    if (cutBytes.length) {
+      joined = new Uint8Array(cutBytes.length + bytes.length);
+      joined.set(cutBytes);
+      joined.set(bytes, cutBytes.length);
+    }
+    cutBytes = NO_BYTES;
+    const at = joined.lastIndexOf(ESC);
+    if (at >= 0 && joined.length - at < CUT_LIMIT
+        && CUT_ESCAPE.test(String.fromCharCode(...joined.subarray(at)))) {
+      cutBytes = joined.slice(at);
+      return joined.subarray(0, at);
+    }
+    return joined;
+  }
+
+  function asText(data) {
+    return typeof data === 'string' ? data : new TextDecoder().decode(data);
+  }
+
   const api = {
     el,
     ready: null,
-    /** Writes stdout text (ANSI colours and all). */
-    write(text) {
-      raw(whole('out', text));
+    /** Writes stdout, text or bytes (ANSI colours and all). */
+    write(data) {
+      raw(typeof data === 'string' ? whole('out', data) : wholeBytes(data));
     },
-    /** Writes stderr text in red, whatever colours it sets itself. */
-    writeStderr(text) {
+    /** Writes stderr, text or bytes, in red whatever colours it sets itself. */
+    writeStderr(data) {
+      const text = typeof data === 'string' ? data : stderrDecoder.decode(data, { stream: true });
       const body = whole('err', text);
       if (!body) return;
       raw(RED + body.replace(SGR_RESET, (seq) => seq + RED) + RESET);
@@ -140,6 +178,8 @@ export function terminal({ label = 'Output', size = 'md' } = {}) {
     clear() {
       cut.out = '';
       cut.err = '';
+      cutBytes = NO_BYTES;
+      stderrDecoder = new TextDecoder();
       pending = [];
       pendingBytes = 0;
       if (term) {
@@ -149,7 +189,7 @@ export function terminal({ label = 'Output', size = 'md' } = {}) {
     },
     /** The buffer's text, one line per row, trailing blank lines dropped. */
     text() {
-      if (!term) return pending.join('');
+      if (!term) return pending.map(asText).join('');
       const buffer = term.buffer.active;
       const lines = [];
       for (let i = 0; i < buffer.length; i += 1) {
