@@ -18,6 +18,7 @@ PYTHON=${PYTHON:-python3}
 UNIVERSAL_PYTHONS="3.10 3.11 3.12 3.13 3.14"
 UNIVERSAL_MACHINES="x86_64 aarch64"
 STAGE=.build
+WORK=  # this build's own directory under $STAGE (set by build), so two builds never share one
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -54,16 +55,16 @@ venv() {
   fi
 }
 
-# Fetch the runtime wheels for one (python, machine) target into $STAGE/t-PY-MACHINE.
+# Fetch the runtime wheels for one (python, machine) target into $WORK/t-PY-MACHINE.
 # abi3 modules (psutil, argon2) are named the same for every CPU, so each is
 # renamed to the version- and CPU-tagged name CPython also looks for, which
 # lets the wheels of all targets share one site-packages.
 fetch_target() {
-  local py=$1 machine=$2 dir="$STAGE/t-$1-$2"
+  local py=$1 machine=$2 dir="$WORK/t-$1-$2"
   rm -rf "$dir"
   say "fetching wheels for CPython $py on $machine"
-  if ! .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" \
-      --only-binary=:all: --implementation cp --python-version "$py" \
+  if ! .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+      --target "$dir" --only-binary=:all: --implementation cp --python-version "$py" \
       --platform "manylinux_2_28_$machine" --platform "manylinux2014_$machine" \
       -r requirements.txt 2> "$dir.err"; then
     grep -v '^WARNING' "$dir.err" >&2 || true
@@ -74,7 +75,7 @@ fetch_target() {
   rm -rf "$dir/bin"
 }
 
-# Fill $STAGE/site with every target's wheels. The fetches (one pip each)
+# Fill $WORK/site with every target's wheels. The fetches (one pip each)
 # run side by side, two at a time per CPU; the copies into site/ follow in
 # a fixed order, so the first target's pure-Python files are the ones kept.
 stage_targets() {
@@ -87,12 +88,34 @@ stage_targets() {
   done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || failed=1; done
   [ "$failed" = 0 ] || exit 1
-  for t in "${targets[@]}"; do cp -a -n "$STAGE/t-${t/ /-}/." "$STAGE/site/"; done
+  for t in "${targets[@]}"; do cp -a -n "$WORK/t-${t/ /-}/." "$WORK/site/"; done
+}
+
+# The interpreters that compile the pyz's bytecode: this build's Python, or
+# for --universal each of its Pythons found here (pythonX.Y on PATH, else a
+# pyenv build, as tests/integration/test_pyz.py looks for them). A Python
+# left without gets no .pyc in the pyz: on its first start it compiles only
+# the modules it imports, into the unpacked copy, as a checkout does.
+bytecode_pythons() {
+  local version exe
+  if [ "$universal" = 0 ]; then echo "$PYTHON"; return; fi
+  for version in $UNIVERSAL_PYTHONS; do
+    for exe in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+      # shellcheck disable=SC2016
+      if "$exe" -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != sys.argv[1] or "t" in sys.abiflags)' \
+          "$version" 2>/dev/null; then
+        echo "$exe"; break
+      fi
+    done
+  done
 }
 
 build() {
   venv .venv-build requirements-build.txt
-  rm -rf "$STAGE/site" && mkdir -p "$STAGE/site" "$(dirname "$output")"
+  mkdir -p "$STAGE" "$(dirname "$output")"
+  WORK=$(mktemp -d "$STAGE/build.XXXXXX")
+  trap 'rm -rf "$WORK"' EXIT
+  mkdir "$WORK/site"
   local pythons machines
   if [ "$universal" = 1 ]; then
     pythons=$UNIVERSAL_PYTHONS machines=$UNIVERSAL_MACHINES
@@ -101,32 +124,54 @@ build() {
     pythons=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     machines=$(uname -m)
     say "fetching wheels for this Python ($pythons on $machines)"
-    .venv-build/bin/python -m pip install -q --disable-pip-version-check --target "$STAGE/site" \
+    .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-compile --target "$WORK/site" \
       --only-binary=:all: -r requirements.txt 2> >(grep -v '^WARNING' >&2)
-    rm -rf "$STAGE/site/bin"
   fi
   say "adding toru"
   .venv-build/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
-    --target "$STAGE/site" . 2> >(grep -v '^WARNING' >&2)
-  rm -rf build toru.egg-info "$STAGE/site/bin"
-  # The libraries' own test suites are most of their size and never run here.
-  find "$STAGE/site" -depth -type d \( -name tests -o -name testing \) -not -path "*/toru/*" -exec rm -rf {} +
+    --no-compile --target "$WORK/site" . 2> >(grep -v '^WARNING' >&2)
+  rm -rf build toru.egg-info "$WORK/site/bin"
+  # Every file here is unpacked on a first start: leave out what never runs
+  # on a server. The libraries' own test suites are most of their size; C
+  # sources, headers and type stubs are for compilers and editors; RECORD
+  # is pip's list for uninstalling (and would be wrong after this). Licences,
+  # METADATA and entry_points.txt (gevent reads its plugins there) stay.
+  find "$WORK/site" -depth -type d \( -name tests -o -name testing \) -not -path "*/toru/*" -exec rm -rf {} +
+  find "$WORK/site" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.hpp' \
+    -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pyi' -o -path '*.dist-info/RECORD' \) \
+    -not -path "*/toru/*" -delete
+  # Bytecode made here rather than on the first start (shiv's --compile-pyc
+  # compiles every file of every library there: most of a cold start).
+  # Hash-based and unchecked: an unpacked file's modification time is the
+  # time it was unpacked, which a timestamp-checked .pyc would take as a
+  # change and compile again; the unpacked copy is never edited (it is
+  # named after the build).
+  local compiled=() py
+  while IFS= read -r py; do
+    (cd "$WORK/site" && "$py" -m compileall -q -j 0 --invalidation-mode unchecked-hash .) \
+      || die "$py could not compile the pyz's modules (see above)"
+    compiled+=("$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')")
+  done < <(bytecode_pythons)
+  say "bytecode for CPython ${compiled[*]:-none}"
   # What this pyz can run on: toru/platform_check.py reads it at start.
-  "$PYTHON" - "$STAGE/site/toru/_build.json" "$pythons" "$machines" <<'PY'
+  "$PYTHON" - "$WORK/site/toru/_build.json" "$pythons" "$machines" "${compiled[*]}" <<'PY'
 import json, sys
-path, pythons, machines = sys.argv[1:]
-json.dump({"pythons": pythons.split(), "machines": machines.split()}, open(path, "w"))
+path, pythons, machines, bytecode = sys.argv[1:]
+json.dump({"pythons": pythons.split(), "machines": machines.split(), "bytecode": bytecode.split()},
+          open(path, "w"))
 PY
   say "writing $output"
   # Written next to it and renamed over it: a server running the old file
   # keeps its inode instead of reading a half-written one.
   local partial="$output.partial-$$"
-  .venv-build/bin/shiv --site-packages "$STAGE/site" --entry-point toru.__main__:main \
-    --python '/usr/bin/env python3' --compile-pyc --output-file "$partial"
-  # pyz_main.py runs before shiv's bootstrap: a writable unpack root for users without a writable HOME.
-  "$PYTHON" - "$partial" pyz_main.py <<'PY'
-import shutil, sys, zipfile
-path, launcher = sys.argv[1:]
+  .venv-build/bin/shiv --site-packages "$WORK/site" --entry-point toru.__main__:main \
+    --python '/usr/bin/env python3' --output-file "$partial"
+  # pyz_main.py runs before shiv's bootstrap: a writable unpack root for
+  # users without a writable HOME, and only this interpreter's files
+  # unpacked. shiv leaves .pyc files out: add them.
+  "$PYTHON" - "$partial" pyz_main.py "$WORK/site" <<'PY'
+import os, shutil, sys, zipfile
+path, launcher, site = sys.argv[1:]
 with open(path, "rb") as f:
     shebang = f.readline()
 with zipfile.ZipFile(path) as source, open(path + ".main", "wb") as out:
@@ -135,9 +180,20 @@ with zipfile.ZipFile(path) as source, open(path + ".main", "wb") as out:
         for item in source.infolist():
             data = open(launcher, "rb").read() if item.filename == "__main__.py" else source.read(item)
             target.writestr(item, data)
+        built_at = source.getinfo("environment.json").date_time
+        for directory, _, files in sorted(os.walk(site)):
+            if os.path.basename(directory) != "__pycache__":
+                continue
+            for name in sorted(files):
+                file = os.path.join(directory, name)
+                item = zipfile.ZipInfo("site-packages/" + os.path.relpath(file, site), built_at)
+                item.external_attr = 0o100644 << 16
+                item.compress_type = zipfile.ZIP_DEFLATED
+                target.writestr(item, open(file, "rb").read())
 shutil.copymode(path, path + ".main")
 PY
   mv -f "$partial.main" "$output" && rm -f "$partial"
+  rm -rf "$WORK" && trap - EXIT
   say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
 }
 

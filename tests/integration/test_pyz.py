@@ -71,6 +71,68 @@ def test_pyz_records_what_it_runs_on(pyz):
     assert info["pythons"] == ["%d.%d" % sys.version_info[:2]]
 
 
+def test_pyz_carries_every_module_of_the_checkout(pyz):
+    """setup.cfg lists toru's packages by hand: one left off the list would
+    leave the pyz without it (the server fails at its first import)."""
+    with zipfile.ZipFile(pyz) as z:
+        shipped = {n[len("site-packages/"):] for n in z.namelist() if n.startswith("site-packages/toru/")}
+    checkout = {str(p.relative_to(ROOT)) for p in (ROOT / "toru").rglob("*.py")}
+    assert checkout - shipped == set()
+
+
+# The flags word of a .pyc header: 0 = checked against the source's mtime,
+# 0b01 = hash-based, never checked (what build.sh writes).
+UNCHECKED_HASH = 1
+
+
+def pyc_flags(data):
+    return int.from_bytes(data[4:8], "little")
+
+
+def test_pyz_carries_bytecode_compiled_for_its_python(pyz):
+    """Bytecode is compiled by ./build.sh, not at the first start: for every
+    module in the pyz, this Python's .pyc is there, hash-based, so that an
+    unpacked file's fresh modification time does not make Python compile it
+    again."""
+    import json
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(pyz) as z:
+        names = set(z.namelist())
+        assert "%d.%d" % sys.version_info[:2] in json.loads(z.read("site-packages/toru/_build.json"))["bytecode"]
+        modules = [n for n in names if n.startswith("site-packages/") and n.endswith(".py")]
+        assert len(modules) > 200
+        for module in modules:
+            folder, _, file = module.rpartition("/")
+            pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc"
+            assert pyc in names, module
+        assert {pyc_flags(z.read(n)) for n in names if n.endswith(f".{tag}.pyc")} == {UNCHECKED_HASH}
+        env = json.loads(z.read("environment.json"))
+    assert not env["compile_pyc"], "shiv would compile everything again at the first start"
+
+
+def test_first_start_compiles_nothing(pyz, tmp_path, shiv_root):
+    """A first start on a fresh SHIV_ROOT unpacks the pyz's bytecode and runs
+    on it: the server answers, and every .pyc in the unpacked copy is one the
+    build wrote (Python would have written timestamp-checked ones)."""
+    proc = ServerProcess(tmp_path / "d", pyz=pyz, env=shiv_root)
+    proc.start(timeout=60)
+    try:
+        assert request(proc.url, "GET", "/api/health")[0] == 200
+        # Signing in loads argon2, the sessions, the whole request path.
+        assert Client(proc.url).post("/api/auth/login", json={"username": "admin",
+                                                              "password": ADMIN_PASSWORD}).status == 200
+    finally:
+        assert proc.stop() == 0
+    unpacked = list(Path(shiv_root["SHIV_ROOT"]).glob("*/site-packages"))
+    assert len(unpacked) == 1
+    pycs = list(unpacked[0].rglob("*.pyc"))
+    with zipfile.ZipFile(pyz) as z:
+        assert len(pycs) == len([n for n in z.namelist() if n.endswith(".pyc")])
+    assert {pyc_flags(p.read_bytes()[:16]) for p in pycs} == {UNCHECKED_HASH}
+    tag = "cpython-%d%d-%s-linux-gnu" % (sys.version_info[:2] + (os.uname().machine,))
+    assert (unpacked[0].parent / f".unpacked-{tag}").exists()
+
+
 def other_pythons(versions=PYTHONS):
     """Interpreters other than this one that happen to be installed here:
     `pythonX.Y` on PATH, else a pyenv build."""
@@ -162,6 +224,12 @@ def test_universal_pyz_starts_on_each_installed_python(universal_pyz, universal_
         assert all(name.endswith(tag) for name in loaded), (tag, loaded)
     finally:
         assert proc.stop() == 0, f"Python {version}: {proc.console()}"
+    # Only the targets started so far were unpacked: nothing for another CPU.
+    unpacked = list(Path(universal_shiv_root).glob("*/site-packages"))
+    assert len(unpacked) == 1
+    assert (unpacked[0].parent / f".unpacked-{tag[1:-3]}").exists()
+    other = "aarch64" if os.uname().machine == "x86_64" else "x86_64"
+    assert not list(unpacked[0].rglob(f"*-{other}-linux-gnu.so"))
 
 
 @pytest.mark.slow

@@ -87,3 +87,27 @@ def test_reads_the_build_info_build_sh_writes(tmp_path, monkeypatch):
     assert platform_check.problem() is None  # this interpreter is one of the universal targets
     monkeypatch.setattr(platform_check, "BUILD_INFO", str(tmp_path / "absent.json"))
     assert platform_check.problem() is None  # a checkout
+
+
+def test_gevent_patching_reads_plugins_once_and_still_runs_them(tmp_path):
+    """patch_for_gevent answers gevent's 25 plugin look-ups from one reading
+    of the installed distributions; a plugin is still called as before."""
+    import subprocess
+    site = tmp_path / "site"
+    dist = site / "patchprobe-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: patchprobe\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[gevent.plugins.monkey.did_patch_all]\nprobe = patchprobe:hook\n")
+    (site / "patchprobe.py").write_text("def hook(event):\n    print('plugin ran', flush=True)\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])\n"
+            "from importlib import metadata\n"
+            "calls, real = [], metadata.entry_points\n"
+            "def counted(**params):\n    calls.append(params)\n    return real(**params)\n"
+            "metadata.entry_points = counted\n"
+            "from toru.__main__ import patch_for_gevent\n"
+            "patch_for_gevent()\n"
+            "print('look-ups', len(calls), 'restored', metadata.entry_points is counted)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(site), str(ROOT)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["plugin ran", "look-ups 1 restored True"]

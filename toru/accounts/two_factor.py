@@ -22,8 +22,6 @@ import io
 import secrets
 import time
 
-import segno
-
 from toru.accounts import totp
 from toru.errors import Conflict, Invalid
 
@@ -60,6 +58,7 @@ def check_code(value):
 def qr_svg(text):
     """An SVG QR code of `text` (segno: pure Python, no dependencies). Black
     on white whatever the page's theme: scanners need the contrast."""
+    import segno  # here, not at the top: only setting up two-factor needs it, not the start
     out = io.BytesIO()
     segno.make(text, error="m", micro=False).save(out, kind="svg", scale=5, border=4, xmldecl=False,
                                                    dark="black", light="white", title="QR code for Toru")
