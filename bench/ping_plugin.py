@@ -8,15 +8,23 @@ the wire protocol allows, so what is timed is the path to it. Stdlib only.
 Binds TORU_PLUGIN_SOCKET, serves each connection in its own thread: frames
 in, frames out (4-byte big-endian length + UTF-8 JSON). `http` GET `/ping`
 answers 200 `pong` (text/plain), anything else 404; the reply echoes the
-request's `request_id`. `lifecycle`/`shutdown` exits 0; other frames are
-ignored. It declares `"concurrent": false` like the original design's
-plugins, so the core sends it one request at a time. With
+request's `request_id`. `GET /ping?wait_ms=N` answers after N ms, as a
+plugin waiting on a database or a subprocess would. `lifecycle`/`shutdown` exits 0; other frames are
+ignored. Installed as `ping.binary` it declares `"concurrent": false` like
+the original design's plugins, so the core sends it one request at a time;
+as `ping-mux.binary` (any file name with `mux` in it) it is plugin
+`ping-mux` and declares `"concurrent": true`: the core then writes requests
+without waiting, and the connection's thread answers them in order, each
+with its `request_id` (a reader that serves frames as they come is all
+multiplexing asks of a plugin whose answers take no time); a request that
+waits is answered from a pool of threads, so waits overlap. With
 PING_PLUGIN_PARENT=<pid> (the benchmark's standalone instance) it dies
 with that parent.
 """
 
 import ctypes
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 import signal
 import socket
@@ -27,8 +35,11 @@ import time
 
 HEADER = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
-METADATA = {"id": "ping", "name": "Ping (benchmark)", "version": "1.0", "author": "bench/plugin_bench.py",
-            "icon": "P", "route": "/ping", "description": "Answers GET /ping with pong.", "concurrent": False}
+CONCURRENT = "mux" in os.path.basename(sys.argv[0])
+PLUGIN_ID = "ping-mux" if CONCURRENT else "ping"
+METADATA = {"id": PLUGIN_ID, "name": "Ping (benchmark)", "version": "1.0", "author": "bench/plugin_bench.py",
+            "icon": "P", "route": "/" + PLUGIN_ID, "description": "Answers GET /ping with pong.",
+            "concurrent": CONCURRENT}
 PONG = {"status": 200, "headers": {"Content-Type": "text/plain"}, "body": "pong"}
 NOT_FOUND = {"status": 404, "headers": {"Content-Type": "text/plain"}, "body": "not found"}
 
@@ -38,8 +49,22 @@ def frame(message):
     return HEADER.pack(len(data)) + data
 
 
-def answer(message):
-    """The reply frame to an `http` request (either payload shape)."""
+WAITERS = ThreadPoolExecutor(16) if CONCURRENT else None
+
+
+def requested_wait(message):
+    """Seconds an `http` request (either payload shape) asks to wait (`?wait_ms=`)."""
+    payload = message.get("payload") or {}
+    request = payload.get("payload") if isinstance(payload.get("payload"), dict) else payload
+    query = (request.get("path") or "").partition("?")[2]
+    wait = next((int(v) for k, _, v in (p.partition("=") for p in query.split("&")) if k == "wait_ms"), 0)
+    return wait / 1000.0
+
+
+def answer(message, wait=0.0):
+    """The reply frame to an `http` request (either payload shape), after `wait` s."""
+    if wait:
+        time.sleep(wait)
     payload = message.get("payload") or {}
     request = payload.get("payload") if isinstance(payload.get("payload"), dict) else payload
     path = (request.get("path") or "/").split("?", 1)[0]
@@ -49,8 +74,15 @@ def answer(message):
                   "request_id": request_id, "payload": reply})
 
 
+def answer_later(conn, lock, message, wait):
+    data = answer(message, wait)
+    with lock:
+        conn.sendall(data)
+
+
 def serve(conn):
     reader = conn.makefile("rb")  # buffered: a frame is usually one recv
+    lock = threading.Lock()       # whole frames out, whichever thread writes
     try:
         while True:
             header = reader.read(HEADER.size)
@@ -62,8 +94,13 @@ def serve(conn):
                 return
             message = json.loads(body)
             kind = message.get("type")
-            if kind == "http":
-                conn.sendall(answer(message))
+            wait = requested_wait(message) if kind == "http" else 0.0
+            if wait and WAITERS:
+                WAITERS.submit(answer_later, conn, lock, message, wait)
+            elif kind == "http":
+                data = answer(message, wait)
+                with lock:
+                    conn.sendall(data)
             elif kind == "lifecycle" and (message.get("payload") or {}).get("action") == "shutdown":
                 os._exit(0)
     except (OSError, ValueError):

@@ -1,38 +1,45 @@
-"""Toru's plugin benchmark: the cost of the HTTP → plugin proxy and how fast
-a killed plugin is noticed and back, measured against the built pyz in this
-one run, on 127.0.0.1 and Unix sockets only.
+"""Toru's plugin benchmark: the cost of the HTTP → plugin proxy hop, what
+multiplexing buys, and how fast a killed plugin is noticed and back,
+measured against the built pyz (or this checkout) in this one run, on
+127.0.0.1 and Unix sockets only.
 
-    python3 bench/plugin_bench.py [--pyz dist/toru.pyz] [--seconds 3] [--rounds 3] [--kills 3] [--json]
+    python3 bench/plugin_bench.py [--pyz dist/toru.pyz | --checkout] [--seconds 3] [--rounds 3] [--json]
 
-The plugin is bench/ping_plugin.py (stdlib, `"concurrent": false` like the
-original design's plugins: the core sends it one request at a time),
-installed as `<data>/plugins/ping.binary`. A second instance of it runs
-standalone on a socket of its own, for the direct baseline.
+The plugin is bench/ping_plugin.py (stdlib), installed twice: as
+`ping.binary` (`"concurrent": false` like the original design's plugins:
+the core sends it one request at a time) and as `ping-mux.binary`
+(`"concurrent": true`: requests multiplexed on its one connection). A third
+instance runs standalone on a socket of its own, for the direct round trip.
 
-1. `GET /api/plugins/route/ping/ping` through Toru (signed-in admin cookie,
-   keep-alive) against the same request sent directly to the standalone
-   plugin: the `http` frame the core would send, over its Unix socket, reply
-   read and checked. Both sides from one client in this process, with the
-   same number of connections, taking turns for `--rounds` rounds, with
-   Toru's signed-in GET /api/health (its HTTP floor) for information.
-   Goals, with one connection (sequential: the plugin is lockstep, so one
-   request at a time is all the core can ever have outstanding on it, and a
-   single client measures the path, not a queue): toru p50 − direct p50
-   <= 0.5 ms, toru req/s >= 0.5x direct. `--info-connections` more
-   connections on both sides follow, for information (through Toru they
-   queue behind the lockstep plugin; direct, the plugin's threads serve them
-   side by side).
-2. kill -9 of the plugin process (pid from GET /api/plugins/ping), `--kills`
-   times: time to its `exited` event (event timestamp − time.time() at the
-   kill; goal < 50 ms) and to the proxied route answering 200 again (polled;
-   goal <= 1.5 s, the first restart backoff being 1 s). Between kills,
-   POST /api/plugins/ping/restart resets the crash count, so every kill
-   meets the first backoff.
+1. One connection (issue 16's goals, side by side in one run), taking turns
+   for `--rounds` rounds: `GET /api/plugins/route/ping/ping` through Toru
+   (signed-in admin cookie, keep-alive) against Toru's signed-in
+   `GET /api/health` (its HTTP floor). Goals: proxied p50 − health p50
+   <= 0.15 ms, proxied req/s >= 0.75x health req/s. Two rows say what the
+   limit is: the same `http` frame sent straight to the standalone plugin
+   by a blocking client (`direct`: the plugin's own round trip), and
+   bench/hop_baseline.py, a bare gevent pywsgi server whose `/ping` makes
+   that round trip in the request's greenlet and whose `/hello` does not
+   (`/ping` − `/hello`: the hop with nothing of Toru around it; its `/conn`
+   makes the round trip through Toru's PluginConnection).
+2. `--connections` (default 4) client connections, taking turns: the
+   lockstep plugin against the concurrent one. Goal: concurrent req/s >= 2x
+   lockstep req/s. For information, the same two with `?wait_ms=`
+   (`--wait-ms`, default 1): a plugin that waits that long per request, as
+   one reading a database would.
+3. kill -9 of the lockstep plugin (pid from GET /api/plugins/ping),
+   `--kills` times: time to its `exited` event (event timestamp −
+   time.time() at the kill; goal < 50 ms) and to the proxied route
+   answering 200 again (polled; goal <= 1.5 s, the first restart backoff
+   being 1 s). Between kills, POST /api/plugins/ping/restart resets the
+   crash count, so every kill meets the first backoff.
 
-Benchmarks inform, they do not gate: the exit status is 0 unless something
-crashed. Every process it starts is stopped by PID in a `finally`. Needs
-psutil and gevent (the direct client encodes frames with toru's own
-protocol.py): any venv with requirements.txt, e.g. .venv-test.
+`--checkout` runs `toru.py` from this checkout with the interpreter running
+the script (its venv must have requirements.txt), for a change not yet in a
+built pyz. Benchmarks inform, they do not gate: the exit status is 0 unless
+something crashed. Every process it starts is stopped by PID in a
+`finally`. Needs psutil and gevent (the direct client encodes frames with
+toru's own protocol code): any venv with requirements.txt, e.g. .venv-test.
 """
 
 import argparse
@@ -52,10 +59,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from http_bench import (ROOT, BenchError, Processes, Setup, clean_env,  # noqa: E402
-                        machine, mark, own_cpu_seconds, run_and_report, wait_ready)
+from http_bench import (ROOT, BenchError, Processes, clean_env,  # noqa: E402
+                        machine, mark, own_cpu_seconds, run_and_report)
 from loadgen import HOST, NOISY_PCT, busy_cpu_seconds, percentile  # noqa: E402
 from resources_bench import COOKIE, login  # noqa: E402
+from metrics_bench import prepare, start_toru  # noqa: E402
+from http_bench import free_port, wait_ready  # noqa: E402
 
 import psutil  # noqa: E402  (http_bench already said how to get it)
 
@@ -67,14 +76,16 @@ try:
 except ImportError as e:
     sys.exit(f"plugin_bench: cannot import toru's protocol ({e}): run it with .venv-test/bin/python")
 
-PLUGIN_ID = "ping"
+PLUGIN_ID = "ping"          # lockstep ("concurrent": false); the kills use it
+MUX_ID = "ping-mux"         # the same file, "concurrent": true (ping_plugin.py reads its file name)
 PLUGIN_SOURCE = HERE / "ping_plugin.py"
 ROUTE = f"/api/plugins/route/{PLUGIN_ID}/ping"
+MUX_ROUTE = f"/api/plugins/route/{MUX_ID}/ping"
 HEALTH = "/api/health"
 # What the core forwards for an http.client GET with a cookie: accept-encoding
 # (host and cookie are dropped) plus the two headers it adds.
 FORWARDED_HEADERS = {"accept-encoding": "identity", "x-toru-user": "admin", "x-toru-role": "admin"}
-GOALS = {"added_p50_ms": 0.5, "rps_ratio": 0.5, "exited_ms": 50.0, "serving_s": 1.5}
+GOALS = {"hop_p50_ms": 0.15, "rps_ratio": 0.75, "mux_ratio": 2.0, "exited_ms": 50.0, "serving_s": 1.5}
 IO_TIMEOUT = 5.0
 READY_TIMEOUT = 30.0
 KILL_TIMEOUT = 10.0
@@ -83,19 +94,19 @@ MAX_ERRORS = 50
 
 # --- the plugin: installed in Toru, and a standalone instance ----------------------
 
-def install_plugin(setup):
-    """`<data>/plugins/ping.binary`, its shebang the real interpreter (a
-    pyenv shim would add a second or more to every start)."""
+def install_plugins(setup, data_dir):
+    """`<data>/plugins/ping.binary` and `ping-mux.binary`, their shebang the
+    real interpreter (a pyenv shim would add a second or more to every start)."""
     source = PLUGIN_SOURCE.read_text()
     shebang = "#!/usr/bin/env python3"
     if not source.startswith(shebang):
         raise BenchError(f"{PLUGIN_SOURCE} does not start with {shebang!r}")
-    plugins = setup.data_dir / "plugins"
+    plugins = data_dir / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
-    target = plugins / f"{PLUGIN_ID}.binary"
-    target.write_text(f"#!{setup.python}" + source[len(shebang):])
-    target.chmod(0o755)
-    return target
+    for plugin_id in (PLUGIN_ID, MUX_ID):
+        target = plugins / f"{plugin_id}.binary"
+        target.write_text(f"#!{setup.python}" + source[len(shebang):])
+        target.chmod(0o755)
 
 
 def start_direct_plugin(setup, procs):
@@ -118,15 +129,28 @@ def start_direct_plugin(setup, procs):
     raise BenchError(f"standalone plugin: no socket after {READY_TIMEOUT:.0f} s:\n{p.log_tail()}")
 
 
+def start_hop_baseline(setup, procs, plugin_path):
+    """bench/hop_baseline.py on a free port, talking to the standalone
+    plugin; run by this script's interpreter (it has gevent)."""
+    port = free_port()
+    p = procs.start("hop baseline", [sys.executable, str(HERE / "hop_baseline.py"), "--port", str(port),
+                                     "--plugin-socket", str(plugin_path)],
+                    clean_env(), str(setup.tmp), setup.tmp / "hop-baseline.log")
+    wait_ready(p, port)
+    return p, port
+
+
 # --- clients: one request at a time per connection --------------------------------
 
 class ToruClient:
-    """Keep-alive HTTP to the proxied route, signed in."""
+    """Keep-alive HTTP GETs of `path`, signed in; a 200 counts when its body
+    is `expect` (None: any body)."""
 
-    def __init__(self, port, token, path=ROUTE):
+    def __init__(self, port, token, path=ROUTE, expect=b"pong"):
         self.conn = http.client.HTTPConnection(HOST, port, timeout=IO_TIMEOUT)
         self.headers = {"Cookie": f"{COOKIE}={token}"}
         self.path = path
+        self.expect = expect
 
     def send(self):
         self.conn.request("GET", self.path, headers=self.headers)
@@ -134,7 +158,7 @@ class ToruClient:
     def receive(self):
         res = self.conn.getresponse()
         body = res.read()
-        return res.status == 200 and (body == b"pong" or self.path != ROUTE)
+        return res.status == 200 and (self.expect is None or body == self.expect)
 
     def close(self):
         self.conn.close()
@@ -272,27 +296,60 @@ def combine(phases):
                                           "other_cpu_pct", "server_us_per_request", "plugin_us_per_request")}}
 
 
-def compare(args, port, token, direct_path, pids, connections, rounds, seconds, health=False):
-    """Direct and Toru (and, with `health`, Toru's signed-in GET /api/health:
-    its HTTP floor) taking turns, `rounds` times; the order turns every round."""
-    sides = {
-        "direct": lambda: quiet_phase(args.retries, "direct", lambda: DirectClient(direct_path), connections,
-                                      args.warmup, seconds, pids, (None, "standalone_plugin")),
-        "toru": lambda: quiet_phase(args.retries, "toru", lambda: ToruClient(port, token), connections,
-                                    args.warmup, seconds, pids, ("toru", "toru_plugin")),
-    }
-    if health:
-        sides["health"] = lambda: quiet_phase(args.retries, "health", lambda: ToruClient(port, token, HEALTH),
-                                              connections, args.warmup, seconds, pids, ("toru", "toru_plugin"))
+def take_turns(sides, rounds):
+    """Each side's phases, `rounds` times, the order turning every round so
+    that no side always runs first; each side's rounds combined."""
     names = list(sides)
     done = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             done[name].append(sides[name]())
-    result = {name: combine(phases) for name, phases in done.items()}
-    d, t = result["direct"], result["toru"]
-    return dict(result, added_p50_ms=t["p50_ms"] - d["p50_ms"],
-                rps_ratio=t["rps"] / d["rps"] if d["rps"] else float("nan"))
+    return {name: combine(phases) for name, phases in done.items()}
+
+
+def compare(args, port, token, direct_path, bare_port, pids):
+    """One connection: the lockstep plugin through Toru, Toru's signed-in
+    /api/health, the plugin direct and the bare hop baseline's two paths;
+    then `args.connections`: the lockstep plugin against the concurrent
+    one, both through Toru."""
+    def phase(label, make_client, connections, driven):
+        return lambda: quiet_phase(args.retries, label, make_client, connections, args.warmup, args.seconds,
+                                   pids, driven)
+    single = take_turns({
+        "toru": phase("toru", lambda: ToruClient(port, token, ROUTE), 1, ("toru", "toru_plugin")),
+        "health": phase("health", lambda: ToruClient(port, token, HEALTH, None), 1, ("toru", "toru_plugin")),
+        "direct": phase("direct", lambda: DirectClient(direct_path), 1, (None, "standalone_plugin")),
+        "bare_ping": phase("bare_ping", lambda: ToruClient(bare_port, token, "/ping"), 1,
+                           ("hop_baseline", "standalone_plugin")),
+        "bare_conn": phase("bare_conn", lambda: ToruClient(bare_port, token, "/conn"), 1,
+                           ("hop_baseline", "standalone_plugin")),
+        "bare_hello": phase("bare_hello", lambda: ToruClient(bare_port, token, "/hello", None), 1,
+                            ("hop_baseline", "standalone_plugin")),
+    }, args.rounds)
+    n, wait = args.connections, f"?wait_ms={args.wait_ms}"
+    sides = {
+        "lockstep": phase("lockstep", lambda: ToruClient(port, token, ROUTE), n, ("toru", "toru_plugin")),
+        "concurrent": phase("concurrent", lambda: ToruClient(port, token, MUX_ROUTE), n,
+                            ("toru", "toru_mux_plugin")),
+    }
+    if args.wait_ms:
+        sides["lockstep_wait"] = phase("lockstep_wait", lambda: ToruClient(port, token, ROUTE + wait), n,
+                                       ("toru", "toru_plugin"))
+        sides["concurrent_wait"] = phase("concurrent_wait", lambda: ToruClient(port, token, MUX_ROUTE + wait), n,
+                                         ("toru", "toru_mux_plugin"))
+    multi = take_turns(sides, args.rounds) if n > 1 else None
+    t, h = single["toru"], single["health"]
+    floor = single["bare_ping"]["p50_ms"] - single["bare_hello"]["p50_ms"]
+    result = {"single": single, "multi": multi,
+              "hop_p50_ms": t["p50_ms"] - h["p50_ms"], "rps_ratio": t["rps"] / h["rps"] if h["rps"] else 0.0,
+              "floor_hop_p50_ms": floor, "toru_share_p50_ms": t["p50_ms"] - h["p50_ms"] - floor}
+    if multi:
+        lockstep = multi["lockstep"]["rps"]
+        result["mux_ratio"] = multi["concurrent"]["rps"] / lockstep if lockstep else 0.0
+    if multi and "lockstep_wait" in multi:
+        lockstep = multi["lockstep_wait"]["rps"]
+        result["mux_wait_ratio"] = multi["concurrent_wait"]["rps"] / lockstep if lockstep else 0.0
+    return result
 
 
 # --- Toru's API ---------------------------------------------------------------------
@@ -315,23 +372,24 @@ def call(port, method, path, token, timeout=IO_TIMEOUT):
         return res.status, body
 
 
-def plugin_info(port, token):
-    status, info = call(port, "GET", f"/api/plugins/{PLUGIN_ID}", token)
+def plugin_info(port, token, plugin_id=PLUGIN_ID):
+    status, info = call(port, "GET", f"/api/plugins/{plugin_id}", token)
     if status != 200:
-        raise BenchError(f"GET /api/plugins/{PLUGIN_ID} answered {status}: {str(info)[:300]}")
+        raise BenchError(f"GET /api/plugins/{plugin_id} answered {status}: {str(info)[:300]}")
     return info.get("plugin", info)  # {"plugin": {...}}
 
 
-def wait_serving(port, token, timeout=READY_TIMEOUT):
-    """Until the plugin is running and the proxied route answers 200; its pid."""
+def wait_serving(port, token, plugin_id=PLUGIN_ID, timeout=READY_TIMEOUT):
+    """Until the plugin is running and its proxied route answers 200; its pid."""
     deadline = time.monotonic() + timeout
     info = None
     while time.monotonic() < deadline:
-        info = plugin_info(port, token)
-        if info.get("state") == "running" and call(port, "GET", ROUTE, token)[0] == 200:
+        info = plugin_info(port, token, plugin_id)
+        if info.get("state") == "running" and call(port, "GET", f"/api/plugins/route/{plugin_id}/ping",
+                                                   token)[0] == 200:
             return info["pid"]
         time.sleep(0.02)
-    raise BenchError(f"plugin {PLUGIN_ID} not serving after {timeout:.0f} s: {info}")
+    raise BenchError(f"plugin {plugin_id} not serving after {timeout:.0f} s: {info}")
 
 
 def events_since(port, token, after_id):
@@ -406,23 +464,22 @@ def run(args):
     busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="toru-plugin-bench-") as tmp:
         try:
-            setup = Setup(args, tmp)
-            install_plugin(setup)
+            setup = prepare(args, tmp)
+            install_plugins(setup, setup.tmp / "toru")  # start_toru's data dir
             direct, direct_path = start_direct_plugin(setup, procs)
-            toru, port = setup.start_toru(procs)
-            wait_ready(toru, port)
+            bare, bare_port = start_hop_baseline(setup, procs, direct_path)
+            toru, port = start_toru(setup, procs, "toru")
             token = login(port)
-            plugin_pid = wait_serving(port, token)
-            pids = {"toru": toru.pid, "toru_plugin": plugin_pid, "standalone_plugin": direct.pid}
-            single = compare(args, port, token, direct_path, pids, 1, args.rounds, args.seconds, health=True)
-            info = (compare(args, port, token, direct_path, pids, args.info_connections, 1, args.seconds)
-                    if args.info_connections > 1 else None)
+            pids = {"toru": toru.pid, "toru_plugin": wait_serving(port, token),
+                    "toru_mux_plugin": wait_serving(port, token, MUX_ID), "standalone_plugin": direct.pid,
+                    "hop_baseline": bare.pid}
+            measured = compare(args, port, token, direct_path, bare_port, pids)
             kills = measure_kills(args, port, token)
             toru_log = Path(toru.log_path).read_text(errors="replace")
         finally:
             procs.stop_all()
         others = (busy_cpu_seconds() - busy0) - (own_cpu_seconds() - own0)
-    phases = [single["direct"], single["toru"], single["health"]] + ([info["direct"], info["toru"]] if info else [])
+    phases = list(measured["single"].values()) + list((measured["multi"] or {}).values())
     wall = time.monotonic() - wall0
     noise = {"other_cpu_pct": max(0.0, 100.0 * others / wall), "wall_s": wall,
              "worst_phase_other_cpu_pct": max(p["other_cpu_pct"] for p in phases),
@@ -431,74 +488,89 @@ def run(args):
     m.pop("baseline_gevent_from", None)
     worst_exit = max(k["exited_ms"] for k in kills)
     worst_serving = max(k["serving_s"] for k in kills)
-    goals = {"added_p50_ms": single["added_p50_ms"] <= GOALS["added_p50_ms"],
-             "rps_ratio": single["rps_ratio"] >= GOALS["rps_ratio"],
+    goals = {"hop_p50_ms": measured["hop_p50_ms"] <= GOALS["hop_p50_ms"],
+             "rps_ratio": measured["rps_ratio"] >= GOALS["rps_ratio"],
              "exited_ms": worst_exit < GOALS["exited_ms"],
              "serving_s": worst_serving <= GOALS["serving_s"]}
-    return {"machine": m, "settings": settings(args), "noise": noise, "single": single, "info": info,
-            "kills": kills, "worst_exited_ms": worst_exit, "worst_serving_s": worst_serving,
-            "toru_warnings": [line for line in toru_log.splitlines() if '"level": "error"' in line
-                              or "Traceback" in line][:10],
-            "goals": goals}
+    if measured["multi"]:
+        goals["mux_ratio"] = measured["mux_ratio"] >= GOALS["mux_ratio"]
+    return dict(measured, machine=m, settings=settings(args), noise=noise, kills=kills, worst_exited_ms=worst_exit,
+                worst_serving_s=worst_serving, goals=goals,
+                toru_warnings=[line for line in toru_log.splitlines() if '"level": "error"' in line
+                               or "Traceback" in line][:10])
 
 
 def settings(args):
     return {"seconds": args.seconds, "warmup": args.warmup, "rounds": args.rounds,
-            "info_connections": args.info_connections, "kills": args.kills, "poll_s": args.poll,
-            "retries": args.retries, "pyz": args.pyz}
+            "connections": args.connections, "wait_ms": args.wait_ms, "kills": args.kills, "poll_s": args.poll,
+            "retries": args.retries, "pyz": None if args.checkout else args.pyz, "checkout": args.checkout}
 
 
 # --- report ---------------------------------------------------------------------------
 
 def phase_rows(label, x):
     server = f"{x['server_cpu_pct']:9.0f}%" if x["server_cpu_pct"] is not None else f"{'-':>10}"
-    return (f"   {label:34} {x['connections']:5d} {x['rps']:7.0f} {x['p50_ms']:7.3f} {x['p99_ms']:7.3f}"
-            f" {x['errors']:6d} {server} {x['plugin_cpu_pct']:6.0f}% {x['generator_cpu_pct']:8.0f}%"
+    us = f"{x['server_us_per_request']:6.0f}" if x["server_us_per_request"] is not None else f"{'-':>6}"
+    return (f"   {label:36} {x['connections']:5d} {x['rps']:7.0f} {x['p50_ms']:7.3f} {x['p99_ms']:7.3f}"
+            f" {x['errors']:6d} {server} {us} {x['plugin_cpu_pct']:6.0f}% {x['generator_cpu_pct']:8.0f}%"
             f" {x['other_cpu_pct']:5.0f}%")
 
 
-def report(r):
-    m, s, one, info, g = r["machine"], r["settings"], r["single"], r["info"], r["goals"]
-    d, t, h = one["direct"], one["toru"], one["health"]
+def goal_row(label, value, unit, op, goal, ok):
+    return f"   {label:44} {value:7.3f}{unit:3}  goal {op} {goal:g}{unit:3}  {mark(ok)}"
+
+
+def measurement_rows(r):
+    one, multi, g = r["single"], r["multi"], r["goals"]
+    t, h, d = one["toru"], one["health"], one["direct"]
     lines = [
-        f"Toru plugin benchmark: {m['nproc']} CPUs ({m['cpu_model']}), CPython {m['python']}, "
-        f"Linux {m['kernel']}",
-        f"Plugin: bench/ping_plugin.py as {PLUGIN_ID}.binary (lockstep, \"concurrent\": false); direct = "
-        "the same plugin standalone, sent the frames the core sends, over its own Unix socket.",
-        f"One client in this process; {s['warmup']:g} s warm-up + {s['seconds']:g} s per phase, "
-        f"{s['rounds']} round(s) of direct and toru taking turns. CPU is % of one CPU.",
-        "",
-        f"1. GET {ROUTE} through toru vs the same http frame direct",
-        f"   {'':34} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-        f" {'CPU: toru':>10} {'plugin':>7} {'generator':>9} {'other':>6}",
-        phase_rows("direct (plugin's Unix socket)", d),
-        phase_rows("toru.pyz (proxied, keep-alive)", t),
-        phase_rows(f"toru {HEALTH} signed in (info)", h),
+        f"   {'':36} {'conns':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f" {'CPU: toru':>10} {'us/req':>6} {'plugin':>7} {'generator':>9} {'other':>6}",
+        phase_rows("toru, lockstep plugin (proxied)", t),
+        phase_rows(f"toru {HEALTH} signed in (floor)", h),
+        phase_rows("direct: plugin's own socket (limit)", d),
+        phase_rows("bare gevent: /ping (round trip)", one["bare_ping"]),
+        phase_rows("bare gevent: /conn (PluginConnection)", one["bare_conn"]),
+        phase_rows("bare gevent: /hello", one["bare_hello"]),
     ]
-    if info:
-        n = info["direct"]["connections"]
-        lines += [phase_rows(f"direct, {n} connections (info)", info["direct"]),
-                  phase_rows(f"toru, {n} connections (info)", info["toru"])]
-    lines += [
-        f"   added p50 (toru - direct), 1 conn   {one['added_p50_ms']:6.3f} ms  goal <= "
-        f"{GOALS['added_p50_ms']:g} ms  {mark(g['added_p50_ms'])}",
-        f"   toru/direct req/s, 1 conn           {one['rps_ratio']:6.2f}     goal >= "
-        f"{GOALS['rps_ratio']:g}      {mark(g['rps_ratio'])}",
-    ]
-    if info:
-        lines.append(f"   toru/direct req/s, {info['direct']['connections']} conns (info)     "
-                     f"{info['rps_ratio']:6.2f}")
-    lines.append(f"   p50 split: toru's HTTP floor ({HEALTH} signed in) {h['p50_ms']:.3f} ms + proxy hop "
-                 f"(route - health) {t['p50_ms'] - h['p50_ms']:.3f} ms, against the direct round trip "
-                 f"{d['p50_ms']:.3f} ms; toru CPU per request: route {t['server_us_per_request']:.0f} us, "
-                 f"health {h['server_us_per_request']:.0f} us")
-    lines.append(f"   CPU per request: toru {t['server_us_per_request']:.0f} us, plugin "
-                 f"{t['plugin_us_per_request']:.0f} us through toru / {d['plugin_us_per_request']:.0f} us direct; "
-                 f"p50 per round: toru {' '.join(f'{x:.3f}' for x in t['p50_rounds_ms'])}, "
-                 f"direct {' '.join(f'{x:.3f}' for x in d['p50_rounds_ms'])} ms")
+    if multi:
+        n = multi["lockstep"]["connections"]
+        lines += [phase_rows(f"toru, lockstep plugin, {n} conns", multi["lockstep"]),
+                  phase_rows(f"toru, concurrent plugin, {n} conns", multi["concurrent"])]
+        if "lockstep_wait" in multi:
+            w = r["settings"]["wait_ms"]
+            lines += [phase_rows(f"  same, plugin waits {w} ms: lockstep", multi["lockstep_wait"]),
+                      phase_rows(f"  same, plugin waits {w} ms: concurrent", multi["concurrent_wait"])]
     lines += [
         "",
-        f"2. kill -9 of the plugin, {len(r['kills'])} time(s) (POST /restart in between resets the crash "
+        goal_row("hop p50 (proxied - health), 1 conn", r["hop_p50_ms"], " ms", "<=", GOALS["hop_p50_ms"],
+                 g["hop_p50_ms"]),
+        goal_row("req/s proxied / health, 1 conn", r["rps_ratio"], "x", ">=", GOALS["rps_ratio"], g["rps_ratio"]),
+    ]
+    if multi:
+        lines.append(goal_row(f"req/s concurrent / lockstep, {n} conns", r["mux_ratio"], "x", ">=",
+                              GOALS["mux_ratio"], g["mux_ratio"]))
+    if "mux_wait_ratio" in r:
+        lines.append(f"   {'  the same, plugin waiting ' + str(r['settings']['wait_ms']) + ' ms (info)':44}"
+                     f" {r['mux_wait_ratio']:7.3f}x")
+    lines += [
+        f"   the limit: the same round trip in a bare gevent server (/ping - /hello p50) "
+        f"{r['floor_hop_p50_ms']:.3f} ms, the plugin's own (direct p50) {d['p50_ms']:.3f} ms; Toru's share of the"
+        f" hop (hop - bare) {r['toru_share_p50_ms']:.3f} ms",
+        f"   toru CPU per request: proxied {t['server_us_per_request']:.0f} us, health "
+        f"{h['server_us_per_request']:.0f} us (hop {t['server_us_per_request'] - h['server_us_per_request']:.0f} us);"
+        f" plugin {t['plugin_us_per_request']:.0f} us through toru / {d['plugin_us_per_request']:.0f} us direct",
+        f"   p50 per round: toru {' '.join(f'{x:.3f}' for x in t['p50_rounds_ms'])}, health "
+        f"{' '.join(f'{x:.3f}' for x in h['p50_rounds_ms'])} ms; req/s per round: toru "
+        f"{' '.join(f'{x:.0f}' for x in t['rps_rounds'])}, health {' '.join(f'{x:.0f}' for x in h['rps_rounds'])}",
+    ]
+    return lines
+
+
+def kill_rows(r):
+    s, g = r["settings"], r["goals"]
+    lines = [
+        f"2. kill -9 of the lockstep plugin, {len(r['kills'])} time(s) (POST /restart in between resets the crash "
         f"count); route polled every {s['poll_s'] * 1000:g} ms",
         f"   {'kill':>4} {'exited event':>13} {'backoff':>8} {'started':>8} {'serving':>8}  answers before 200",
     ]
@@ -507,11 +579,29 @@ def report(r):
         backoff = f"{k['backoff_s']:7g}s" if k["backoff_s"] is not None else f"{'-':>8}"
         answers = ", ".join(f"{n}x {code}" for code, n in k["answers_before_200"].items())
         lines.append(f"   {i:4d} {k['exited_ms']:10.1f} ms {backoff} {started} {k['serving_s']:7.3f}s  {answers}")
-    lines += [
+    return lines + [
         f"   worst kill -> exited event   {r['worst_exited_ms']:7.1f} ms  goal < {GOALS['exited_ms']:g} ms"
         f"    {mark(g['exited_ms'])}",
         f"   worst kill -> serving again  {r['worst_serving_s']:7.3f} s   goal <= {GOALS['serving_s']:g} s"
         f"    {mark(g['serving_s'])}",
+    ]
+
+
+def report(r):
+    m, s = r["machine"], r["settings"]
+    lines = [
+        f"Toru plugin benchmark: {m['nproc']} CPUs ({m['cpu_model']}), CPython {m['python']}, "
+        f"Linux {m['kernel']}; {'checkout toru.py' if s['checkout'] else s['pyz']}",
+        f"Plugins: bench/ping_plugin.py as {PLUGIN_ID}.binary (lockstep, \"concurrent\": false) and {MUX_ID}.binary"
+        " (\"concurrent\": true); direct = the same plugin standalone, sent the frames the core sends, over its"
+        " own Unix socket.",
+        f"One client process; {s['warmup']:g} s warm-up + {s['seconds']:g} s per phase, {s['rounds']} round(s) of"
+        " each table taking turns. CPU is % of one CPU; us/req is toru's CPU per request.",
+        "",
+        f"1. GET {ROUTE} through toru vs toru's signed-in {HEALTH}",
+        *measurement_rows(r),
+        "",
+        *kill_rows(r),
         "",
         f"Other processes used {r['noise']['other_cpu_pct']:.0f}% of a CPU on average during this "
         f"{r['noise']['wall_s']:.0f} s run; a load phase runs again while they take over {NOISY_PCT:g}%.",
@@ -527,14 +617,18 @@ def report(r):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pyz", default=str(ROOT / "dist" / "toru.pyz"), help="default dist/toru.pyz")
+    parser.add_argument("--checkout", action="store_true", help="run toru.py from this checkout instead of a pyz")
     parser.add_argument("--python", default="python3",
                         help="interpreter for toru and the plugin (default python3, resolved past shims)")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per phase (default 3)")
     parser.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per phase (default 0.5)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="one-connection rounds per side, taking turns (default 3)")
-    parser.add_argument("--info-connections", type=int, default=4,
-                        help="connections of the extra phase for information, 0 or 1 to skip (default 4)")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="connections of the lockstep vs concurrent table, 0 or 1 to skip (default 4)")
+    parser.add_argument("--wait-ms", type=int, default=1,
+                        help="per-request wait of the plugin in the extra lockstep vs concurrent rows, 0 to skip "
+                             "(default 1)")
     parser.add_argument("--kills", type=int, default=3, help="kill -9 rounds (default 3)")
     parser.add_argument("--poll", type=float, default=0.005,
                         help="seconds between polls of the route after a kill (default 0.005)")
@@ -544,12 +638,12 @@ def parse_args(argv):
                         help="extra tries of a load phase while other processes are busy (default 2)")
     parser.add_argument("--json", action="store_true", help="also print a JSON summary as the last line")
     args = parser.parse_args(argv)
-    if not Path(args.pyz).is_file():
-        parser.exit(2, f"plugin_bench: {args.pyz} not found: build it with ./build.sh\n")
+    if not args.checkout and not Path(args.pyz).is_file():
+        parser.exit(2, f"plugin_bench: {args.pyz} not found: build it with ./build.sh, or pass --checkout\n")
     if not (args.seconds > 0 and args.warmup >= 0 and args.rounds >= 1 and args.kills >= 1
-            and args.retries >= 0 and 0 < args.poll <= 1 and args.info_connections >= 0):
+            and args.retries >= 0 and 0 < args.poll <= 1 and args.connections >= 0 and args.wait_ms >= 0):
         parser.exit(2, "plugin_bench: need seconds > 0, warmup >= 0, rounds >= 1, kills >= 1, "
-                       "retries >= 0, 0 < poll <= 1 and info-connections >= 0\n")
+                       "retries >= 0, 0 < poll <= 1 and connections >= 0\n")
     return args
 
 

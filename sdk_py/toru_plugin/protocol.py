@@ -21,13 +21,17 @@ Stdlib only: plugins copy this package into their own file.
 
 import json
 import struct
-from datetime import datetime, timezone
+import time
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 16 * 1024 * 1024
 HEADER = struct.Struct(">I")
 READ_SIZE = 64 * 1024       # one recv of a buffered reader
 EXACT_READ_MAX = 1024 * 1024  # one recv of an exact reader
+# Built once: json.dumps with arguments builds a new encoder on every call.
+UTF8_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+ASCII_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_second = (None, "")  # (a Unix second, its RFC 3339 text): one strftime per second, not per frame
 
 
 class FrameError(Exception):
@@ -39,8 +43,14 @@ class MalformedFrame(FrameError):
 
 
 def timestamp():
-    """Now, RFC 3339 with offset and milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """Now, RFC 3339 with offset and milliseconds (UTC: `…T12:00:00.123+00:00`)."""
+    global _second
+    now = time.time()
+    second = int(now)
+    cached = _second  # read once: another thread may replace it (the tuple is swapped whole)
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{int((now - second) * 1000):03d}+00:00"
 
 
 def envelope(kind, payload, request_id=None, **top):
@@ -54,9 +64,9 @@ def encode_frame(message):
     cannot carry (a lone surrogate) makes the whole frame use JSON's \\u
     escapes instead, so the peer still gets valid UTF-8 JSON."""
     try:
-        data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = UTF8_JSON.encode(message).encode("utf-8")
     except UnicodeEncodeError:
-        data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        data = ASCII_JSON.encode(message).encode("ascii")
     if len(data) > MAX_FRAME:
         raise FrameError(f"frame of {len(data)} bytes exceeds the {MAX_FRAME}-byte limit")
     return HEADER.pack(len(data)) + data
@@ -94,23 +104,43 @@ class FrameReader:
         """The next message (a dict), or None at a clean end of stream.
         Raises FrameError or MalformedFrame (see the module docstring)."""
         while True:
-            need = HEADER.size
-            if len(self.buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(self.buffer)
-                if size > self.max_frame:
-                    raise FrameError(f"frame length {size} exceeds the {self.max_frame}-byte limit")
-                need += size
-                if len(self.buffer) >= need:
-                    body = bytes(self.buffer[HEADER.size:need])
-                    del self.buffer[:need]
-                    return decode_body(body)
-            want = min(need - len(self.buffer), EXACT_READ_MAX) if self.exact else self.read_size
+            message = self.take()
+            if message is not None:
+                return message
+            want = min(self.missing(), EXACT_READ_MAX) if self.exact else self.read_size
             chunk = self.sock.recv(want)
             if not chunk:
-                if self.buffer:
-                    raise FrameError(f"connection closed mid-frame ({len(self.buffer)} of {need} bytes)")
+                self.end()
                 return None
             self.buffer += chunk
+
+    def take(self):
+        """The next message if the buffer holds a whole frame, else None (a
+        reader that does its own reads, like the core's, appends to
+        `buffer` and takes until None). Raises FrameError or MalformedFrame."""
+        if len(self.buffer) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self.buffer)
+        if size > self.max_frame:
+            raise FrameError(f"frame length {size} exceeds the {self.max_frame}-byte limit")
+        end = HEADER.size + size
+        if len(self.buffer) < end:
+            return None
+        body = bytes(self.buffer[HEADER.size:end])
+        del self.buffer[:end]
+        return decode_body(body)
+
+    def missing(self):
+        """Bytes still needed for the frame under way (at least its header)."""
+        if len(self.buffer) < HEADER.size:
+            return HEADER.size - len(self.buffer)
+        return HEADER.size + HEADER.unpack_from(self.buffer)[0] - len(self.buffer)
+
+    def end(self):
+        """The stream ended: FrameError if it ended inside a frame."""
+        if self.buffer:
+            raise FrameError(f"connection closed mid-frame ({len(self.buffer)} of "
+                             f"{len(self.buffer) + self.missing()} bytes)")
 
 
 def read_frame(sock, max_frame=MAX_FRAME):

@@ -1,6 +1,7 @@
 """The plugin runtime with real plugin processes: the reference plugin from
 the original design, routing, KV, supervision, faults, rescan and config."""
 
+import base64
 import json
 import os
 import signal
@@ -120,6 +121,17 @@ def test_requests_are_forwarded_with_user_headers_and_without_the_cookie(psrv, p
     assert binary["body_encoding"] == "base64" and binary["body"] == "/wAB"
 
 
+@pytest.mark.parametrize("data, encoding", [
+    ("héllo ✓ 🐍\r\n\x00 \"q\" \\".encode("utf-8"), None),  # text: a plain string, no base64
+    (b"\xff\xfe\x00\x80 binary", "base64"),                      # not UTF-8: base64, as before
+])
+def test_request_bodies_reach_a_real_plugin_exactly(psrv, padmin, data, encoding):
+    echo = padmin.request("PUT", "/api/plugins/route/echo/body", data=data,
+                          headers={"Content-Type": "application/octet-stream"}).json
+    assert echo["body_encoding"] == encoding
+    assert (base64.b64decode(echo["body"]) if encoding else echo["body"].encode("utf-8")) == data
+
+
 def test_replies_pass_back_without_cookies_or_hop_by_hop_headers(psrv, padmin):
     res = padmin.get("/api/plugins/route/echo/cookie")
     assert res.status == 200 and res.header("x-plugin") == "yes"
@@ -213,6 +225,66 @@ def test_concurrent_plugins_get_requests_in_parallel(psrv, padmin):
         t.join()
     assert statuses == [200] * 4
     assert time.monotonic() - began < 2.5  # four 1 s requests overlapped
+
+
+def test_a_concurrent_plugin_gets_requests_multiplexed_on_its_one_connection(psrv, padmin):
+    """While a 1.8 s request is in flight (the plugin timeout here is 2 s), a
+    concurrent plugin answers others, and they travel on the same connection
+    as the slow one. The slow one still running when the fast one came back
+    is the proof: behind it, the fast one would have waited for its end."""
+    import threading
+    slow = []
+    thread = threading.Thread(target=lambda: slow.append(padmin.get("/api/plugins/route/concurrent/slow?s=1.8")))
+    thread.start()
+
+    def fast_beside_the_slow_one():
+        res = padmin.get("/api/plugins/route/concurrent/fast")
+        assert res.status == 200, res
+        return res.json if res.json["in_flight"] >= 1 else None
+    fast = wait_for(fast_beside_the_slow_one, timeout=1.5, message="a request answered while the slow one runs")
+    assert thread.is_alive()
+    thread.join()
+    assert slow[0].status == 200 and slow[0].json["connection"] == fast["connection"]
+
+
+def test_frames_larger_than_the_socket_takes_at_once_reach_a_concurrent_plugin_whole(psrv, padmin):
+    """Frames to a concurrent plugin are written together, the rest by a
+    writer greenlet when the socket is full: big and small requests at once
+    all arrive intact."""
+    import threading
+    data = ("é" * 400_000).encode("utf-8")  # 800 KB, sent twice in the frame (both payload shapes)
+    results = {}
+
+    def put(n):
+        results[n] = padmin.request("PUT", f"/api/plugins/route/concurrent/big/{n}", data=data,
+                                    headers={"Content-Type": "text/plain"})
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    small = [padmin.get(f"/api/plugins/route/concurrent/small/{n}") for n in range(5)]
+    for t in threads:
+        t.join()
+    assert [r.json["path"] for r in small] == [f"/small/{n}" for n in range(5)]
+    for n, res in results.items():
+        assert res.status == 200 and res.json["path"] == f"/big/{n}" and res.json["body"].encode("utf-8") == data
+
+
+def test_a_lockstep_plugin_gets_one_request_at_a_time(psrv, padmin):
+    """The original design's plugins read one frame at a time: the core
+    sends the next request only after the answer to the last one."""
+    import threading
+    statuses = []
+    began = time.monotonic()
+    threads = [threading.Thread(target=lambda: statuses.append(padmin.get("/api/plugins/route/echo/slow?s=0.5")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    fast = padmin.get("/api/plugins/route/echo/fast")
+    for t in threads:
+        t.join()
+    assert [s.status for s in statuses] == [200, 200] and fast.status == 200
+    assert time.monotonic() - began >= 1.0  # the two slow ones took turns
+    assert {s.json["in_flight"] for s in statuses} == {0} and fast.json["in_flight"] == 0
 
 
 @pytest.mark.parametrize("plugin_id", ["oversize", "malformed"])

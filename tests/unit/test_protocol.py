@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 
+import gevent
 import pytest
 
 import toru_plugin.protocol as sdk_protocol
@@ -104,3 +105,88 @@ def test_a_string_utf8_cannot_carry_is_sent_escaped_not_refused():
     assert "\\ud800" in body
     assert json.loads(body) == {"value": "a\ud800b", "text": "é"}
     assert issubclass(MalformedFrame, FrameError)  # a reader that drops on FrameError drops on both
+
+
+@pytest.fixture
+def fake_plugin(tmp_path):
+    """`start(behaviour)`: a plugin socket whose first connection is served
+    by `behaviour(conn)` in a thread; returns the socket's path."""
+    path = str(tmp_path / "p.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    threads = []
+
+    def start(behaviour):
+        def serve():
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(10)
+                behaviour(conn)
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return path
+    yield start
+    for thread in threads:
+        thread.join(5)
+    server.close()
+
+
+def reply_to(message, body):
+    return encode_frame(sdk_protocol.envelope("http", {"status": 200, "body": body}, message["request_id"]))
+
+
+def test_a_notify_reaches_on_request_and_gets_no_answer(fake_plugin):
+    """A plugin's `kv` and `notify` go to `on_request`; a `notify` (None
+    from on_request) is answered with nothing: the first frame back is the
+    reply to the `kv` sent after it, the next the core's own request."""
+    received = []
+
+    def plugin(conn):
+        frames = FrameReader(conn)
+        conn.sendall(encode_frame(sdk_protocol.envelope("notify", {"title": "disk full", "severity": "warning"}))
+                     + encode_frame(sdk_protocol.envelope("kv", {"action": "get", "key": "x"}, "kv-1")))
+        received.append(frames.next())
+        request = frames.next()
+        received.append(request)
+        conn.sendall(reply_to(request, "ok"))
+        conn.recv(1)  # until the core hangs up
+
+    handled = []
+
+    def on_request(connection, message):
+        handled.append(message)
+        if message["type"] == "kv":
+            return sdk_protocol.envelope("kv", {"type": "kv", "request_id": "kv-1", "value": None}, "kv-1")
+        return None
+
+    connection = core_protocol.PluginConnection("p", fake_plugin(plugin), on_request=on_request)
+    connection.connect()
+    deadline = time.monotonic() + 5
+    while len(handled) < 2 and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    assert [m["type"] for m in handled] == ["notify", "kv"]
+    assert handled[0]["payload"] == {"title": "disk full", "severity": "warning"}
+    reply = connection.request("http", {"method": "GET", "path": "/"}, timeout=5)
+    connection.close()
+    assert reply["payload"]["body"] == "ok"
+    assert [(m["type"], m["request_id"]) for m in received] == [("kv", "kv-1"), ("http", reply["request_id"])]
+
+
+def test_a_concurrent_plugins_replies_find_their_requests_in_any_order_and_any_chunks(fake_plugin):
+    def plugin(conn):
+        frames = FrameReader(conn)
+        first, second, third = frames.next(), frames.next(), frames.next()
+        data = b"".join(reply_to(m, m["payload"]["path"] + " é") for m in (third, first, second))
+        for i in range(0, len(data), 7):  # replies cut anywhere, several in one read
+            conn.sendall(data[i:i + 7])
+        conn.recv(1)
+
+    connection = core_protocol.PluginConnection("p", fake_plugin(plugin), concurrent=True)
+    greenlets = {path: gevent.spawn(connection.request, "http", {"method": "GET", "path": path}, 5)
+                 for path in ("/a", "/b", "/c")}
+    gevent.joinall(list(greenlets.values()), timeout=10, raise_error=True)
+    connection.close()
+    assert {path: g.value["payload"]["body"] for path, g in greenlets.items()} == {
+        "/a": "/a é", "/b": "/b é", "/c": "/c é"}

@@ -11,23 +11,30 @@ connection at a time, so by default at most one core→plugin request is
 outstanding (others wait, bounded); plugins that declare `"concurrent": true`
 get multiplexed requests. If a plugin closes the connection, the next request
 reconnects — that is how some plugins work, not a crash.
+
+Replies are read by the hub itself (an io watcher's callback), not by a
+reader greenlet, and handed to the waiting request with one switch: a
+proxied request costs the event loop what any other request does
+(docs/benchmarks.md, Plugins).
 """
 
 import itertools
 import logging
+import os
 import socket
-import time
+import sys
 
 import gevent
-import gevent.event
 import gevent.lock
-from toru_plugin.protocol import FrameError, FrameReader, encode_frame, envelope, reply_request_id
+from gevent.hub import Waiter, get_hub
+from toru_plugin.protocol import READ_SIZE, FrameError, FrameReader, encode_frame, envelope, reply_request_id
 
 from toru.errors import PluginTimeout, ToruError
 
 log = logging.getLogger("toru.plugins")
 
 CONNECT_TIMEOUT = 2.0
+READ = 1  # libev's EV_READ: the io watcher's events
 MAX_WAITING = 64  # requests queued behind a lockstep plugin's outstanding one
 # What a plugin sends the core on its own, handed to `on_request`: `kv` (answered)
 # and `notify` (an alert of its own, no answer). Never a reply to a core request.
@@ -46,7 +53,7 @@ class PluginConnection:
     """The core's connection to one plugin process's socket.
 
     `on_request(connection, message)` answers requests the plugin sends
-    (`kv`; a `notify` gets no answer: it returns None); `on_problem(reason)` is told of frames that broke the connection
+    (`kv`); `on_problem(reason)` is told of frames that broke the connection
     (the supervisor counts them against health, not as crashes).
     """
 
@@ -57,14 +64,16 @@ class PluginConnection:
         self.on_request = on_request
         self.on_problem = on_problem or (lambda reason: None)
         self.sock = None
-        self.reader = None
-        self.pending = {}  # request id → AsyncResult
+        self.watcher = None  # the hub's read watcher on `sock`: `_on_readable`
+        self.frames = None   # what was read from `sock` and is not yet a whole frame
+        self.pending = {}    # request id → Waiter of the greenlet waiting for the reply
         self.ids = itertools.count(1)
         self.turn = gevent.lock.Semaphore(1)  # lockstep: one outstanding request
         self.waiting = 0
         self.write_lock = gevent.lock.Semaphore(1)
+        self.outbox = []     # a concurrent plugin's frames not yet written (`_cork`)
+        self.writer = None   # the greenlet writing what the socket did not take at once
         self.closed = False
-        self.last_reply_at = None
         self.last_problem = None
 
     # --- connection ------------------------------------------------------------
@@ -82,7 +91,9 @@ class PluginConnection:
             raise
         sock.settimeout(None)
         self.sock = sock
-        self.reader = gevent.spawn(self._read_loop, sock)
+        self.frames = FrameReader(sock)
+        self.watcher = get_hub().loop.io(sock.fileno(), READ)
+        self.watcher.start(self._on_readable, sock)
 
     def try_connect(self):
         try:
@@ -96,29 +107,41 @@ class PluginConnection:
         self._drop(self.sock, None)
 
     def _drop(self, sock, problem):
-        """Forget `sock` (if still current) and fail the requests written on it."""
+        """Forget `sock` (if still current) and fail the requests written on
+        it. May run in the hub (`_on_readable`): whatever can block — the
+        log line, `on_problem` recording an event — runs in a greenlet."""
         if sock is None or sock is not self.sock:
             return
-        self.sock = None
+        self.sock = self.frames = None
+        self.outbox.clear()  # their requests fail below
+        self.watcher.stop()
+        self.watcher.close()
+        self.watcher = None
         try:
             sock.close()
         except OSError:
             pass
         if problem:
             self.last_problem = problem
-            log.warning("plugin connection dropped", extra={"plugin": self.plugin_id, "reason": problem})
-            self.on_problem(problem)
-        for result in list(self.pending.values()):
-            if not result.ready():
-                result.set_exception(BadPluginReply(
-                    f"Plugin {self.plugin_id} closed the connection before answering"))
-        self.pending.clear()
+            gevent.spawn(self._report, problem)
+        waiters, self.pending = list(self.pending.values()), {}
+        for waiter in waiters:  # Waiter.throw is for the hub only: a callback
+            get_hub().loop.run_callback(waiter.throw, BadPluginReply(
+                f"Plugin {self.plugin_id} closed the connection before answering"))
+
+    def _report(self, problem):
+        log.warning("plugin connection dropped", extra={"plugin": self.plugin_id, "reason": problem})
+        self.on_problem(problem)
 
     # --- sending -----------------------------------------------------------------
     def send(self, message):
-        """Write one frame, connecting first if needed. A frame not yet
-        written when the plugin closes is resent on a new connection."""
+        """Write one frame, connecting first if needed. A lockstep plugin's
+        frame not yet written when the plugin closes is resent on a new
+        connection; a concurrent plugin's frames are corked (`_cork`)."""
         frame = encode_frame(message)
+        if self.concurrent:
+            self._cork(frame)
+            return
         for attempt in (1, 2):
             try:
                 self.connect()
@@ -134,6 +157,51 @@ class PluginConnection:
                 self._drop(sock, None)  # closed by the plugin: reconnect once
                 if attempt == 2:
                     raise PluginUnavailable(f"Plugin {self.plugin_id} closed its socket") from None
+
+    def _cork(self, frame):
+        """Frames to a concurrent plugin leave together: those written by the
+        greenlets one turn of the event loop woke (requests that arrived at
+        once) go out in one write after that turn, so the plugin wakes once
+        for them, not once each — on a VM the wake-up costs more than the
+        write (docs/benchmarks.md, Plugins). A write that fails drops the
+        connection, which fails the requests waiting on it."""
+        try:
+            self.connect()
+        except OSError as e:
+            raise PluginUnavailable(f"Plugin {self.plugin_id} is not accepting connections ({e.strerror})") \
+                from None
+        self.outbox.append(frame)
+        if len(self.outbox) == 1 and self.writer is None:
+            get_hub().loop.run_callback(self._flush)
+
+    def _flush(self):
+        """Write the outbox without blocking (a hub callback); what the
+        socket does not take at once is left to a writer greenlet, which
+        flushes again when it is done."""
+        sock = self.sock
+        if sock is None or self.writer is not None or not self.outbox:
+            return
+        data = b"".join(self.outbox)
+        self.outbox.clear()
+        try:
+            sent = os.write(sock.fileno(), data)  # gevent keeps the fd non-blocking
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._drop(sock, None)
+            return
+        if sent < len(data):
+            self.writer = gevent.spawn(self._write_rest, sock, memoryview(data)[sent:])
+
+    def _write_rest(self, sock, data):
+        try:
+            with self.write_lock:
+                sock.sendall(data)
+        except OSError:
+            self._drop(sock, None)
+        finally:
+            self.writer = None
+        self._flush()
 
     def lifecycle(self, action, **fields):
         payload = dict({"type": "lifecycle", "action": action}, **fields)
@@ -165,52 +233,70 @@ class PluginConnection:
                     raise PluginTimeout(f"Plugin {self.plugin_id} is still busy with an earlier request")
             finally:
                 self.waiting -= 1
+        request_id = f"core-{next(self.ids)}"
+        waiter = self.pending[request_id] = Waiter()
+        timer = gevent.Timeout._start_new_or_dummy(timeout)
         try:
-            request_id = f"core-{next(self.ids)}"
-            result = gevent.event.AsyncResult()
-            self.pending[request_id] = result
-            try:
-                self.send(envelope(kind, dict(payload, type=kind, request_id=request_id), request_id))
-                return result.get(timeout=timeout)
-            except gevent.Timeout:
-                raise PluginTimeout(f"Plugin {self.plugin_id} did not answer within {timeout:g} s") from None
-            finally:
-                self.pending.pop(request_id, None)
+            self.send(envelope(kind, dict(payload, type=kind, request_id=request_id), request_id))
+            return waiter.get()
+        except gevent.Timeout as t:
+            if t is not timer:
+                raise
+            raise PluginTimeout(f"Plugin {self.plugin_id} did not answer within {timeout:g} s") from None
         finally:
+            timer.close()
+            self.pending.pop(request_id, None)
             if not self.concurrent:
                 self.turn.release()
 
     # --- receiving ---------------------------------------------------------------
-    def _read_loop(self, sock):
-        problem = None
-        frames = FrameReader(sock)
+    def _on_readable(self, sock):
+        """Read what arrived on `sock` and hand each reply to the greenlet
+        waiting for it. This is the io watcher's callback, so it runs in the
+        hub: a reply costs one switch (hub → request), where a reader
+        greenlet cost two and a scheduled callback. Nothing here may block:
+        requests from the plugin are answered in greenlets of their own."""
+        if sock is not self.sock:
+            return
         try:
-            while True:
-                message = frames.next()
+            data = os.read(sock.fileno(), READ_SIZE)  # gevent keeps the fd non-blocking
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        frames = self.frames
+        try:
+            if not data:
+                frames.end()  # FrameError when it ended inside a frame
+                self._drop(sock, None)
+                return
+            frames.buffer += data
+            while sock is self.sock:  # a request woken below may have closed it
+                message = frames.take()
                 if message is None:
-                    break
+                    return
                 self._dispatch(message)
         except FrameError as e:
-            problem = str(e)
-        except OSError:
-            pass
-        finally:
-            self._drop(sock, problem)
+            self._drop(sock, str(e))
+        except Exception:  # the top of a hub callback: log (not here: it may block) and drop
+            gevent.spawn(log.error, "plugin frame handling failed", exc_info=sys.exc_info(),
+                         extra={"plugin": self.plugin_id})
+            self._drop(sock, "the core failed to handle a frame")
 
     def _dispatch(self, message):
         kind = message.get("type")
         request_id = reply_request_id(message)
-        result = self.pending.get(request_id) if request_id is not None else None
-        if result is None and request_id is None and len(self.pending) == 1 and kind not in REQUESTS:
-            result = next(iter(self.pending.values()))  # a lockstep plugin that dropped the id
-        if result is not None and kind not in REQUESTS:
-            self.last_reply_at = time.time()
-            if not result.ready():
-                result.set(message)
-            return
-        if kind in REQUESTS and self.on_request:
-            gevent.spawn(self._answer, message)
-            return
+        if kind in REQUESTS:
+            if self.on_request:
+                gevent.spawn(self._answer, message)
+                return
+        else:
+            waiter = self.pending.pop(request_id, None) if request_id is not None else None
+            if waiter is None and request_id is None and len(self.pending) == 1:
+                waiter = self.pending.popitem()[1]  # a lockstep plugin that dropped the id
+            if waiter is not None:
+                waiter.switch(message)
+                return
         log.debug("plugin frame ignored", extra={"plugin": self.plugin_id, "type": kind,
                                                  "request_id": request_id})
 
@@ -220,7 +306,7 @@ class PluginConnection:
         except Exception:
             log.exception("plugin request failed", extra={"plugin": self.plugin_id, "type": message.get("type")})
             return
-        if reply is None:  # a `notify`: nothing to answer
+        if reply is None:  # a message that wants no answer (`notify`)
             return
         try:
             self.send(reply)

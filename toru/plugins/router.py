@@ -20,22 +20,40 @@ from toru.plugins.protocol import BadPluginReply
 
 log = logging.getLogger("toru.plugins")
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-              "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
 NOT_FORWARDED = HOP_BY_HOP | {"cookie", "authorization", "host", "content-length"}
 NOT_RETURNED = HOP_BY_HOP | {"set-cookie", "content-length"}
+# environ key → the header name a plugin sees, or None when it is not
+# forwarded: worked out once per key, not per request. Bounded, since
+# clients choose header names; keys past the bound are worked out each time.
+FORWARDED_NAMES = {}
+MAX_FORWARDED_NAMES = 2048
+
+
+def forwarded_name(key):
+    """The lowercase header name for an environ key, or None when the
+    header is not a plugin's to see (or the key is not a header)."""
+    if key.startswith("HTTP_"):
+        name = key[5:].replace("_", "-").lower()
+    elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        name = key.replace("_", "-").lower()
+    else:
+        return None
+    return None if name in NOT_FORWARDED or name.startswith("x-toru-") else name
 
 
 def request_headers(environ):
     headers = {}
+    names = FORWARDED_NAMES
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").lower()
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = key.replace("_", "-").lower()
-        else:
-            continue
-        if name in NOT_FORWARDED or name.startswith("x-toru-") or not value:
+        try:
+            name = names[key]
+        except KeyError:
+            name = forwarded_name(key)
+            if len(names) < MAX_FORWARDED_NAMES:
+                names[key] = name
+        if name is None or not value:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
