@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from toru import __version__
 from toru.live import Topic
-from toru.monitor import metrics as metrics_mod
-from toru.monitor.metrics import HostCollector, LiveCollector, Metrics, ToruCollector, negotiate
+from toru.monitor import prometheus as metrics_mod
+from toru.monitor.prometheus import HostCollector, LiveCollector, Metrics, ToruCollector, negotiate
 from toru.monitor.system import NOT_A_DISK, Counters, Monitor
 from toru.plugins.supervisor import PluginState
 from toru.tasks.history import DURATION_BUCKETS, TaskCounts, TaskHistory
