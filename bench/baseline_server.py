@@ -4,6 +4,11 @@ on accepted sockets, an unbounded Pool, no access log) and answering every
 path with a tiny JSON body like /api/health's.
 
     python3 bench/baseline_server.py --port 8080
+    python3 bench/baseline_server.py --port 8080 --bottle
+
+With `--bottle` the same answer comes from a bare Bottle app (one route, a
+dict, Bottle's own JSON plugin, nothing of Toru's): the floor of any Bottle
+app on this server, which bench/http_bench.py prints beside Toru.
 """
 
 from gevent import monkey
@@ -40,12 +45,24 @@ def app(environ, start_response):
     return [body]
 
 
+def bottle_app():
+    import bottle
+    application = bottle.Bottle()
+
+    @application.get("/api/health")
+    def health():
+        return {"status": "ok", "version": "baseline", "uptime_s": round(time.time() - STARTED_AT, 3)}
+    return application
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--bottle", action="store_true", help="answer from a bare Bottle app")
     args = parser.parse_args()
-    server = WSGIServer((args.host, args.port), app, spawn=gevent.pool.Pool(None), log=None)
+    server = WSGIServer((args.host, args.port), bottle_app() if args.bottle else app,
+                        spawn=gevent.pool.Pool(None), log=None)
     server.start()
     stopping = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

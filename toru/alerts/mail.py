@@ -7,8 +7,6 @@ Certificates are checked unless the channel sets `tls_verify: false`
 codes decide retries: 4xx is "try later", 5xx is final.
 """
 
-import html
-import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
@@ -37,6 +35,7 @@ def message(config, n):
 
 
 def html_body(n):
+    import html  # here, not at the top: its entity table is ~0.5 MiB that only an email needs
     esc = html.escape
     colour = f"#{presets.COLOURS[presets.tone(n)]:06x}"
     rows = "".join(f"<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">{esc(label)}</th>"
@@ -56,6 +55,7 @@ def tls_context(config):
 
 
 def send(config, n, timeout):
+    import smtplib  # here, not at the top: most servers never send mail
     target = where(config)
     security = config.get("security", "starttls")
     try:
@@ -88,6 +88,7 @@ def reply(e):
 
 
 def smtp_error(e, target):
+    import smtplib  # loaded already: this follows a send
     if isinstance(e, smtplib.SMTPNotSupportedError):
         return failed(f"{target} does not offer STARTTLS: choose security \"tls\" or \"none\"")
     if isinstance(e, smtplib.SMTPAuthenticationError):

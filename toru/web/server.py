@@ -33,6 +33,14 @@ class WSGIServer(pywsgi.WSGIServer):
 
 
 class Handler(WebSocketHandler):
+    def run_application(self):
+        # Plain HTTP goes straight to the app: geventwebsocket's upgrade checks
+        # (and their debug log calls) were ~5 % of a small request's time, and
+        # for a request that is not an upgrade they end there anyway.
+        if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            return pywsgi.WSGIHandler.run_application(self)
+        return super().run_application()
+
     def log_request(self):
         # The access line is formatted only when it is written (debug level):
         # formatting and logging it at info for every request, as both pywsgi
