@@ -151,7 +151,11 @@ class PluginConnection:
             sock = self.sock
             try:
                 with self.write_lock:
-                    sock.sendall(frame)
+                    # One send() takes a request frame whole; sendall() alone
+                    # would also ask the kernel for the buffer size every time.
+                    sent = sock.send(frame)
+                    if sent < len(frame):
+                        sock.sendall(memoryview(frame)[sent:])
                 return
             except OSError:
                 self._drop(sock, None)  # closed by the plugin: reconnect once
