@@ -61,13 +61,17 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bottle", action="store_true", help="answer from a bare Bottle app")
     args = parser.parse_args()
-    server = WSGIServer((args.host, args.port), bottle_app() if args.bottle else app,
-                        spawn=gevent.pool.Pool(None), log=None)
+    serve(bottle_app() if args.bottle else app, args.host, args.port, "baseline")
+
+
+def serve(application, host, port, name):
+    """Serve `application` until SIGTERM/SIGINT (bench/hop_baseline.py too)."""
+    server = WSGIServer((host, port), application, spawn=gevent.pool.Pool(None), log=None)
     server.start()
     stopping = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
-    print(f"baseline listening on http://{args.host}:{args.port}", flush=True)
+    print(f"{name} listening on http://{host}:{port}", flush=True)
     try:
         stopping.wait()
     finally:

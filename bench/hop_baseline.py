@@ -12,19 +12,16 @@ through Toru's own `PluginConnection` (toru/plugins/protocol.py, lockstep):
     python3 bench/hop_baseline.py --port 8080 --plugin-socket /path/to/ping.sock
 """
 
-from baseline_server import WSGIServer, monkey  # noqa: F401  (patch_all ran on import)
+from baseline_server import monkey, serve  # noqa: F401  (patch_all ran on import)
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
-import gevent.event  # noqa: E402
 import gevent.lock  # noqa: E402
-import gevent.pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sdk_py")]
@@ -86,17 +83,8 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--plugin-socket", required=True)
     args = parser.parse_args()
-    server = WSGIServer((args.host, args.port), make_app(PluginLink(args.plugin_socket), PluginConnection("ping", args.plugin_socket)),
-                        spawn=gevent.pool.Pool(None), log=None)
-    server.start()
-    stopping = gevent.event.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopping.set)
-    print(f"hop baseline listening on http://{args.host}:{args.port}", flush=True)
-    try:
-        stopping.wait()
-    finally:
-        server.stop(timeout=1)
+    application = make_app(PluginLink(args.plugin_socket), PluginConnection("ping", args.plugin_socket))
+    serve(application, args.host, args.port, "hop baseline")
 
 
 if __name__ == "__main__":
