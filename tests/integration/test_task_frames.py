@@ -11,6 +11,8 @@ import pytest
 
 from helpers import ServerProcess, TaskSocket, wait_for, write_script
 
+from toru.tasks.runner import BATCH_BYTES
+
 SUBSCRIBER_STALL = 1
 TIMINGS = {"TORU_TIMINGS": f"kill_grace=0.5,subscriber_stall={SUBSCRIBER_STALL},drain_after_exit=1"}
 STDOUT, STDERR = 1, 2
@@ -142,7 +144,7 @@ def test_a_million_lines_arrive_exact_in_batched_frames(server, sock):
     messages = sock.until(lambda m: m["type"] == "exit" and m.get("task_id") == started["task_id"], timeout=60)
     frames = [m["payload"] for m in messages if m["type"] == "frame"]
     assert b"".join(frames) == "".join(f"{i}\n" for i in range(1, 1000001)).encode()
-    assert all(len(f) <= 64 * 1024 for f in frames) and len(frames) < 1000
+    assert all(len(f) <= BATCH_BYTES for f in frames) and len(frames) < 1000
 
 
 def test_a_binary_watcher_that_stops_reading_is_dropped_while_the_task_completes(server, admin):

@@ -153,3 +153,20 @@ def test_order_across_streams_does_not_wait_for_a_busy_hub(pipes):
     got = [item for item in take_all(reader) if item[1]]
     assert got == written
     reader.stop()
+
+
+def test_the_pipes_are_widened_to_the_read_size(pipes):
+    """One read takes what a fast script wrote meanwhile: the pipes hold
+    256 KiB, not the kernel's default 64 KiB (where the kernel allows it)."""
+    import fcntl
+    get_size = getattr(fcntl, "F_GETPIPE_SZ", None)
+    if get_size is None:
+        pytest.skip("no F_GETPIPE_SZ on this system")
+    assert fcntl.fcntl(pipes[0].fileno(), get_size) == 64 * 1024  # the kernel's default, before
+    reader = PipeReader(pipes[0], pipes[1], SIZE, 256 * 1024)
+    try:
+        assert fcntl.fcntl(pipes[0].fileno(), get_size) == 256 * 1024
+        assert fcntl.fcntl(pipes[1].fileno(), get_size) == 256 * 1024
+    finally:
+        reader.stop()
+        assert reader.finished.wait(5)

@@ -16,7 +16,7 @@ for a script alternating between the two.
 Flow: chunks go to the hub through a queue. When the pump is behind (a
 quarter of `size` queued) and the thread's last read of a pipe filled its
 buffer (the script writes faster than it is read), that pipe is lent to the
-hub: the pump reads it itself when it needs more — full 64 KiB reads, no
+hub: the pump reads it itself when it needs more — full reads, no
 hand-over between threads, as fast as the greenlet readers were — as long
 as the other pipe has nothing, and the thread watches only the other one.
 With `size` chunks queued the thread reads nothing: the pipes fill and the
@@ -30,6 +30,7 @@ thread: it closes the wake-up pipe the thread polls besides the two.
 """
 
 import collections
+import fcntl
 import os
 import select
 import time
@@ -64,6 +65,8 @@ class PipeReader:
             raise
         for fd in (*self._streams, self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
+        for fd in self._streams:
+            widen(fd, read_size)
         # One lock for all shared state, and around every read of a task's
         # pipe, by the thread or the hub: they never read one pipe at once.
         self._mutex = _allocate_lock()
@@ -255,3 +258,16 @@ class PipeReader:
             return (self._streams[fd], data)
         self._open.discard(fd)
         return (self._streams[fd], b"", True)
+
+
+def widen(fd, size):
+    """Let the pipe `fd` hold `size` bytes (Linux; 64 KiB by default), so one
+    read takes what a fast script wrote meanwhile. Where the kernel refuses
+    (another system, a lower /proc/sys/fs/pipe-max-size), it stays as it is."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    try:
+        fcntl.fcntl(fd, set_size, size)
+    except OSError:
+        pass

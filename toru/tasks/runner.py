@@ -52,8 +52,13 @@ from toru.tasks.pipes import PipeReader
 log = logging.getLogger("toru.tasks")
 audit = logging.getLogger("toru.audit")
 
-READ_SIZE = 64 * 1024  # a pipe holds 64 KiB: a bigger buffer only costs an mmap/munmap per read
-BATCH_BYTES = 64 * 1024
+# A task's pipes are widened to READ_SIZE (pipes.py) and read in one go, and a
+# message or frame carries up to BATCH_BYTES: the costs per read and per
+# message (the thread's wake-up, a turn of the hub, a frame's header and
+# send) were most of the server's CPU per MiB of output at 64 KiB; at 256 KiB
+# it is about half (docs/benchmarks.md, Script output).
+READ_SIZE = 256 * 1024
+BATCH_BYTES = 256 * 1024
 BATCH_INTERVAL = 0.05
 CHUNK_QUEUE = 8            # chunks between the reader and the pump
 SUBSCRIBER_BACKLOG = 16    # messages a subscriber may have queued before the pump waits
