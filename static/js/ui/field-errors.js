@@ -70,15 +70,24 @@ export function serverFields(err) {
  * After a refused submit: the server's field messages under their inputs
  * (`errors` from fieldErrors) and the rest, or a summary, in `error` (a
  * form error with show(text)); without `fields`, the server's message.
- * `notDone` starts the summary: "Not added", "Not created"…
+ * `notDone` starts the summary: "Not added", "Not created"…; `marked` says
+ * where the fields are from the summary ("below", "above"). A form made of
+ * parts passes `sections`: [{prefix, errors}], the fields whose name starts
+ * with `prefix` ("config.") shown by that part's fieldErrors.
  */
-export function showSubmitError(err, { error, errors, notDone }) {
+export function showSubmitError(err, { error, errors, notDone, marked = 'below', sections = [] }) {
   const fields = serverFields(err);
   if (!fields) {
     error.show(err.message);
     return;
   }
-  const rest = errors.show(fields);
-  error.show(rest.length ? rest.join(' ') : `${notDone}: correct the fields marked below.`);
-  errors.focusFirst();
+  const groups = [errors, ...sections.map((section) => section.errors)];
+  const routed = groups.map(() => ({}));
+  for (const [name, text] of Object.entries(fields)) {
+    const index = sections.findIndex((section) => name.startsWith(section.prefix));
+    routed[index + 1][name] = text;
+  }
+  const rest = groups.flatMap((group, i) => group.show(routed[i]));
+  error.show(rest.length ? rest.join(' ') : `${notDone}: correct the fields marked ${marked}.`);
+  groups.some((group) => group.focusFirst());
 }

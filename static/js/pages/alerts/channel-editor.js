@@ -7,7 +7,7 @@ import { h } from '../../ui/dom.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
 import { busy, formError } from '../../ui/password.js';
-import { fieldErrors, serverFields } from '../../ui/field-errors.js';
+import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { checkbox, field, numberInput, readNumber, secretField, select, textInput } from './fields.js';
 
 export const TYPES = { webhook: 'Webhook', email: 'Email (SMTP)', apprise: 'Apprise' };
@@ -72,17 +72,8 @@ function channelForm(channel, { types, signal, close }) {
     } catch (err) {
       done();
       if (err.handled || err.name === 'AbortError') return;
-      const fields = serverFields(err);
-      if (!fields) {
-        error.show(err.message);
-        return;
-      }
-      const rest = [];
-      for (const [key, text] of Object.entries(fields)) {
-        rest.push(...(key.startsWith('config.') ? config.errors : common).show({ [key]: text }));
-      }
-      error.show(rest.length ? rest.join(' ') : 'Not saved: correct the fields marked above.');
-      if (!common.focusFirst()) config.errors.focusFirst();
+      showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
+        sections: [{ prefix: 'config.', errors: config.errors }] });
       return;
     }
     close(data.channel);

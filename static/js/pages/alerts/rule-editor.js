@@ -8,7 +8,7 @@ import { h } from '../../ui/dom.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
 import { busy, formError } from '../../ui/password.js';
-import { fieldErrors, serverFields } from '../../ui/field-errors.js';
+import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { every, scope } from '../../lifetime.js';
 import {
   checkbox, checkGroup, field, numberInput, readList, readNumber, select, textInput,
@@ -86,20 +86,8 @@ function ruleForm(rule, { catalogue, channels, signal, close }) {
     } catch (err) {
       done();
       if (err.handled || err.name === 'AbortError') return;
-      const fields = serverFields(err);
-      if (!fields) {
-        error.show(err.message);
-        return;
-      }
-      const mine = {};
-      const rest = [];
-      for (const [key, text] of Object.entries(fields)) {
-        if (key.startsWith('condition.')) mine[key] = text;
-        else rest.push(...common.show({ [key]: text }));
-      }
-      rest.push(...sections[inputs.kind.value].errors.show(mine));
-      error.show(rest.length ? rest.join(' ') : 'Not saved: correct the fields marked above.');
-      if (!common.focusFirst()) sections[inputs.kind.value].errors.focusFirst();
+      showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
+        sections: [{ prefix: 'condition.', errors: sections[inputs.kind.value].errors }] });
       return;
     }
     close(data.rule);
