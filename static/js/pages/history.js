@@ -16,6 +16,7 @@
 // output as a file.
 import { h } from '../ui/dom.js';
 import { icon } from '../ui/icons.js';
+import { pager } from '../ui/pager.js';
 import { api } from '../api.js';
 import { getUser, isAdmin } from '../session.js';
 import { confirmDialog } from '../ui/dialog.js';
@@ -93,12 +94,7 @@ export function mount(root, ctx) {
 
   view.list = h('div', { class: 'table-wrap tasks-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
     h('p', { class: 'table-note' }, 'Loading the task history…'));
-  view.summary = h('p', { class: 'pager-summary' });
-  view.pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
-  view.prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(view, view.state.page - 1) },
-    icon('prev'), h('span', null, 'Previous'));
-  view.next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(view, view.state.page + 1) },
-    h('span', null, 'Next'), icon('next'));
+  view.pager = pager({ go: (delta) => go(view, view.state.page + delta) });
   root.append(page(
     pageHeader('History',
       view.admin ? 'Every task that ran on this server, with its output.'
@@ -115,7 +111,7 @@ export function mount(root, ctx) {
         h('div', { class: 'field' }, h('label', { for: 'task-status' }, 'Status'), view.status),
         view.trigger ? h('div', { class: 'field' }, h('label', { for: 'task-trigger' }, 'Trigger'), view.trigger) : null),
       view.list,
-      h('div', { class: 'pager' }, view.summary, h('div', { class: 'pager-controls' }, view.prev, view.pageLabel, view.next)))));
+      view.pager.el)));
 
   // Open rows end with the page: their watches and terminals.
   onAbort(ctx.signal, () => {
@@ -194,10 +190,7 @@ async function load(view) {
     return;
   }
   render(view, data.tasks, pinned);
-  view.summary.textContent = `${data.total} ${data.total === 1 ? 'task' : 'tasks'}`;
-  view.pageLabel.textContent = `Page ${state.page + 1} of ${pages}`;
-  view.prev.disabled = state.page === 0;
-  view.next.disabled = state.page + 1 >= pages;
+  view.pager.show({ text: `${data.total} ${data.total === 1 ? 'task' : 'tasks'}`, page: state.page, pages });
 }
 
 function render(view, tasks, pinned) {

@@ -2,6 +2,7 @@
 // channel, newest first, a page at a time (GET /api/alerts/deliveries).
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
+import { pager } from '../../ui/pager.js';
 import { listLoader } from '../../ui/list-loader.js';
 import { formatDateTime, formatTime, isoTime } from '../../ui/format.js';
 
@@ -13,21 +14,13 @@ export function deliveriesCard({ signal }) {
   let pageNumber = 0;
   const body = h('div', { class: 'table-wrap', 'aria-live': 'polite' }, h('p', { class: 'table-note' }, 'Loading deliveries…'));
   const load = listLoader(body, { signal, what: 'The deliveries', title: 'Deliveries', retry: () => reload() });
-  const summary = h('p', { class: 'pager-summary' });
-  const label = h('span', { class: 'pager-label' });
-  const prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(pageNumber - 1) },
-    icon('prev'), h('span', null, 'Newer'));
-  const next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(pageNumber + 1) },
-    h('span', null, 'Older'), icon('next'));
+  const paging = pager({ go: (delta) => go(pageNumber + delta), back: 'Newer', forward: 'Older' });
 
   async function reload() {
     const data = await load(`/api/alerts/deliveries?page=${pageNumber}&page_size=${PAGE_SIZE}`);
     if (!data) return;
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    summary.textContent = data.total === 1 ? '1 delivery attempt' : `${data.total} delivery attempts`;
-    label.textContent = `Page ${pageNumber + 1} of ${pages}`;
-    prev.disabled = pageNumber === 0;
-    next.disabled = pageNumber + 1 >= pages;
+    paging.show({ text: data.total === 1 ? '1 delivery attempt' : `${data.total} delivery attempts`,
+      page: pageNumber, pages: Math.max(1, Math.ceil(data.total / PAGE_SIZE)) });
     const rows = data.deliveries || [];
     if (!rows.length) {
       body.replaceChildren(h('p', { class: 'table-note', dataset: { empty: 'deliveries' } },
@@ -50,7 +43,7 @@ export function deliveriesCard({ signal }) {
       h('h2', { class: 'card-title', id: 'alert-deliveries-title' }, icon('upload'), 'Recent deliveries'),
       h('p', { class: 'card-lead' }, 'Each attempt to send a notification; failures worth it are tried three times.'))),
     body,
-    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, label, next)));
+    paging.el);
   return { el, load: reload };
 }
 

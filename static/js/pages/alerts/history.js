@@ -1,7 +1,7 @@
 // The Alerts page's history: resolved and one-shot alerts, newest first, a
 // page at a time (GET /api/alerts?page=&page_size=), as a timeline.
 import { h } from '../../ui/dom.js';
-import { icon } from '../../ui/icons.js';
+import { pager } from '../../ui/pager.js';
 import { listLoader } from '../../ui/list-loader.js';
 import { formatDateTime, formatDuration, isoTime } from '../../ui/format.js';
 import { labelText, severityBadge } from './words.js';
@@ -12,26 +12,19 @@ const PAGE_SIZE = 20;
 export function alertHistory({ signal }) {
   let pageNumber = 0;
   const list = h('ol', { class: 'alert-timeline', 'aria-live': 'polite', dataset: { history: '' } });
-  const summary = h('p', { class: 'pager-summary' });
-  const label = h('span', { class: 'pager-label' });
-  const prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(pageNumber - 1) },
-    icon('prev'), h('span', null, 'Newer'));
-  const next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(pageNumber + 1) },
-    h('span', null, 'Older'), icon('next'));
+  const paging = pager({ go: (delta) => go(pageNumber + delta), back: 'Newer', forward: 'Older' });
   const load = listLoader(list, { signal, what: 'The alert history', title: 'Alert history', retry: () => reload() });
 
   async function reload() {
     const data = await load(`/api/alerts?page=${pageNumber}&page_size=${PAGE_SIZE}`);
     if (!data) return;
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    if (pageNumber >= pages && data.total > 0) {
-      go(pages - 1);
+    const count = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    if (pageNumber >= count && data.total > 0) {
+      go(count - 1);
       return;
     }
-    summary.textContent = data.total === 1 ? '1 alert in the history' : `${data.total} alerts in the history`;
-    label.textContent = `Page ${pageNumber + 1} of ${pages}`;
-    prev.disabled = pageNumber === 0;
-    next.disabled = pageNumber + 1 >= pages;
+    paging.show({ text: data.total === 1 ? '1 alert in the history' : `${data.total} alerts in the history`,
+      page: pageNumber, pages: count });
     list.replaceChildren(...(data.history.length ? data.history.map(entry)
       : [h('li', { class: 'table-note' }, 'No alert has ended yet.')]));
   }
@@ -41,8 +34,7 @@ export function alertHistory({ signal }) {
     reload();
   }
 
-  const el = h('div', null, list,
-    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, label, next)));
+  const el = h('div', null, list, paging.el);
   return { el, load: reload };
 }
 

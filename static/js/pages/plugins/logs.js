@@ -6,6 +6,7 @@
 // from the end.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
+import { pager } from '../../ui/pager.js';
 import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { loadError } from '../../ui/load-error.js';
@@ -60,12 +61,8 @@ export function logsViewer(id, { signal }) {
   const list = h('ol', { class: 'log-list', 'aria-label': 'Log lines, newest first' });
   const status = h('div', { class: 'log-status', 'aria-live': 'polite' });
   const body = h('div', { class: 'log-body', 'aria-busy': 'true' }, status, list);
-  const summary = h('p', { class: 'pager-summary', dataset: { logs: 'summary' } });
-  const pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
-  const newer = h('button', { type: 'button', class: 'btn', disabled: true, dataset: { logs: 'newer' }, onClick: () => go(state.page - 1) },
-    icon('prev'), h('span', null, 'Newer'));
-  const older = h('button', { type: 'button', class: 'btn', disabled: true, dataset: { logs: 'older' }, onClick: () => go(state.page + 1) },
-    h('span', null, 'Older'), icon('next'));
+  const paging = pager({ go: (delta) => go(state.page + delta), back: 'Newer', forward: 'Older',
+    dataset: { summary: { logs: 'summary' }, back: { logs: 'newer' }, forward: { logs: 'older' } } });
 
   const el = h('section', { class: 'card card-flush plugin-logs', 'aria-labelledby': `${uid}-title` },
     h('div', { class: 'card-head' },
@@ -81,7 +78,7 @@ export function logsViewer(id, { signal }) {
       h('div', { class: 'field' }, h('label', { for: `${uid}-search` }, 'Search'), search),
       h('div', { class: 'field' }, h('label', { for: `${uid}-size` }, 'Per page'), size)),
     body,
-    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, newer, pageLabel, older)));
+    paging.el);
 
   function go(pageNumber) {
     state.page = Math.max(0, pageNumber);
@@ -145,12 +142,9 @@ export function logsViewer(id, { signal }) {
     }
     const first = state.page * state.pageSize + 1;
     const last = state.page * state.pageSize + state.lines.length;
-    summary.textContent = !state.lines.length ? '' : needle
+    paging.show({ text: !state.lines.length ? '' : needle
       ? `${shown.length} of ${state.lines.length} lines on this page match`
-      : `Lines ${first}–${last}, newest first`;
-    pageLabel.textContent = `Page ${state.page + 1}`;
-    newer.disabled = state.page === 0;
-    older.disabled = !state.full;
+      : `Lines ${first}–${last}, newest first`, page: state.page, more: state.full });
   }
 
   load();

@@ -4,6 +4,7 @@
 // a check of the hash chain (docs/security.md#audit-trail).
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
+import { pager } from '../../ui/pager.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
 import { showError } from '../../ui/toast.js';
@@ -52,12 +53,7 @@ export function render(container, ctx) {
 
   const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
     h('p', { class: 'table-note' }, 'Loading the audit log…'));
-  const summary = h('p', { class: 'pager-summary' });
-  const pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page - 1) },
-    icon('prev'), h('span', null, 'Previous'));
-  const next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page + 1) },
-    h('span', null, 'Next'), icon('next'));
+  const paging = pager({ go: (delta) => go(state.page + delta) });
   const csv = h('a', { class: 'btn', download: '', 'data-export': 'csv' }, icon('download'), h('span', null, 'CSV'));
   const json = h('a', { class: 'btn', download: '', 'data-export': 'json' }, icon('download'), h('span', null, 'JSON'));
   const chainStatus = h('p', { class: 'audit-chain', 'aria-live': 'polite' });
@@ -81,7 +77,7 @@ export function render(container, ctx) {
       h('div', { class: 'field' }, h('label', { for: 'audit-since' }, 'From'), since),
       h('div', { class: 'field' }, h('label', { for: 'audit-until' }, 'To'), until)),
     list,
-    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, pageLabel, next))));
+    paging.el));
 
   function applyFilters() {
     cancelFilter();
@@ -119,18 +115,15 @@ export function render(container, ctx) {
     query.set('page_size', String(PAGE_SIZE));
     const data = await fetchPage(`/api/audit?${query}`);
     if (!data) return;
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    if (state.page >= pages && data.total > 0) {
-      go(pages - 1); // the list shrank under us
+    const count = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    if (state.page >= count && data.total > 0) {
+      go(count - 1); // the list shrank under us
       return;
     }
     const filtered = state.actor || state.action || state.outcome || state.since || state.until;
     list.replaceChildren(data.entries.length ? entriesTable(data.entries)
       : h('p', { class: 'table-note' }, filtered ? 'No rows match these filters.' : 'Nothing recorded yet.'));
-    summary.textContent = `${data.total} ${data.total === 1 ? 'row' : 'rows'}`;
-    pageLabel.textContent = `Page ${state.page + 1} of ${pages}`;
-    prev.disabled = state.page === 0;
-    next.disabled = state.page + 1 >= pages;
+    paging.show({ text: `${data.total} ${data.total === 1 ? 'row' : 'rows'}`, page: state.page, pages: count });
   }
 
   async function verify() {

@@ -2,6 +2,7 @@
 // days, newest first, filtered by username and result, a page at a time.
 import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
+import { pager } from '../../ui/pager.js';
 import { formatAgo, formatDateTime, isoTime } from '../../ui/format.js';
 import { listLoader } from '../../ui/list-loader.js';
 import { later } from '../../lifetime.js';
@@ -42,12 +43,7 @@ export function render(container, ctx) {
 
   const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },
     h('p', { class: 'table-note' }, 'Loading sign-in attempts…'));
-  const summary = h('p', { class: 'pager-summary' });
-  const pageLabel = h('span', { class: 'pager-label', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page - 1) },
-    icon('prev'), h('span', null, 'Previous'));
-  const next = h('button', { type: 'button', class: 'btn', disabled: true, onClick: () => go(state.page + 1) },
-    h('span', null, 'Next'), icon('next'));
+  const paging = pager({ go: (delta) => go(state.page + delta) });
 
   container.append(h('section', { class: 'card card-flush', 'aria-labelledby': 'history-title' },
     h('div', { class: 'card-head' },
@@ -58,7 +54,7 @@ export function render(container, ctx) {
       h('div', { class: 'field' }, h('label', { for: 'history-username' }, 'Username'), username),
       h('div', { class: 'field' }, h('label', { for: 'history-result' }, 'Result'), result)),
     list,
-    h('div', { class: 'pager' }, summary, h('div', { class: 'pager-controls' }, prev, pageLabel, next))));
+    paging.el));
 
   function applyFilters() {
     cancelFilter();
@@ -81,18 +77,15 @@ export function render(container, ctx) {
     if (state.success) query.set('success', state.success);
     const data = await fetchPage(`/api/auth/login-history?${query}`);
     if (!data) return;
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    if (state.page >= pages && data.total > 0) {
-      go(pages - 1); // the list shrank under us
+    const count = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    if (state.page >= count && data.total > 0) {
+      go(count - 1); // the list shrank under us
       return;
     }
     list.replaceChildren(data.attempts.length ? attemptsTable(data.attempts)
       : h('p', { class: 'table-note' }, state.username || state.success
         ? 'No sign-in attempts match these filters.' : 'No sign-in attempts in the last 30 days.'));
-    summary.textContent = `${data.total} ${data.total === 1 ? 'attempt' : 'attempts'}`;
-    pageLabel.textContent = `Page ${state.page + 1} of ${pages}`;
-    prev.disabled = state.page === 0;
-    next.disabled = state.page + 1 >= pages;
+    paging.show({ text: `${data.total} ${data.total === 1 ? 'attempt' : 'attempts'}`, page: state.page, pages: count });
   }
 
   load();
