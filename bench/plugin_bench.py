@@ -15,7 +15,9 @@ instance runs standalone on a socket of its own, for the direct round trip.
    for `--rounds` rounds: `GET /api/plugins/route/ping/ping` through Toru
    (signed-in admin cookie, keep-alive) against Toru's signed-in
    `GET /api/health` (its HTTP floor). Goals: proxied p50 − health p50
-   <= 0.15 ms, proxied req/s >= 0.75x health req/s. Two rows say what the
+   <= 0.15 ms, proxied req/s >= 0.75x health req/s. `/api/tasks/running`
+   (signed in, next to no work) splits the hop into the session check a
+   plugin route needs and the proxying itself. Two rows say what the
    limit is: the same `http` frame sent straight to the standalone plugin
    by a blocking client (`direct`: the plugin's own round trip), and
    bench/hop_baseline.py, a bare gevent pywsgi server whose `/ping` makes
@@ -24,7 +26,9 @@ instance runs standalone on a socket of its own, for the direct round trip.
    makes the round trip through Toru's PluginConnection).
 2. `--connections` (default 4) client connections, taking turns: the
    lockstep plugin against the concurrent one. Goal: concurrent req/s >= 2x
-   lockstep req/s. For information, the same two with `?wait_ms=`
+   lockstep req/s. Beside them Toru's `/api/health` on as many
+   connections: the ceiling, since a proxied request does all it does and
+   more. For information, the same two with `?wait_ms=`
    (`--wait-ms`, default 1): a plugin that waits that long per request, as
    one reading a database would.
 3. kill -9 of the lockstep plugin (pid from GET /api/plugins/ping),
@@ -82,6 +86,9 @@ PLUGIN_SOURCE = HERE / "ping_plugin.py"
 ROUTE = f"/api/plugins/route/{PLUGIN_ID}/ping"
 MUX_ROUTE = f"/api/plugins/route/{MUX_ID}/ping"
 HEALTH = "/api/health"
+# A signed-in route that does next to nothing (no task runs here): the
+# session check a plugin route needs and /api/health (public) does not.
+SIGNED_IN = "/api/tasks/running"
 # What the core forwards for an http.client GET with a cookie: accept-encoding
 # (host and cookie are dropped) plus the two headers it adds.
 FORWARDED_HEADERS = {"accept-encoding": "identity", "x-toru-user": "admin", "x-toru-role": "admin"}
@@ -318,6 +325,7 @@ def compare(args, port, token, direct_path, bare_port, pids):
     single = take_turns({
         "toru": phase("toru", lambda: ToruClient(port, token, ROUTE), 1, ("toru", "toru_plugin")),
         "health": phase("health", lambda: ToruClient(port, token, HEALTH, None), 1, ("toru", "toru_plugin")),
+        "signed": phase("signed", lambda: ToruClient(port, token, SIGNED_IN, None), 1, ("toru", "toru_plugin")),
         "direct": phase("direct", lambda: DirectClient(direct_path), 1, (None, "standalone_plugin")),
         "bare_ping": phase("bare_ping", lambda: ToruClient(bare_port, token, "/ping"), 1,
                            ("hop_baseline", "standalone_plugin")),
@@ -331,6 +339,9 @@ def compare(args, port, token, direct_path, bare_port, pids):
         "lockstep": phase("lockstep", lambda: ToruClient(port, token, ROUTE), n, ("toru", "toru_plugin")),
         "concurrent": phase("concurrent", lambda: ToruClient(port, token, MUX_ROUTE), n,
                             ("toru", "toru_mux_plugin")),
+        # The ceiling: a proxied request does all that /api/health does and
+        # more, so no plugin, however connected, answers faster than this.
+        "health": phase("health_multi", lambda: ToruClient(port, token, HEALTH, None), n, ("toru", "toru_plugin")),
     }
     if args.wait_ms:
         sides["lockstep_wait"] = phase("lockstep_wait", lambda: ToruClient(port, token, ROUTE + wait), n,
@@ -342,10 +353,17 @@ def compare(args, port, token, direct_path, bare_port, pids):
     floor = single["bare_ping"]["p50_ms"] - single["bare_hello"]["p50_ms"]
     result = {"single": single, "multi": multi,
               "hop_p50_ms": t["p50_ms"] - h["p50_ms"], "rps_ratio": t["rps"] / h["rps"] if h["rps"] else 0.0,
-              "floor_hop_p50_ms": floor, "toru_share_p50_ms": t["p50_ms"] - h["p50_ms"] - floor}
+              "floor_hop_p50_ms": floor, "toru_share_p50_ms": t["p50_ms"] - h["p50_ms"] - floor,
+              "session_p50_ms": single["signed"]["p50_ms"] - h["p50_ms"],
+              "proxying_p50_ms": t["p50_ms"] - single["signed"]["p50_ms"]}
     if multi:
         lockstep = multi["lockstep"]["rps"]
         result["mux_ratio"] = multi["concurrent"]["rps"] / lockstep if lockstep else 0.0
+        result["mux_ceiling_ratio"] = multi["health"]["rps"] / lockstep if lockstep else 0.0
+        # Toru is one process on one CPU: at 100 % of it, at the concurrent
+        # row's CPU per request, this many req/s and no more.
+        us = multi["concurrent"]["server_us_per_request"]
+        result["mux_cpu_bound_ratio"] = 1e6 / us / lockstep if us and lockstep else 0.0
     if multi and "lockstep_wait" in multi:
         lockstep = multi["lockstep_wait"]["rps"]
         result["mux_wait_ratio"] = multi["concurrent_wait"]["rps"] / lockstep if lockstep else 0.0
@@ -528,6 +546,7 @@ def measurement_rows(r):
         f" {'CPU: toru':>10} {'us/req':>6} {'plugin':>7} {'generator':>9} {'other':>6}",
         phase_rows("toru, lockstep plugin (proxied)", t),
         phase_rows(f"toru {HEALTH} signed in (floor)", h),
+        phase_rows(f"toru {SIGNED_IN} (session checked)", one["signed"]),
         phase_rows("direct: plugin's own socket (limit)", d),
         phase_rows("bare gevent: /ping (round trip)", one["bare_ping"]),
         phase_rows("bare gevent: /conn (PluginConnection)", one["bare_conn"]),
@@ -536,7 +555,8 @@ def measurement_rows(r):
     if multi:
         n = multi["lockstep"]["connections"]
         lines += [phase_rows(f"toru, lockstep plugin, {n} conns", multi["lockstep"]),
-                  phase_rows(f"toru, concurrent plugin, {n} conns", multi["concurrent"])]
+                  phase_rows(f"toru, concurrent plugin, {n} conns", multi["concurrent"]),
+                  phase_rows(f"toru {HEALTH}, {n} conns (ceiling)", multi["health"])]
         if "lockstep_wait" in multi:
             w = r["settings"]["wait_ms"]
             lines += [phase_rows(f"  same, plugin waits {w} ms: lockstep", multi["lockstep_wait"]),
@@ -550,6 +570,11 @@ def measurement_rows(r):
     if multi:
         lines.append(goal_row(f"req/s concurrent / lockstep, {n} conns", r["mux_ratio"], "x", ">=",
                               GOALS["mux_ratio"], g["mux_ratio"]))
+        lines.append(f"   {'  ceiling: ' + HEALTH + ' / lockstep (info)':44} {r['mux_ceiling_ratio']:7.3f}x"
+                     "  no proxied route answers more than the route that does nothing")
+        lines.append(f"   {'  toru at 100% CPU, concurrent us/req (info)':44} {r['mux_cpu_bound_ratio']:7.3f}x"
+                     f"  {1e6 / multi['concurrent']['server_us_per_request']:.0f} req/s at"
+                     f" {multi['concurrent']['server_us_per_request']:.0f} us per proxied request")
     if "mux_wait_ratio" in r:
         lines.append(f"   {'  the same, plugin waiting ' + str(r['settings']['wait_ms']) + ' ms (info)':44}"
                      f" {r['mux_wait_ratio']:7.3f}x")
@@ -557,6 +582,8 @@ def measurement_rows(r):
         f"   the limit: the same round trip in a bare gevent server (/ping - /hello p50) "
         f"{r['floor_hop_p50_ms']:.3f} ms, the plugin's own (direct p50) {d['p50_ms']:.3f} ms; Toru's share of the"
         f" hop (hop - bare) {r['toru_share_p50_ms']:.3f} ms",
+        f"   the hop in two: the session check ({SIGNED_IN} - health p50) {r['session_p50_ms']:.3f} ms, the"
+        f" proxying (proxied - {SIGNED_IN} p50) {r['proxying_p50_ms']:.3f} ms",
         f"   toru CPU per request: proxied {t['server_us_per_request']:.0f} us, health "
         f"{h['server_us_per_request']:.0f} us (hop {t['server_us_per_request'] - h['server_us_per_request']:.0f} us);"
         f" plugin {t['plugin_us_per_request']:.0f} us through toru / {d['plugin_us_per_request']:.0f} us direct",
