@@ -60,12 +60,12 @@ class ServerProcess:
     """A real `toru` process on a free loopback port with its own data dir."""
 
     clients_made = 0
+    started_before = False
 
     def __init__(self, data_dir, env=None, args=(), pyz=None, cwd=None, port=None, port_via_env=False,
                  python=None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.env = base_env()
         self.env["ADMIN_PASSWORD"] = ADMIN_PASSWORD
         # A test server stops without waiting 3 s for a browser's idle keep-alive
@@ -77,15 +77,35 @@ class ServerProcess:
         self.python = python
         self.cwd = cwd or self.data_dir
         self.proc = None
-        self.output_path = self.data_dir.parent / f"{self.data_dir.name}-console-{self.port}.txt"
-        self.port_args = ["--port", str(self.port)]
-        if port_via_env:
-            self.env["STEERING_PORT"] = str(self.port)
+        self.port_via_env = port_via_env
+        self.port_chosen_here = port is None
+        self._use_port(self.port)
+
+    def _use_port(self, port):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.output_path = self.data_dir.parent / f"{self.data_dir.name}-console-{port}.txt"
+        self.port_args = ["--port", str(port)]
+        if self.port_via_env:
+            self.env["STEERING_PORT"] = str(port)
             self.port_args = []
 
     def start(self, timeout=20):
+        try:
+            return self._start(timeout)
+        except AssertionError as e:
+            # Another test worker's server may have taken the free port between
+            # free_port() and our bind: a first start then simply takes another.
+            if self.proc is None or not self.port_chosen_here or self.started_before \
+                    or "is already in use" not in str(e):
+                raise
+            self._use_port(free_port())
+            return self._start(timeout)
+
+    def _start(self, timeout):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._out = open(self.output_path, "ab")
+        self._console_start = self._out.tell()
         cmd = toru_command(self.pyz, self.python) + ["--data-dir", str(self.data_dir)] + self.port_args + self.args
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.cwd, stdout=self._out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -94,11 +114,18 @@ class ServerProcess:
         except AssertionError:
             self.stop()
             raise AssertionError(f"server did not become ready; console:\n{self.console()}") from None
+        self.started_before = True
         return self
 
     def _ready(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"server exited with {self.proc.returncode}; console:\n{self.console()}")
+        # Our own process must say it listens on the port: another test worker's
+        # server that happened to get the same free port would answer /api/health too.
+        with open(self.output_path, "rb") as out:
+            out.seek(self._console_start)
+            if f":{self.port}  (data: ".encode() not in out.read():
+                return False
         try:
             status, _, _ = request(self.url, "GET", "/api/health", timeout=1)
             return status == 200
