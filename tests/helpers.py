@@ -65,7 +65,6 @@ class ServerProcess:
     def __init__(self, data_dir, env=None, args=(), pyz=None, cwd=None, port=None, port_via_env=False,
                  python=None):
         self.data_dir = Path(data_dir)
-        self.port = port or free_port()
         self.env = base_env()
         self.env["ADMIN_PASSWORD"] = ADMIN_PASSWORD
         # A test server stops without waiting 3 s for a browser's idle keep-alive
@@ -79,7 +78,7 @@ class ServerProcess:
         self.proc = None
         self.port_via_env = port_via_env
         self.port_chosen_here = port is None
-        self._use_port(self.port)
+        self._use_port(port or free_port())
 
     def _use_port(self, port):
         self.port = port
@@ -96,8 +95,7 @@ class ServerProcess:
         except AssertionError as e:
             # Another test worker's server may have taken the free port between
             # free_port() and our bind: a first start then simply takes another.
-            if self.proc is None or not self.port_chosen_here or self.started_before \
-                    or "is already in use" not in str(e):
+            if not self.port_chosen_here or self.started_before or "is already in use" not in str(e):
                 raise
             self._use_port(free_port())
             return self._start(timeout)
