@@ -86,21 +86,19 @@ def url_for(host, port):
     return f"http://{shown}:{port}"
 
 
-def announce_admin(services, announce):
-    """Tell the operator how to sign in. A generated password goes to the
-    console once, never to a log file."""
+def admin_sign_in(services):
+    """How the operator signs in. A generated password goes to the console
+    once, never to a log file."""
     config = services.config
     if config.admin_password:
-        return
+        return ""
     if services.generated_admin_password:
-        announce(f"\n  Sign in as '{config.admin_username}' with this generated password "
-                 f"(shown once, only here):\n\n      {services.generated_admin_password}\n\n"
-                 f"  Set ADMIN_PASSWORD to choose your own, or reset it with:\n"
-                 f"      {reset_command(config)}\n", flush=True)
-    else:
-        announce(f"Admin '{config.admin_username}' signs in with the password kept (hashed) in the database, "
-                 f"generated at first start or by reset-admin-password; forgot it? {reset_command(config)}",
-                 flush=True)
+        return (f"\n  Sign in as '{config.admin_username}' with this generated password "
+                f"(shown once, only here):\n\n      {services.generated_admin_password}\n\n"
+                f"  Set ADMIN_PASSWORD to choose your own, or reset it with:\n"
+                f"      {reset_command(config)}\n")
+    return (f"Admin '{config.admin_username}' signs in with the password kept (hashed) in the database, "
+            f"generated at first start or by reset-admin-password; forgot it? {reset_command(config)}")
 
 
 def reset_command(config):
@@ -124,8 +122,10 @@ def serve(app, listener, announce=print):
         # The original logged this too: over plain HTTP a cookie can be read on the wire.
         log.warning("session cookies are not marked Secure; set PRODUCTION=1 (or SECURE_COOKIES=1) "
                     "when Toru is served over HTTPS")
-    announce(f"Toru {__version__} listening on {url_for(host, port)}  (data: {config.data_dir})", flush=True)
-    announce_admin(services, announce)
+    # One write: whoever sees the address also sees how to sign in.
+    sign_in = admin_sign_in(services)
+    announce(f"Toru {__version__} listening on {url_for(host, port)}  (data: {config.data_dir})"
+             + (f"\n{sign_in}" if sign_in else ""), flush=True)
     try:
         stopping.wait()
         log.info("shutting down")
