@@ -38,3 +38,25 @@ def whole_number(value, low, high):
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise Invalid(f"A whole number from {low:,} to {high:,}")
     return value
+
+
+def known_fields(data, fields):
+    """Refuse a body with fields the endpoint does not take. The names echoed
+    back are bounded: a body can hold any number of any-length keys."""
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        shown = ", ".join(name[:64] for name in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+        raise Invalid(f"Unknown field(s): {shown} (fields: {', '.join(fields)})")
+
+
+def create_or_update(data, fields, required, creating):
+    """The first checks of a body that creates a record (every `required`
+    field present) or updates one (at least one field to change)."""
+    known_fields(data, fields)
+    if creating:
+        missing = {name: "Required" for name in required if name not in data}
+        if missing:
+            names = ", ".join(required[:-1]) + " and " + required[-1] if len(required) > 1 else required[0]
+            raise Invalid(f"{names} {'are' if len(required) > 1 else 'is'} required", fields=missing)
+    elif not data:
+        raise Invalid(f"Nothing to change: send any of {', '.join(fields)}")

@@ -178,3 +178,15 @@ def test_admins_hear_every_change_on_the_schedules_topic(server, admin, actions)
         assert message["data"] == {"schedule_id": made["id"]}
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("path", ["/api/schedules", "/api/quick-actions", "/api/alerts/rules",
+                                  "/api/alerts/channels", "/api/tokens"])
+def test_a_body_of_many_long_unknown_keys_is_refused_briefly_and_changes_nothing(admin, path):
+    listing = path.rsplit("/", 1)[-1].replace("-", "_")
+    before = admin.get(path).json
+    body = {f"{i:03d}" + "x" * 5_000: 1 for i in range(200)}
+    res = admin.post(path, json=dict(body, name="flood"))
+    assert res.status == 400 and res.json["error"].startswith("Unknown field(s): 000xxx"), res
+    assert len(res.json["error"]) < 600
+    assert admin.get(path).json[listing] == before[listing]

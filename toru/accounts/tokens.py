@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import bottle
 
 from toru.accounts.auth import current_user, is_admin
-from toru.checks import label
+from toru.checks import known_fields, label
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.web.http import STATE_CHANGING, json_body
 from toru.web.security import TOKEN_PREFIX
@@ -140,9 +140,7 @@ class Tokens:
 
     def create(self, owner, data):
         """(secret, token) for `owner`; the secret exists only in this answer."""
-        unknown = set(data) - {"name", "scopes", "expires_at"}
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        known_fields(data, ("name", "scopes", "expires_at"))
         errors = FieldErrors()
         name = errors.check("name", label, data.get("name"), NAME_LIMIT)
         scopes = errors.check("scopes", check_scopes, data.get("scopes"), owner)

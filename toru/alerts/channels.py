@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from toru.alerts import apprise_channel, presets
 from toru.alerts.mail import DEFAULT_PORTS
-from toru.checks import boolean, choice, label, whole_number
+from toru.checks import boolean, choice, known_fields, label, whole_number
 from toru.errors import Conflict, FieldErrors, Invalid, NotFound
 
 log = logging.getLogger("toru.alerts")
@@ -240,9 +240,7 @@ class Channels:
 
     # --- changing (admins) ----------------------------------------------------------------
     def check(self, data, current=None):
-        unknown = set(data) - {"name", "type", "config"}
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))[:200]}")
+        known_fields(data, ("name", "type", "config"))
         errors = FieldErrors()
         if "name" in data or current is None:
             name = errors.check("name", lambda v: label(v, NAME_LIMIT), data.get("name"))

@@ -20,7 +20,7 @@ import json
 import math
 import time
 
-from toru.checks import boolean, choice, label, whole_number
+from toru.checks import boolean, choice, create_or_update, label, whole_number
 from toru.errors import FieldErrors, Invalid, NotFound
 
 KINDS = ("metric", "task_failed", "plugin", "security")
@@ -163,15 +163,7 @@ class AlertRules:
 
     def check(self, data, current=None):
         """The checked columns to write; Invalid naming every bad field."""
-        unknown = sorted(set(data) - set(FIELDS))
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(u[:64] for u in unknown[:5])} (fields: {', '.join(FIELDS)})")
-        if current is None:
-            missing = {f: "Required" for f in ("name", "kind", "condition") if f not in data}
-            if missing:
-                raise Invalid("name, kind and condition are required", fields=missing)
-        elif not data:
-            raise Invalid(f"Nothing to change: send any of {', '.join(FIELDS)}")
+        create_or_update(data, FIELDS, ("name", "kind", "condition"), creating=current is None)
         errors, checked = FieldErrors(), {}
         checks = {"name": lambda v: label(v, NAME_LIMIT), "kind": choice(KINDS), "severity": choice(SEVERITIES),
                   "channels": self.check_channels, "notify_resolved": boolean, "enabled": boolean,

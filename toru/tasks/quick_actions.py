@@ -19,6 +19,7 @@ import uuid
 import bottle
 
 from toru.accounts.auth import current_user, is_admin
+from toru.checks import known_fields
 from toru.errors import Conflict, Invalid, NotFound
 from toru.web.http import json_body
 
@@ -126,9 +127,7 @@ class QuickActions:
                     raise Invalid(f"{alias} and {field} are the same field; send one")
                 data = dict(data)
                 data[field] = data.pop(alias)
-        unknown = set(data) - set(FIELDS)
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        known_fields(data, FIELDS)
         checked = {}
         for field in FIELDS:
             if field not in data:

@@ -14,7 +14,7 @@ import time
 
 import bottle
 
-from toru.checks import boolean as check_bool, choice as check_choice, label
+from toru.checks import boolean, choice, create_or_update, label
 from toru.accounts.auth import current_user
 from toru.errors import FieldErrors, Invalid, NotFound
 from toru.tasks.cron import Cron, local_zone_name, zone
@@ -94,18 +94,10 @@ class Schedules:
     # --- changing (admins) ------------------------------------------------------------------
     def check(self, data, current=None):
         """The checked columns to write; Invalid with `fields` naming every bad one."""
-        unknown = set(data) - set(FIELDS)
-        if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
-        if current is None:
-            missing = {f: "Required" for f in ("name", "quick_action_id", "cron") if f not in data}
-            if missing:
-                raise Invalid("name, quick_action_id and cron are required", fields=missing)
-        elif not data:
-            raise Invalid(f"Nothing to change: send any of {', '.join(FIELDS)}")
+        create_or_update(data, FIELDS, ("name", "quick_action_id", "cron"), creating=current is None)
         errors, checked = FieldErrors(), {}
         checks = {"name": lambda v: label(v, NAME_LIMIT), "cron": lambda v: Cron.parse(v).text, "timezone": self.check_timezone,
-                  "enabled": check_bool, "overlap": check_choice(OVERLAP), "catch_up": check_choice(CATCH_UP)}
+                  "enabled": boolean, "overlap": choice(OVERLAP), "catch_up": choice(CATCH_UP)}
         for field, check in checks.items():
             if field in data:
                 checked[field] = errors.check(field, check, data[field])
