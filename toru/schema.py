@@ -361,4 +361,12 @@ MIGRATIONS = [
         CREATE INDEX alert_deliveries_channel ON alert_deliveries(channel_id, at);
         CREATE INDEX alert_deliveries_at ON alert_deliveries(at);
     """),
+    # The metric a metric alert is about, so readers need not parse its
+    # summary; rows written before it get it from there (the summary starts
+    # with the metric's name).
+    (15, "alert_metric", """
+        ALTER TABLE alerts ADD COLUMN metric TEXT;
+        UPDATE alerts SET metric = substr(summary, 1, instr(summary, ' ') - 1)
+            WHERE kind = 'metric' AND instr(summary, ' ') > 1;
+    """),
 ]

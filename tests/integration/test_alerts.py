@@ -112,6 +112,7 @@ def test_a_failing_script_raises_task_failed_for_its_owner_and_admins(server, ad
     [alert] = wait_for(lambda: rule_events(admin, rule["id"]), message="the task_failed alert")
     assert alert["status"] == "event" and alert["labels"]["task_id"] == task_id
     assert alert["value"] == 3 and alert["summary"] == "Task alerts-fail.sh: Exit code 3"
+    assert alert["metric"] is None
     assert [a["id"] for a in rule_events(alice, rule["id"])] == [alert["id"]]
     assert rule_events(bob, rule["id"]) == []  # another client's task
     write_script(server, "alerts-ok.sh", "#!/bin/sh\nexit 0\n")
@@ -257,12 +258,13 @@ def test_a_firing_alert_is_delivered_once_and_survives_a_restart(fresh_server, t
                          "host", "instance_id", "url"}
     assert (sent["alert"], sent["status"], sent["url"]) == ("Always", "firing", "https://panel.example.com/alerts")
     [firing] = [a for a in admin.get("/api/alerts").json["firing"] if a["rule_id"] == rule["id"]]
+    assert firing["metric"] == "memory_percent"
     server.stop()
 
     again = fresh_server(tmp_path / "data", env=env).start()
     admin = sign_in(again)
     [after] = [a for a in admin.get("/api/alerts").json["firing"] if a["rule_id"] == rule["id"]]
-    assert (after["id"], after["fired_at"]) == (firing["id"], firing["fired_at"])
+    assert (after["id"], after["fired_at"], after["metric"]) == (firing["id"], firing["fired_at"], "memory_percent")
     first = admin.get("/api/resources").json["timestamp"]
     wait_for(lambda: admin.get("/api/resources").json["timestamp"] > first + 0.5, message="samples after the restart")
     assert len(received) == 1  # not announced again

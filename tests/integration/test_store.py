@@ -95,3 +95,17 @@ def test_task_history_rebuilt_for_schedules_keeps_every_row(tmp_path):
     names = {r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"task_history_started", "task_history_user", "task_history_status", "task_history_schedule"} <= names
     store.close()
+
+
+def test_alerts_written_before_the_metric_column_get_it_from_their_summary(tmp_path):
+    db = tmp_path / "toru.db"
+    old = Store(db, migrations=[m for m in MIGRATIONS if m[0] <= 14])
+    for kind, summary in [("metric", "disk_percent on / is 93.1 (alert when >= 90)"),
+                          ("task_failed", "Task fail.sh: Exit code 3"), ("metric", "")]:
+        old.execute("INSERT INTO alerts(rule_id, rule_name, kind, severity, fingerprint, labels, status, summary, "
+                    "started_at, updated_at) VALUES(1, 'r', ?, 'warning', '{}', '{}', 'resolved', ?, 1, 1)",
+                    (kind, summary))
+    old.close()
+    store = Store(db)
+    assert [r["metric"] for r in store.all("SELECT metric FROM alerts ORDER BY id")] == ["disk_percent", None, None]
+    store.close()

@@ -85,6 +85,7 @@ class Alert:
     summary: str
     value: float = None
     user_id: int = None
+    metric: str = None          # a metric rule's metric, else None
     state: AlertState = S.INACTIVE
     id: int = None
     started_at: float = None
@@ -105,7 +106,7 @@ class Alert:
     def from_row(cls, row):
         return cls(rule_id=row["rule_id"], rule_name=row["rule_name"], kind=row["kind"], severity=row["severity"],
                    labels=json.loads(row["labels"]), summary=row["summary"], value=row["value"],
-                   user_id=row["user_id"], state=S(row["status"]),
+                   user_id=row["user_id"], metric=row["metric"], state=S(row["status"]),
                    id=row["id"], started_at=row["started_at"], fired_at=row["fired_at"],
                    clearing_since=row["clearing_since"], resolved_at=row["resolved_at"],
                    resolved_reason=row["resolved_reason"], last_notified_at=row["last_notified_at"],
@@ -124,7 +125,8 @@ def public(row, now):
     return {"id": get("id"), "rule_id": get("rule_id"), "rule_name": get("rule_name"), "kind": get("kind"),
             "severity": get("severity"), "status": status,
             "labels": json.loads(labels) if isinstance(labels, str) else labels,
-            "summary": get("summary"), "value": get("value"), "started_at": get("started_at"),
+            "summary": get("summary"), "metric": get("metric"), "value": get("value"),
+            "started_at": get("started_at"),
             "fired_at": get("fired_at"), "resolved_at": get("resolved_at"),
             "resolved_reason": get("resolved_reason"), "last_notified_at": get("last_notified_at"),
             "notifications": get("notifications"),
@@ -202,7 +204,8 @@ class AlertEngine:
         if alert is None:
             if obs.holds:
                 alert = Alert(rule["id"], rule["name"], rule["kind"], rule["severity"], obs.labels, obs.summary,
-                              obs.value, started_at=now, silenced_until=self._inherited_silence(rule, obs, now))
+                              obs.value, metric=rule["condition"].get("metric") if rule["kind"] == "metric" else None,
+                              started_at=now, silenced_until=self._inherited_silence(rule, obs, now))
                 self._transition(alert, S.PENDING if for_s > 0 else S.FIRING, "condition holds")
             return
         alert.value = obs.value
@@ -292,9 +295,9 @@ class AlertEngine:
         return row["silenced_until"] if row and (row["silenced_until"] or 0) > now else None
 
     # --- rows -------------------------------------------------------------------------------------
-    COLUMNS = ("rule_id", "rule_name", "kind", "severity", "fingerprint", "labels", "summary", "value", "user_id",
-               "started_at", "fired_at", "clearing_since", "resolved_at", "resolved_reason", "last_notified_at",
-               "notifications", "silenced_until")
+    COLUMNS = ("rule_id", "rule_name", "kind", "severity", "fingerprint", "labels", "summary", "metric", "value",
+               "user_id", "started_at", "fired_at", "clearing_since", "resolved_at", "resolved_reason",
+               "last_notified_at", "notifications", "silenced_until")
 
     def _values(self, alert):
         values = {c: getattr(alert, c) for c in self.COLUMNS}

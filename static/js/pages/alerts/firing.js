@@ -9,7 +9,7 @@ import { icon } from '../../ui/icons.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { formatAgo, formatDateTime, formatDuration, formatIn, isoTime } from '../../ui/format.js';
 import { refreshAlerts } from '../../stores/alerts.js';
-import { alertMetric, formatValue, labelText, severityBadge } from './words.js';
+import { formatValue, labelText, severityBadge } from './words.js';
 
 export const SILENCE_CHOICES = [[15, '15 minutes'], [60, '1 hour'], [240, '4 hours'], [1440, '1 day'], [10080, '1 week']];
 
@@ -51,7 +51,7 @@ function alertRow({ admin, signal }) {
     parts.name.textContent = alert.rule_name;
     parts.labels.textContent = labelText(alert.labels);
     parts.summary.textContent = alert.summary || '';
-    parts.value.textContent = alert.value == null ? '' : formatValue(alertMetric(alert), alert.value);
+    parts.value.textContent = alert.value == null ? '' : formatValue(alert.metric, alert.value);
     parts.value.title = alert.value == null ? '' : 'Latest value';
     const since = alert.status === 'firing' ? alert.fired_at : alert.started_at;
     parts.since.replaceChildren(alert.status === 'firing' ? 'Firing since ' : 'Pending since ',

@@ -46,13 +46,6 @@ export function formatValue(metric, value) {
   return formatNumber(value);
 }
 
-/** The metric an alert is about: its summary starts with the metric's name. */
-export function alertMetric(alert) {
-  if (alert.kind !== 'metric') return null;
-  const first = String(alert.summary || '').split(' ')[0];
-  return first in METRICS ? first : null;
-}
-
 export function severityBadge(severity) {
   return h('span', { class: ['badge', 'badge-sm', `severity-${severity}`], dataset: { severity } },
     SEVERITIES[severity] || severity);
