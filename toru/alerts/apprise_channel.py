@@ -13,7 +13,7 @@ from toru.alerts.outcome import delivered, failed
 from toru.errors import Invalid
 
 UNAVAILABLE = ("Apprise is not installed: install it with `pip install apprise` into the Python that runs Toru "
-               "(it is not bundled in toru.pyz), then restart Toru")
+               "(it is not bundled in toru.pyz), then restart Toru.")
 NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info", "resolved": "success"}
 
 

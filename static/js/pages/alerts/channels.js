@@ -30,7 +30,8 @@ export function channelsCard({ signal, onChange }) {
     types = data.types || {};
     const off = Object.entries(types).filter(([, info]) => !info.available);
     note.hidden = !off.length;
-    note.textContent = off.map(([t, info]) => `${TYPES[t] || t} is not available: ${info.reason}`).join(' ');
+    // Each reason names its type ("Apprise is not installed: …").
+    note.textContent = off.map(([, info]) => info.reason).join(' ');
     render();
   }
 
