@@ -116,7 +116,10 @@ class Store:
             except sqlite3.Error as e:
                 raise StoreError(f"migration {version} ({name}) of {self.path} failed: {e}; "
                                  f"the database was left at version {self.schema_version()}") from None
-            log.info("migration applied", extra={"version": version, "migration": name})
+            if current:  # an upgrade says each step; a new database, once, below
+                log.info("migration applied", extra={"version": version, "migration": name})
+        if not current and newest:
+            log.info("database created", extra={"path": str(self.path), "version": newest})
 
 
 def split_sql(script):

@@ -1,6 +1,7 @@
 """The SQLite store: migrations upgrade an old database in place with its
 rows kept, and the instance id is created once and kept."""
 
+import re
 import sqlite3
 
 import pytest
@@ -25,6 +26,10 @@ def test_fresh_database_is_at_the_newest_version_in_wal_mode(fresh_server):
     versions = [v for (v,) in rows(db, "SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == [m[0] for m in MIGRATIONS]
     assert rows(db, "PRAGMA journal_mode")[0][0] == "wal"
+    # A new database is said once, not as every step of its history.
+    console = proc.console(tail=0)
+    assert f"database created  path={db} version={MIGRATIONS[-1][0]}" in console
+    assert "migration applied" not in console
 
 
 @pytest.mark.parametrize("old_version", [m[0] for m in MIGRATIONS[:-1]] or [0])
@@ -43,6 +48,8 @@ def test_old_database_upgrades_in_place_keeping_rows(fresh_server, tmp_path, old
     proc.stop()
     versions = [v for (v,) in rows(db, "SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == [m[0] for m in MIGRATIONS]
+    applied = re.findall(r"migration applied  version=(\d+)", proc.console(tail=0))
+    assert applied == [str(m[0]) for m in MIGRATIONS if m[0] > old_version]  # an upgrade says each step
     settings = dict(rows(db, "SELECT key, value FROM settings"))
     if old_version >= 1:
         assert settings["instance_id"] == "11111111-2222-4333-8444-555555555555"
