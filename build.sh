@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build, run and test Toru. Needs only python3 (3.10+) and access to PyPI.
 #
-#   ./build.sh                 build dist/toru.pyz for this machine's Python
+#   ./build.sh                 build dist/toru.pyz for this machine's Python (kept when
+#                              nothing it is made of changed; delete it to build it anew)
+#   ./build.sh --check         say whether dist/toru.pyz is up to date (exit 0) or why not (exit 1)
 #   ./build.sh run [ARGS]      build, then start it on ./data (ARGS go to toru.pyz)
 #   ./build.sh test [ARGS]     build, ruff, then the whole test suite on 2 workers (ARGS go to
 #                              pytest; -m "not e2e and not slow" is the fast subset for local
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     build|run|test|plugins) command=$1; shift; [ "$command" = build ] || break ;;
     --universal) universal=1; shift ;;
     --output) output=${2:?--output needs a file}; shift 2 ;;
+    --check) command=check; shift ;;
     -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
@@ -110,7 +113,48 @@ bytecode_pythons() {
   done
 }
 
+# What the pyz is made of, a line each, "VALUE  NAME": its files' checksums,
+# the Python that compiles its bytecode, the kind of build. A build records
+# them with the pyz's own checksum; the next one keeps the pyz when they
+# are all the same (./build.sh run starts in a second, and offline).
+build_inputs() {
+  printf '%s  python\n%s  universal\n' "$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')" "$universal"
+  if [ "$universal" = 1 ]; then bytecode_pythons | sed 's/$/  bytecode-python/'; fi
+  find build.sh pyz_main.py requirements.txt requirements-build.txt pyproject.toml setup.cfg README.md \
+      toru static sdk_py/toru_plugin -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
+    | LC_ALL=C sort -z | xargs -0 sha256sum
+}
+
+stamp_file() {
+  local key; key=$(realpath -m "$output" | sha256sum | cut -c1-16)
+  echo "$STAGE/stamps/$key"
+}
+
+# stale_reason INPUTS: why $output must be built; nothing when it is up to date.
+stale_reason() {
+  local inputs=$1 stamp; stamp=$(stamp_file)
+  if [ ! -f "$output" ]; then echo "$output does not exist yet"; return; fi
+  if [ ! -f "$stamp" ]; then echo "no record of what $output was built from"; return; fi
+  if [ "$(sed -n 's/  pyz$//p' "$stamp")" != "$(sha256sum < "$output" | cut -d' ' -f1)" ]; then
+    echo "$output is not the file this checkout built"; return
+  fi
+  local changed
+  changed=$(diff <(grep -v '  pyz$' "$stamp") - <<< "$inputs" | sed -n 's/^[<>] [^ ]*  //p' | sort -u) || true
+  [ -z "$changed" ] || echo "$changed" | awk '{ names[NR] = $0 } END {
+    text = names[1]; for (i = 2; i <= NR && i <= 3; i++) text = text ", " names[i]
+    if (NR > 3) text = text " and " NR - 3 " more"
+    print text " changed" }'
+}
+
 build() {
+  local inputs reason
+  inputs=$(build_inputs)
+  reason=$(stale_reason "$inputs")
+  if [ -z "$reason" ]; then
+    say "$output is up to date (nothing it is made of changed; delete it to build it anew)"
+    return
+  fi
+  say "building $output: $reason"
   venv .venv-build requirements-build.txt
   mkdir -p "$STAGE" "$(dirname "$output")"
   WORK=$(mktemp -d "$STAGE/build.XXXXXX")
@@ -194,6 +238,11 @@ shutil.copymode(path, path + ".main")
 PY
   mv -f "$partial.main" "$output" && rm -f "$partial"
   rm -rf "$WORK" && trap - EXIT
+  # The inputs as they were when this build began: an edit made meanwhile
+  # leaves them different from the checkout's, so the next build rebuilds.
+  mkdir -p "$STAGE/stamps"
+  printf '%s\n%s  pyz\n' "$inputs" "$(sha256sum < "$output" | cut -d' ' -f1)" > "$(stamp_file).new-$$"
+  mv -f "$(stamp_file).new-$$" "$(stamp_file)"
   say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
 }
 
@@ -238,13 +287,16 @@ PY
 # ships as one file. Node examples are copied as they are (shebang and all).
 # Then the directory must pass --metadata-check, as Toru would see it.
 plugins() {
-  local dir=${1:-plugins} stage="$STAGE/plugins" built=0
+  local dir=${1:-plugins} stage built=0
   [ $# -le 1 ] || die "plugins takes at most one directory (see ./build.sh --help)"
   [ -f sdk_py/toru_plugin/__init__.py ] || die "sdk_py/toru_plugin is missing: the Python examples need the SDK"
-  mkdir -p "$dir"
+  mkdir -p "$dir" "$STAGE"
+  # Its own staging directory: two of these at once never share one.
+  stage=$(mktemp -d "$STAGE/plugins.XXXXXX")
+  trap 'rm -rf "$stage"' EXIT
   for source in examples/*/plugin.py; do
     local example; example=$(dirname "$source"); local name; name=$(basename "$example")
-    rm -rf "$stage/$name" && mkdir -p "$stage/$name"
+    mkdir "$stage/$name"
     cp -R "$example/." "$stage/$name/"
     cp -R sdk_py/toru_plugin "$stage/$name/toru_plugin"
     find "$stage/$name" -depth \( -name __pycache__ -o -name '*.pyc' \) -exec rm -rf {} +
@@ -267,6 +319,7 @@ plugins() {
     mv -f "$dir/.$name.binary.new" "$dir/$name.binary"
     say "copied $dir/$name.binary"; built=$((built + 1))
   done
+  rm -rf "$stage" && trap - EXIT
   say "$built plugins in $dir; checking them as Toru would"
   # The freshly built pyz checks them: no test venv just for this.
   build
@@ -275,6 +328,11 @@ plugins() {
 
 case "$command" in
   build) build ;;
+  check)
+    reason=$(stale_reason "$(build_inputs)")
+    if [ -n "$reason" ]; then say "$output would be built: $reason"; exit 1; fi
+    say "$output is up to date"
+    ;;
   plugins) plugins "$@" ;;
   run) run "$@" ;;
   test)

@@ -74,6 +74,17 @@ def test_build_fails_when_metadata_check_fails(tmp_path):
     assert (out / "hello.binary").exists()
 
 
+def test_two_builds_at_once_do_not_trip_over_each_other(tmp_path):
+    # Each stages its files in a directory of its own (they shared one once).
+    runs = [subprocess.Popen(["bash", str(ROOT / "build.sh"), "plugins", str(tmp_path / f"out{i}")], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ, PYTHON=sys.executable)) for i in range(3)]
+    for i, run in enumerate(runs):
+        output = run.communicate(timeout=300)[0]
+        assert run.returncode == 0, output
+        assert (tmp_path / f"out{i}" / "licensed.binary").exists()
+
+
 def test_built_binaries_run_from_another_directory(built, tmp_path):
     elsewhere = tmp_path / "some" / "other place"
     elsewhere.mkdir(parents=True)
