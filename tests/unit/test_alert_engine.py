@@ -4,8 +4,12 @@ time stepped without sleeping. Deliveries are read from a recording
 dispatcher (the collaborator's seam); tests/integration/test_alerts.py
 delivers for real."""
 
+import re
+
 import pytest
 
+from helpers import ROOT
+from toru.alerts.rules import METRICS, metric_value_text
 from toru.app import create_app
 from toru.config import Config
 
@@ -111,10 +115,12 @@ def test_pending_then_firing_then_resolved_with_hysteresis(alerting, clock):
     assert sent["value"] == 96.0 and sent["labels"] == {} and sent["resolved_at"] is None
     assert sent["started_at"].endswith("Z") and sent["channels"] == [channel] and sent["alert_id"] == firing["id"]
     assert sent["host"] and sent["instance_id"] == services.instance_id and sent["url"] is None
-    assert "cpu_percent is 96" in sent["summary"]
+    assert sent["summary"] == "CPU usage is 96.0% (alert above 90.0%)"
     # Below the threshold: it keeps firing until false for 60 s; a bounce starts the count again.
     sample(services, clock, 10, cpu=20.0)
     sample(services, clock, 50, cpu=95.0)
+    [still] = current(services)  # its words follow the value while it fires
+    assert (still["value"], still["summary"]) == (95.0, "CPU usage is 95.0% (alert above 90.0%)")
     sample(services, clock, 10, cpu=20.0)
     sample(services, clock, 59, cpu=20.0)
     assert current(services) and not recorder.sent
@@ -183,7 +189,10 @@ def test_labels_per_mount_and_interface(alerting, clock):
     firing = {(a["rule_name"], tuple(a["labels"].items())) for a in current(services)}
     assert firing == {("Disk full", (("mount", "/data"),)), ("Disk full", (("mount", "/srv"),)),
                       ("eth1 busy", (("interface", "eth1"),))}
-    assert sorted(n["labels"].get("mount", "") for n in recorder.take()) == ["", "/data", "/srv"]
+    assert sorted(n["summary"] for n in recorder.take()) == [
+        "Disk space used on /data is 95.0% (alert above 90.0%)",
+        "Disk space used on /srv is 91.5% (alert above 90.0%)",
+        "Network received on eth1 is 1.9 MiB/s (alert at or above 977 KiB/s)"]
     # One label set resolving leaves the others firing (deduplicated per rule and label set).
     sample(services, clock, 1, disks={"/": 50.0, "/data": 95.0, "/srv": 10.0}, nets={"eth1": 2e6})
     sample(services, clock, 1, disks={"/": 50.0, "/data": 95.0, "/srv": 10.0}, nets={"eth1": 2e6})
@@ -259,3 +268,19 @@ def test_history_is_pruned_after_the_retention(alerting, clock):
     assert services.alerts.prune() == 0
     clock.step(2 * 86400)
     assert services.alerts.prune() == 1 and not history(services)
+
+
+@pytest.mark.parametrize("metric, value, text", [
+    ("cpu_percent", 93.14, "93.1%"), ("disk_percent", 90, "90.0%"), ("load_per_core", 0.4567, "0.46"),
+    ("net_rx_bytes_per_s", 0, "0 B/s"), ("net_rx_bytes_per_s", 1023, "1023 B/s"),
+    ("net_rx_bytes_per_s", 1024, "1.0 KiB/s"), ("disk_read_bytes_per_s", 1.5 * 2**20, "1.5 MiB/s"),
+    ("net_tx_bytes_per_s", 1023.96 * 1024, "1.0 MiB/s"), ("net_tx_bytes_per_s", 150 * 2**30, "150 GiB/s"),
+])
+def test_values_read_as_the_alerts_page_shows_them(metric, value, text):
+    assert metric_value_text(metric, value) == text
+
+
+def test_a_notification_names_each_metric_as_the_alerts_page_does():
+    words_js = (ROOT / "static/js/pages/alerts/words.js").read_text()
+    page = dict(re.findall(r"^  (\w+): \['([^']+)', '(?:percent|number|rate)'\],$", words_js, re.M))
+    assert page == {name: metric.words for name, metric in METRICS.items()}

@@ -17,9 +17,9 @@ audit = logging.getLogger("toru.audit")
 
 def catalogue(snapshot, plugin_ids):
     """What a rule may name, with the current metric values beside each metric."""
-    metrics = [{"metric": name, "label": label,
+    metrics = [{"metric": name, "label": metric.per,
                 "current": [{"labels": labels, "value": value} for labels, value in metric_values(snapshot, name)]}
-               for name, label in rules_mod.METRICS.items()]
+               for name, metric in rules_mod.METRICS.items()]
     return {"kinds": list(rules_mod.KINDS), "severities": list(rules_mod.SEVERITIES), "ops": list(rules_mod.OPS),
             "metrics": metrics, "task_statuses": list(rules_mod.TASK_STATUSES),
             "plugin_events": list(rules_mod.PLUGIN_EVENTS), "plugins": sorted(plugin_ids),

@@ -216,6 +216,7 @@ class AlertEngine:
             elif now - alert.started_at >= for_s:
                 self._transition(alert, S.FIRING, f"held for {for_s} s")
         elif obs.holds:
+            alert.summary = obs.summary  # the latest value in words, as `value` (saved with the next change)
             if alert.clearing_since is not None:
                 alert.clearing_since = None
                 self._save(alert)

@@ -19,6 +19,7 @@ answers is the condition with its defaults filled in. The engine
 import json
 import math
 import time
+from typing import NamedTuple
 
 from toru.checks import boolean, choice, create_or_update, label, whole_number
 from toru.errors import FieldErrors, Invalid, NotFound
@@ -26,12 +27,28 @@ from toru.errors import FieldErrors, Invalid, NotFound
 KINDS = ("metric", "task_failed", "plugin", "security")
 SEVERITIES = ("info", "warning", "critical")
 OPS = (">", ">=", "<", "<=")
-# metric → the label its values are per (None: one value for the host).
+
+
+class Metric(NamedTuple):
+    per: str     # the label its values are per ("mount", "interface"), None: one value for the host
+    words: str   # its name in a notification (the Alerts page has the same in static/js/pages/alerts/words.js)
+    unit: str    # percent, rate (bytes per second) or number
+
+
 METRICS = {
-    "cpu_percent": None, "memory_percent": None, "swap_percent": None, "disk_percent": "mount",
-    "load1": None, "load_per_core": None, "net_rx_bytes_per_s": "interface", "net_tx_bytes_per_s": "interface",
-    "disk_read_bytes_per_s": None, "disk_write_bytes_per_s": None,
+    "cpu_percent": Metric(None, "CPU usage", "percent"),
+    "memory_percent": Metric(None, "Memory used", "percent"),
+    "swap_percent": Metric(None, "Swap used", "percent"),
+    "disk_percent": Metric("mount", "Disk space used", "percent"),
+    "load1": Metric(None, "Load average (1 min)", "number"),
+    "load_per_core": Metric(None, "Load per CPU core", "number"),
+    "net_rx_bytes_per_s": Metric("interface", "Network received", "rate"),
+    "net_tx_bytes_per_s": Metric("interface", "Network sent", "rate"),
+    "disk_read_bytes_per_s": Metric(None, "Disk reads", "rate"),
+    "disk_write_bytes_per_s": Metric(None, "Disk writes", "rate"),
 }
+OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
+BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 TASK_STATUSES = ("failed", "timed_out", "interrupted")
 PLUGIN_EVENTS = ("crash_loop", "disabled", "unhealthy", "notify")
 SECURITY_EVENTS = ("lockout", "admin_created", "token_created")
@@ -76,7 +93,7 @@ def metric_labels(metric):
     def check(value):
         if not isinstance(value, dict):
             raise Invalid('An object such as {"mount": "/"}')
-        allowed = METRICS.get(metric)
+        allowed = METRICS[metric].per if metric in METRICS else None
         unknown = [k for k in value if k != allowed]
         if unknown:
             where = f"only {allowed!r}" if allowed else "none (it is one value for the host)"
@@ -224,3 +241,24 @@ class AlertRules:
         self.store.execute("DELETE FROM alert_rules WHERE id = ?", (rule_id,))
         self._changed(rule_id, None, set(FIELDS))
         return rule
+
+
+def metric_value_text(metric, value):
+    """A metric's value as people read it: "93.1%", "1.2 MiB/s", "0.42"."""
+    unit = METRICS[metric].unit if metric in METRICS else "number"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "rate":
+        size, step = max(0.0, float(value)), 0
+        while step < len(BYTE_UNITS) - 1 and round(size, 0 if step == 0 or size >= 100 else 1) >= 1024:
+            size, step = size / 1024, step + 1
+        return f"{size:.{0 if step == 0 or size >= 100 else 1}f} {BYTE_UNITS[step]}/s"
+    return f"{value:.2f}"
+
+
+def metric_summary(condition, labels, value):
+    """An observation in words: "Disk space used on / is 93.1% (alert at or above 90.0%)"."""
+    metric = condition["metric"]
+    where = "".join(f" on {v}" for v in labels.values())
+    return (f"{METRICS[metric].words}{where} is {metric_value_text(metric, value)} "
+            f"(alert {OP_WORDS[condition['op']]} {metric_value_text(metric, condition['threshold'])})")

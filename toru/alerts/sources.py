@@ -23,7 +23,7 @@ import operator
 import gevent
 
 from toru.alerts.engine import Observation, fingerprint
-from toru.alerts.rules import SEVERITIES
+from toru.alerts.rules import SEVERITIES, metric_summary
 from toru.plugins.supervisor import CRASH_LOOP, PluginState
 
 log = logging.getLogger("toru.alerts")
@@ -55,10 +55,6 @@ def metric_values(snapshot, metric):
     return [(labels, value) for labels, value in found if value is not None]
 
 
-def show(value):
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
-
-
 def metric_observations(rule, snapshot):
     cond = rule["condition"]
     wanted = cond["labels"]
@@ -67,9 +63,8 @@ def metric_observations(rule, snapshot):
     for labels, value in metric_values(snapshot, cond["metric"]):
         if any(labels.get(k) != v for k, v in wanted.items()):
             continue
-        where = "".join(f" on {v}" for v in labels.values())
-        summary = f"{cond['metric']}{where} is {show(value)} (alert when {cond['op']} {show(cond['threshold'])})"
-        observations[fingerprint(labels)] = Observation(labels, value, compare(value, cond["threshold"]), summary)
+        observations[fingerprint(labels)] = Observation(labels, value, compare(value, cond["threshold"]),
+                                                        metric_summary(cond, labels, value))
     return observations
 
 
