@@ -1,5 +1,6 @@
-// The dashboard's Schedules card (admins: the schedules API is theirs): the
-// next runs across all schedules, and the latest scheduled runs that did
+// The dashboard's Schedules card (admins: the schedules API is theirs): each
+// schedule's next run, soonest first (an every-minute schedule would
+// otherwise fill the list by itself), and the latest scheduled runs that did
 // not succeed (failed, timed out, interrupted, skipped), each linking to its
 // History entry. It reloads when the server pushes a `schedules` message.
 import { h } from '../../ui/dom.js';
@@ -79,7 +80,8 @@ export function schedulesCard({ signal }) {
 function showNext(part, schedules) {
   part.removeAttribute('aria-busy');
   const runs = schedules
-    .flatMap((s) => (Array.isArray(s.next_runs) ? s.next_runs : []).map((rfc) => ({ schedule: s, rfc, at: rfc3339Seconds(rfc) })))
+    .filter((s) => Array.isArray(s.next_runs) && s.next_runs.length)
+    .map((s) => ({ schedule: s, rfc: s.next_runs[0], at: rfc3339Seconds(s.next_runs[0]) }))
     .sort((a, b) => a.at - b.at)
     .slice(0, NEXT_COUNT);
   if (!runs.length) {
