@@ -16,7 +16,8 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { api } from '../api.js';
 import { modal } from './dialog.js';
-import { busy, formError, passwordInput, uid } from './password.js';
+import { busy, formError, uid } from './form.js';
+import { passwordInput } from './password.js';
 
 /** The argument types, in the order the editor offers them. */
 export const ARGUMENT_TYPES = {

@@ -1,7 +1,7 @@
 // Icon buttons of list rows (Edit, Delete, Run now…): the icon with its
 // label for assistive technology and as a hover title, and a spinner while
 // the request it started runs. (A text button's busy state is busy() in
-// password.js.)
+// form.js.)
 import { h } from './dom.js';
 import { icon } from './icons.js';
 

@@ -8,17 +8,10 @@ import { modal } from './dialog.js';
 import { showToast } from './toast.js';
 import { getUser } from '../session.js';
 import { serverFields } from './field-errors.js';
+import { busy, formError, uid } from './form.js';
 
 export const MIN_LENGTH = 12;
 export const MAX_LENGTH = 256;
-
-let counter = 0;
-
-/** A unique prefix for the ids of one form instance. */
-export function uid(name) {
-  counter += 1;
-  return `${name}-${counter}`;
-}
 
 /** Why `value` is too short or too long, or null. */
 export function lengthProblem(value) {
@@ -68,35 +61,6 @@ export function passwordInput({ id, name, autocomplete, describedBy = null, requ
     },
   }, icon('eye'));
   return { field: h('div', { class: 'input-group' }, input, toggle), input };
-}
-
-/** The inline error box of a form: show(message) / clear(). */
-export function formError() {
-  const element = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  return {
-    element,
-    show(message) {
-      element.textContent = message;
-      element.hidden = false;
-    },
-    clear() {
-      element.textContent = '';
-      element.hidden = true;
-    },
-  };
-}
-
-/** Puts a button into a busy state; returns the function that undoes it. */
-export function busy(button, label) {
-  const before = [...button.childNodes];
-  button.disabled = true;
-  button.setAttribute('aria-busy', 'true');
-  button.replaceChildren(label);
-  return () => {
-    button.disabled = false;
-    button.removeAttribute('aria-busy');
-    button.replaceChildren(...before);
-  };
 }
 
 /**

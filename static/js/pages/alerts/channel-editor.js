@@ -6,7 +6,7 @@
 import { h } from '../../ui/dom.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
-import { busy, formError } from '../../ui/password.js';
+import { busy, formError } from '../../ui/form.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { checkbox, field, numberInput, readNumber, secretField, select, textInput } from './fields.js';
 

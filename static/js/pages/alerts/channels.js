@@ -7,7 +7,7 @@ import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { confirmDialog } from '../../ui/dialog.js';
 import { listLoader } from '../../ui/list-loader.js';
-import { busy } from '../../ui/password.js';
+import { busy } from '../../ui/form.js';
 import { iconBusy, iconButton } from '../../ui/buttons.js';
 import { showError, showToast } from '../../ui/toast.js';
 import { formatAgo, formatDateTime } from '../../ui/format.js';

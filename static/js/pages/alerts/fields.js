@@ -2,7 +2,7 @@
 // of checkboxes, number inputs that read as numbers, and a secret field
 // (set/unset, replace or clear) for the channel editor.
 import { h } from '../../ui/dom.js';
-import { uid } from '../../ui/password.js';
+import { uid } from '../../ui/form.js';
 
 /** A .field with its label (and help): returns the element. */
 export function field(label, input, help = null, extra = {}) {

@@ -7,7 +7,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
-import { busy, formError, uid } from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
 import { fieldErrors, serverFields } from '../../ui/field-errors.js';
 import { showToast } from '../../ui/toast.js';
 import { actionArguments, argumentFields, serverChoices } from '../../ui/action-form.js';

@@ -10,7 +10,8 @@ import { confirmDialog, modal } from '../../ui/dialog.js';
 import { formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { busy, changePasswordForm, formError, passwordInput, uid } from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
+import { changePasswordForm, passwordInput } from '../../ui/password.js';
 import { roleBadge, sessionList } from './users.js';
 
 export function render(container, ctx) {

@@ -7,7 +7,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { ARGUMENT_TYPES, argumentFields } from '../../ui/action-form.js';
-import { uid } from '../../ui/password.js';
+import { uid } from '../../ui/form.js';
 
 /**
  * {element, value(), showErrors(fields) → messages about no field,

@@ -5,7 +5,7 @@
 import { h } from '../../ui/dom.js';
 import { api } from '../../api.js';
 import { loadError } from '../../ui/load-error.js';
-import { uid } from '../../ui/password.js';
+import { uid } from '../../ui/form.js';
 
 const MODES = [
   ['everyone', 'Every user', 'Admins and every client user see the button.'],

@@ -6,7 +6,7 @@ import { ACTION_ICONS, icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { confirmDialog, modal } from '../../ui/dialog.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { busy, formError, uid } from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
 import { listLoader } from '../../ui/list-loader.js';

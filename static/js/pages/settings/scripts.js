@@ -5,7 +5,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { busy, formError, uid } from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
 import { loadError } from '../../ui/load-error.js';
 import { serverFields } from '../../ui/field-errors.js';
 

@@ -14,7 +14,7 @@ import { formatAgo, formatDate, formatDateTime, formatIn, isoTime } from '../../
 import { listLoader } from '../../ui/list-loader.js';
 import { iconBusy, iconButton } from '../../ui/buttons.js';
 import { copyText } from '../../ui/clipboard.js';
-import { busy, formError, uid } from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
 
 export function render(container, ctx) {
   const list = h('div', { class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true' },

@@ -14,9 +14,8 @@ import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { formatAgo, formatDate, formatDateTime, isoTime } from '../../ui/format.js';
 import { ROLE_LABELS, avatar } from '../../ui/layout.js';
 import { listLoader } from '../../ui/list-loader.js';
-import {
-  busy, formError, lengthProblem, openChangePasswordDialog, passwordHints, passwordInput, uid,
-} from '../../ui/password.js';
+import { busy, formError, uid } from '../../ui/form.js';
+import { lengthProblem, openChangePasswordDialog, passwordHints, passwordInput } from '../../ui/password.js';
 
 const ROLE_HELP = {
   client: 'Dashboard, System Monitor, quick actions, plugins and their own account.',
