@@ -4,9 +4,8 @@
 // has Apprise; otherwise its reason is shown). Secrets are write-only: they
 // show as set or unset, and can be replaced or cleared (fields.js).
 import { h } from '../../ui/dom.js';
-import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
-import { busy, formError } from '../../ui/form.js';
+import { formError, saveRecord } from '../../ui/form.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { checkbox, field, numberInput, readNumber, secretField, select, textInput } from './fields.js';
 
@@ -64,19 +63,12 @@ function channelForm(channel, { types, signal, close }) {
     common.clear();
     config.errors.clear();
     const body = { name: name.value.trim(), type: type.value, config: config.read() };
-    const done = busy(submit, channel ? 'Saving…' : 'Creating…');
-    let data;
-    try {
-      data = channel ? await api.put(`/api/alerts/channels/${channel.id}`, body, { signal })
-        : await api.post('/api/alerts/channels', body, { signal });
-    } catch (err) {
-      done();
-      if (err.handled || err.name === 'AbortError') return;
-      showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
-        sections: [{ prefix: 'config.', errors: config.errors }] });
-      return;
-    }
-    close(data.channel);
+    const data = await saveRecord({
+      submit, path: '/api/alerts/channels', id: channel ? channel.id : null, body, signal,
+      onError: (err) => showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
+        sections: [{ prefix: 'config.', errors: config.errors }] }),
+    });
+    if (data) close(data.channel);
   }
 
   return h('form', { class: 'form alert-channel-form', noValidate: true, onSubmit },

@@ -7,7 +7,7 @@
 import { h } from '../../ui/dom.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
-import { busy, formError } from '../../ui/form.js';
+import { formError, saveRecord } from '../../ui/form.js';
 import { fieldErrors, showSubmitError } from '../../ui/field-errors.js';
 import { every, scope } from '../../lifetime.js';
 import {
@@ -78,19 +78,12 @@ function ruleForm(rule, { catalogue, channels, signal, close }) {
       notify_resolved: resolved.input.checked,
       enabled: enabled.input.checked,
     };
-    const done = busy(submit, rule ? 'Saving…' : 'Creating…');
-    let data;
-    try {
-      data = rule ? await api.put(`/api/alerts/rules/${rule.id}`, body, { signal })
-        : await api.post('/api/alerts/rules', body, { signal });
-    } catch (err) {
-      done();
-      if (err.handled || err.name === 'AbortError') return;
-      showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
-        sections: [{ prefix: 'condition.', errors: sections[inputs.kind.value].errors }] });
-      return;
-    }
-    close(data.rule);
+    const data = await saveRecord({
+      submit, path: '/api/alerts/rules', id: rule ? rule.id : null, body, signal,
+      onError: (err) => showSubmitError(err, { error, errors: common, notDone: 'Not saved', marked: 'above',
+        sections: [{ prefix: 'condition.', errors: sections[inputs.kind.value].errors }] }),
+    });
+    if (data) close(data.rule);
   }
 
   return h('form', { class: 'form alert-rule-form', noValidate: true, onSubmit },

@@ -7,7 +7,7 @@ import { h } from '../../ui/dom.js';
 import { icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { modal } from '../../ui/dialog.js';
-import { busy, formError, uid } from '../../ui/form.js';
+import { formError, saveRecord, uid } from '../../ui/form.js';
 import { fieldErrors, serverFields } from '../../ui/field-errors.js';
 import { showToast } from '../../ui/toast.js';
 import { actionArguments, argumentFields, serverChoices } from '../../ui/action-form.js';
@@ -108,18 +108,11 @@ function editorForm(schedule, { defaultTimezone, signal, close }) {
       showToast(`Nothing changed in ${schedule.name}.`, 'info');
       return;
     }
-    const done = busy(submit, schedule ? 'Saving…' : 'Creating…');
-    let data;
-    try {
-      data = schedule
-        ? await api.put(`/api/schedules/${encodeURIComponent(schedule.id)}`, body)
-        : await api.post('/api/schedules', body);
-    } catch (err) {
-      done();
-      if (!err.handled) showSaveError(err, { error, errors, preview, form: state.form });
-      return;
-    }
-    close((data && data.schedule) || { ...schedule, ...body });
+    const data = await saveRecord({
+      submit, path: '/api/schedules', id: schedule ? schedule.id : null, body,
+      onError: (err) => showSaveError(err, { error, errors, preview, form: state.form }),
+    });
+    if (data) close(data.schedule || { ...schedule, ...body });
   }
 
   return editorLayout(ids, inputs, {

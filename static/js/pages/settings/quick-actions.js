@@ -6,7 +6,7 @@ import { ACTION_ICONS, icon } from '../../ui/icons.js';
 import { api } from '../../api.js';
 import { confirmDialog, modal } from '../../ui/dialog.js';
 import { showError, showToast } from '../../ui/toast.js';
-import { busy, formError, uid } from '../../ui/form.js';
+import { formError, saveRecord, uid } from '../../ui/form.js';
 import { formatDuration } from '../../ui/format.js';
 import { actionIcon } from '../dashboard/tasks.js';
 import { listLoader } from '../../ui/list-loader.js';
@@ -222,27 +222,21 @@ function editorForm(action, ctx, close, onSaved) {
       showToast(`Nothing changed in ${action.name}.`, 'info');
       return;
     }
-    const done = busy(submit, action ? 'Saving…' : 'Adding…');
-    let saved;
-    try {
-      const data = action
-        ? await api.put(`/api/quick-actions/${encodeURIComponent(action.id)}`, body)
-        : await api.post('/api/quick-actions', body);
-      saved = (data && data.quick_action) || { ...action, ...body };
-    } catch (err) {
-      done();
-      if (err.handled) return;
-      if (err.data && err.data.fields && typeof err.data.fields === 'object') {
-        showFieldErrors(err, fields, args, grants, error);
-        return;
-      }
-      const field = fieldOf(err);
-      if (field) invalid(fields[field], err.message);
-      else error.show(err.message);
-      return;
-    }
+    const data = await saveRecord({
+      submit, path: '/api/quick-actions', id: action ? action.id : null, body, creating: 'Adding…',
+      onError: (err) => {
+        if (err.data && err.data.fields && typeof err.data.fields === 'object') {
+          showFieldErrors(err, fields, args, grants, error);
+          return;
+        }
+        const field = fieldOf(err);
+        if (field) invalid(fields[field], err.message);
+        else error.show(err.message);
+      },
+    });
+    if (!data) return;
     close(true);
-    onSaved(saved);
+    onSaved(data.quick_action || { ...action, ...body });
   }
 
   return h('form', { class: 'form qa-form', noValidate: true, onSubmit },
