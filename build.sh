@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --universal) universal=1; shift ;;
     --output) output=${2:?--output needs a file}; shift 2 ;;
     --check) command=check; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done

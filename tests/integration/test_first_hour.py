@@ -95,6 +95,18 @@ def test_the_pyz_starts_for_a_user_whose_home_is_not_writable(tmp_path):
     assert fallback.is_dir() and oct(fallback.stat().st_mode & 0o777) == "0o700"
 
 
+def test_build_help_names_every_command_and_option_it_takes():
+    import re
+    script = (ROOT / "build.sh").read_text()
+    parsed = re.search(r'^while \[ \$# -gt 0 \]; do\n  case "\$1" in\n(.*?)^  esac', script, re.M | re.S).group(1)
+    accepted = set(re.findall(r"(?:^    |\|)([a-z-]+)(?=[|)])", parsed, re.M)) - {"-h", "--help"}
+    assert {"build", "run", "test", "plugins", "--universal", "--output", "--check"} <= accepted, accepted
+    result = subprocess.run([str(ROOT / "build.sh"), "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.startswith("Build, run and test Toru.")
+    shown = set(re.findall(r"^  \./build\.sh(?: ([a-z-]+))?", result.stdout, re.M))
+    assert accepted - {"build"} <= shown, f"not in --help: {sorted(accepted - {'build'} - shown)}"
+
+
 def test_build_run_says_a_taken_port_before_building(tmp_path):
     import socket
     with socket.socket() as taken:
