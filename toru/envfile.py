@@ -75,8 +75,11 @@ def find(options, environ, cwd):
     line or TORU_DATA_DIR), else `./.env`; None when neither exists."""
     data_dir = options.get("data_dir") or environ.get("TORU_DATA_DIR") or cwd
     for candidate in (Path(data_dir).expanduser() / ".env", Path(cwd) / ".env"):
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as e:  # a directory this user may not look into
+            raise ConfigError(f"cannot read {candidate}: {e.strerror}") from None
     return None
 
 

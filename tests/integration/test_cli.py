@@ -2,12 +2,17 @@
 ending in one clear line on stderr with exit status 2."""
 
 import os
+import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from helpers import ServerProcess, request, run_cli
+from helpers import ROOT, ServerProcess, base_env, request, run_cli
 
 
 def unit_for(args, env=None, tmp_path=None):
@@ -115,6 +120,41 @@ def test_port_already_in_use(tmp_path):
         result = run_cli(["--port", str(port), "--data-dir", str(tmp_path / "new")])
     assert_one_line_error(result, f"port {port}", "already in use")
     assert not (tmp_path / "new").exists()  # a failed start leaves no folder behind
+
+
+def run_unprivileged(args):
+    """toru.py as a user without root: as nobody when the suite runs as root (CI)."""
+    cmd = [sys.executable, str(ROOT / "toru.py"), *args]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv to drop to an unprivileged user")
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=base_env(), cwd="/")
+
+
+def test_a_privileged_port_without_root_says_what_to_do_instead(tmp_path):
+    port = 443
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= port:
+        pytest.skip("this machine lets anyone bind ports below 1024")
+    open_dir = Path(tempfile.mkdtemp(prefix="toru-port-"))  # one nobody may look into
+    try:
+        open_dir.chmod(0o755)
+        result = run_unprivileged(["--port", str(port), "--data-dir", str(open_dir / "new")])
+        assert_one_line_error(result, f"127.0.0.1:{port}", "ports below 1024 need root", "reverse proxy")
+        assert not (open_dir / "new").exists()
+    finally:
+        shutil.rmtree(open_dir)
+
+
+def test_a_data_dir_this_user_may_not_look_into_is_one_line(tmp_path):
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    closed.chmod(0)  # nobody but root may look into it
+    try:
+        result = run_unprivileged(["--data-dir", str(closed / "data")])
+    finally:
+        closed.chmod(0o700)
+    assert_one_line_error(result, f"cannot read {closed / 'data' / '.env'}: Permission denied")
 
 
 def test_corrupt_database_is_refused_and_left_untouched(tmp_path):

@@ -68,6 +68,10 @@ def listen(host, port, backlog=1024):
                               "or choose another with --port") from None
         if e.errno == errno.EADDRNOTAVAIL:
             raise ConfigError(f"cannot listen on {host}: no such address on this machine") from None
+        if e.errno == errno.EACCES and port < 1024:
+            raise ConfigError(f"cannot listen on {host}:{port}: ports below 1024 need root (or the "
+                              "CAP_NET_BIND_SERVICE capability); use a port from 1024 up, behind a reverse "
+                              "proxy for 80/443 (docs/deploy.md)") from None
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     return sock
 
