@@ -10,6 +10,8 @@ threadpool must open its own connection with `connect()` instead.
 """
 
 import logging
+import os
+import pwd
 import sqlite3
 import time
 import uuid
@@ -29,9 +31,28 @@ def connect(path):
     return conn
 
 
+def user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_writable(path):
+    """SQLite opens a file it may not write read-only and fails only at the
+    first write, mid-start: say so first, naming who owns it (a database
+    made by a first run as root, then started as a service user)."""
+    for file in (str(path), f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(file) and not os.access(file, os.W_OK):
+            owner, me = user_name(os.stat(file).st_uid), user_name(os.geteuid())
+            raise StoreError(f"{file} is not writable by {me}; it belongs to {owner}: run Toru as {owner}, "
+                             f"or give the data directory's files to {me} (chown -R)")
+
+
 class Store:
     def __init__(self, path, migrations=MIGRATIONS):
         self.path = path
+        check_writable(path)
         try:
             self.conn = connect(path)
             # Reading the schema makes SQLite check the file header: a file that

@@ -2,6 +2,7 @@
 ending in one clear line on stderr with exit status 2."""
 
 import os
+import pwd
 import shutil
 import socket
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, ServerProcess, base_env, request, run_cli
+from toru.store import Store
 
 
 def unit_for(args, env=None, tmp_path=None):
@@ -155,6 +157,27 @@ def test_a_data_dir_this_user_may_not_look_into_is_one_line(tmp_path):
     finally:
         closed.chmod(0o700)
     assert_one_line_error(result, f"cannot read {closed / 'data' / '.env'}: Permission denied")
+
+
+def test_a_database_this_user_may_not_write_is_refused_naming_its_owner():
+    # A first run as root, then a start as a service user: the file is root's.
+    open_dir = Path(tempfile.mkdtemp(prefix="toru-owner-"))
+    try:
+        Store(open_dir / "toru.db").close()
+        if os.geteuid() == 0:
+            shutil.chown(open_dir, "nobody")  # the directory is the service user's, the file is not
+            open_dir.chmod(0o755)
+            owner, user = "root", "nobody"
+        else:
+            (open_dir / "toru.db").chmod(0o444)
+            owner = user = pwd.getpwuid(os.geteuid()).pw_name
+        before = (open_dir / "toru.db").read_bytes()
+        result = run_unprivileged(["--data-dir", str(open_dir)])
+        assert_one_line_error(result, f"{open_dir / 'toru.db'} is not writable by {user}",
+                              f"belongs to {owner}: run Toru as {owner}")
+        assert (open_dir / "toru.db").read_bytes() == before
+    finally:
+        shutil.rmtree(open_dir)
 
 
 def test_corrupt_database_is_refused_and_left_untouched(tmp_path):
