@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from helpers import ADMIN_PASSWORD
 
-from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, api_sign_in, form_sign_in, heading,
+from e2e_support import (DESKTOP, FAILED_RESOURCE, PHONE, api, api_sign_in, form_sign_in, heading,
                          main_nav, open_page, unexpected, url)
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -234,6 +234,45 @@ def test_api_failures_become_toasts_and_401_goes_to_login(server, browser):
 
         assert unexpected(seen, FAILED_RESOURCE, re.compile("net::ERR_CONNECTION_REFUSED"),
                           re.compile("status of 503")) == []
+
+
+def test_a_dialog_with_typed_input_asks_before_escape_or_close_discards_it(server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, "/alerts"))
+        new_rule = page.get_by_role("button", name="New rule")
+
+        # Nothing typed: Escape closes at once.
+        new_rule.click()
+        editor = page.get_by_role("dialog", name="New alert rule")
+        expect(editor).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(editor).to_have_count(0)
+
+        # Typed: Escape asks; "Keep editing" keeps every character.
+        new_rule.click()
+        editor.get_by_label("Name").fill("Half-written rule")
+        page.keyboard.press("Escape")
+        ask = page.get_by_role("dialog", name="Discard changes?")
+        expect(ask).to_be_visible()
+        expect(ask.get_by_role("button", name="Keep editing")).to_be_focused()  # a stray Enter keeps it
+        ask.get_by_role("button", name="Keep editing").click()
+        expect(ask).to_have_count(0)
+        expect(editor.get_by_label("Name")).to_have_value("Half-written rule")
+
+        # The close button asks too; "Discard" closes the editor, nothing saved.
+        editor.get_by_role("button", name="Close").click()
+        ask.get_by_role("button", name="Discard").click()
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        assert not [r for r in api(page, server, "GET", "/api/alerts/rules").json()["rules"]
+                    if r["name"] == "Half-written rule"]
+
+        # Its own Cancel is a deliberate choice: no question.
+        new_rule.click()
+        editor.get_by_label("Name").fill("Cancelled rule")
+        editor.get_by_role("button", name="Cancel").click()
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        assert unexpected(seen) == []
 
 
 def test_static_sources_follow_the_csp_and_colour_rules():

@@ -1,5 +1,7 @@
 // Modal dialogs on the native <dialog> element: the browser traps focus,
-// makes the rest of the page inert and closes on Escape.
+// makes the rest of the page inert and closes on Escape. Once the user has
+// typed or chosen something in a dialog, Escape and the close button ask
+// before throwing it away (its own Cancel button is a deliberate choice).
 import { h } from './dom.js';
 import { icon } from './icons.js';
 
@@ -29,10 +31,34 @@ export function modal({ title, description = null, size = 'md', className = null
     result = value;
     if (dialog.open) dialog.close();
   };
+  // Only the user's own input counts: fields a dialog fills in itself (a
+  // select loaded after opening) fire no trusted input or change event.
+  let edited = false;
+  const noteEdit = (event) => { if (event.isTrusted) edited = true; };
+  dialog.addEventListener('input', noteEdit);
+  dialog.addEventListener('change', noteEdit);
+  let asking = false;
+  const dismiss = async () => {
+    if (asking) return;
+    if (edited) {
+      asking = true;
+      const discard = await confirmDialog('What you entered here has not been saved.', {
+        title: 'Discard changes?', confirmLabel: 'Discard', cancelLabel: 'Keep editing', danger: true,
+      });
+      asking = false;
+      if (!discard) return;
+    }
+    close(undefined);
+  };
+  dialog.addEventListener('cancel', (event) => {
+    if (!edited) return;
+    event.preventDefault(); // Escape: ask first
+    dismiss();
+  });
   dialog.append(
     h('div', { class: 'dialog-head' },
       h('h2', { class: 'dialog-title', id: titleId }, title),
-      h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onClick: () => close(undefined) },
+      h('button', { type: 'button', class: 'icon-button dialog-close', 'aria-label': 'Close', onClick: dismiss },
         icon('close'))),
     // Node.append() would print a null as the text "null".
     ...(description ? [h('p', { class: 'dialog-description', id: descriptionId }, description)] : []),
