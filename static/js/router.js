@@ -2,9 +2,12 @@
 // also reads. A page module exports mount(root, ctx); ctx.signal is aborted
 // when the page is left, and everything the page started (timers,
 // subscriptions, listeners, fetches) hangs on it (lifetime.js). There is
-// no unmount().
+// no unmount(). A page holding unsaved input says so with
+// ctx.guardLeave(unsaved): a link, Back/Forward, a reload or closing the tab
+// then ask first (so does an editor dialog the user typed in).
 import { closeDrawer, markActiveNav, setChrome } from './ui/layout.js';
-import { closeAllDialogs } from './ui/dialog.js';
+import { closeAllDialogs, confirmDialog, dialogEdited } from './ui/dialog.js';
+import { onAbort } from './lifetime.js';
 import { showToast } from './ui/toast.js';
 import { getUser } from './session.js';
 import { TWO_FACTOR_PATH, loginPath, safeNext } from './auth.js';
@@ -46,6 +49,31 @@ const forbidden = { title: 'Not available', load: () => import('./pages/forbidde
 let root = null;
 let current = null;  // the AbortController of the mounted page
 let renderSeq = 0;   // a newer navigation wins over a slower, older one
+let shown = null;    // the address of the page on screen
+const leaveGuards = new Set(); // () => true while the page holds unsaved input
+
+function unsavedInput() {
+  return dialogEdited() || [...leaveGuards].some((unsaved) => unsaved());
+}
+
+/** True when nothing unsaved would be lost, or the user chose to leave it. */
+function mayLeave() {
+  if (!unsavedInput()) return Promise.resolve(true);
+  return confirmDialog('What you changed on this page has not been saved.', {
+    title: 'Leave this page?', confirmLabel: 'Leave', cancelLabel: 'Stay', danger: true,
+  });
+}
+
+// Back/Forward has already changed the address: put it back while asking.
+async function onPopState() {
+  if (shown && unsavedInput()) {
+    const target = window.location.pathname + window.location.search + window.location.hash;
+    history.pushState(null, '', shown);
+    if (await mayLeave()) navigate(target);
+    return;
+  }
+  render({ focus: true });
+}
 
 /** Matches a pathname against the route table; unknown paths get notFound. */
 export function matchRoute(pathname) {
@@ -76,7 +104,12 @@ export function startRouter(rootElement) {
   // scroll an empty page; every navigation starts at the top instead.
   if ('scrollRestoration' in history) history.scrollRestoration = 'manual';
   document.addEventListener('click', onLinkClick);
-  window.addEventListener('popstate', () => render({ focus: true }));
+  window.addEventListener('popstate', onPopState);
+  window.addEventListener('beforeunload', (event) => {
+    if (!unsavedInput()) return;
+    event.preventDefault(); // the browser asks "Leave site?"
+    event.returnValue = '';
+  });
   return render({ focus: false });
 }
 
@@ -112,7 +145,7 @@ function onLinkClick(event) {
     closeDrawer();
     return;
   }
-  navigate(url.pathname + url.search + url.hash);
+  mayLeave().then((leave) => { if (leave) navigate(url.pathname + url.search + url.hash); });
 }
 
 // Which page the current address shows to the current user. Rewrites the
@@ -172,6 +205,7 @@ async function render({ focus }) {
 
   const controller = new AbortController();
   current = controller;
+  shown = url.pathname + url.search + url.hash;
   root.replaceChildren();
   root.removeAttribute('aria-busy');
   const ctx = {
@@ -181,6 +215,10 @@ async function render({ focus }) {
     signal: controller.signal, // aborted when the page is left
     navigate,
     setTitle: (title) => { if (seq === renderSeq) setTitle(title); },
+    guardLeave: (unsaved) => {
+      leaveGuards.add(unsaved);
+      onAbort(controller.signal, () => leaveGuards.delete(unsaved));
+    },
   };
   try {
     const pending = module.mount(root, ctx);

@@ -549,6 +549,50 @@ def test_config_editor_saves_and_shows_errors_inline(ui_server, browser):
         assert [r.split()[0] for r in seen["bad_responses"]] == ["400"]
 
 
+def test_unsaved_config_asks_before_a_link_back_or_reload_leaves_it(ui_server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, ui_server)
+        page.goto(url(ui_server, "/plugins"))
+        page.locator('article[data-plugin="served"]').get_by_role("link", name="Details and logs").click()
+        expect(page).to_have_url(url(ui_server, "/plugins/served"))
+        field = page.get_by_label("Config (a JSON object)")
+        expect(field).to_be_enabled(timeout=WAIT)
+        saved = field.input_value()
+        ask = page.get_by_role("dialog", name="Leave this page?")
+
+        # A sidebar link: "Stay" keeps the page and the text.
+        field.fill('{"draft": true}')
+        page.locator("#sidebar").get_by_role("link", name="Dashboard").click()
+        expect(ask.get_by_role("button", name="Stay")).to_be_focused()
+        ask.get_by_role("button", name="Stay").click()
+        expect(page).to_have_url(url(ui_server, "/plugins/served"))
+        expect(field).to_have_value('{"draft": true}')
+
+        # Back asks too, and the address stays the page's until the answer.
+        page.go_back()
+        expect(ask).to_be_visible()
+        expect(page).to_have_url(url(ui_server, "/plugins/served"))
+        ask.get_by_role("button", name="Stay").click()
+        expect(field).to_have_value('{"draft": true}')
+
+        # Text put back as it was saved: nothing to lose, no question.
+        field.fill(saved)
+        page.go_back()
+        expect(page).to_have_url(url(ui_server, "/plugins"))
+        expect(ask).to_have_count(0)
+
+        # A reload (or closing the tab) gets the browser's own question.
+        page.go_forward()
+        expect(field).to_be_enabled(timeout=WAIT)
+        field.fill('{"draft": 2}')
+        asked = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+        page.reload()
+        assert asked == ["beforeunload"]
+        assert ui_server.admin.get("/api/plugins/served/config").json["config"] != {"draft": 2}
+        assert unexpected(seen, FAILED_RESOURCE) == []
+
+
 def test_dashboard_lists_recent_plugin_events_linking_to_each_plugin(ui_server, browser):
     admin = ui_server.admin
     with open_page(browser, DESKTOP) as (page, seen):

@@ -75,10 +75,16 @@ export function modal({ title, description = null, size = 'md', className = null
       resolve(result);
     }, { once: true });
     dialog.closeDialog = close;
+    dialog.isEdited = () => edited;
     openDialogs.add(dialog);
     document.body.append(dialog);
     dialog.showModal();
   });
+}
+
+/** True when an open dialog holds input the user typed (the router asks before leaving it). */
+export function dialogEdited() {
+  return [...openDialogs].some((dialog) => dialog.isEdited());
 }
 
 /** Closes every open dialog (the router calls this on navigation). */

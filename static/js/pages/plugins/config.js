@@ -9,8 +9,9 @@ import { showToast } from '../../ui/toast.js';
 import { formatDateTime } from '../../ui/format.js';
 import { loadError } from '../../ui/load-error.js';
 
-/** The config card for plugin `id`; requests end with `signal`. */
-export function configEditor(id, { signal }) {
+/** The config card for plugin `id`; requests end with `signal`; text not
+ *  yet saved makes leaving the page ask first (`guardLeave`, the page's). */
+export function configEditor(id, { signal, guardLeave }) {
   const url = `/api/plugins/${encodeURIComponent(id)}/config`;
   const field = h('textarea', {
     class: 'input plugin-config-text', id: 'plugin-config-text', rows: 10, spellcheck: 'false',
@@ -32,8 +33,12 @@ export function configEditor(id, { signal }) {
     h('h2', { class: 'card-title', id: 'plugin-config-title' }, icon('settings'), 'Configuration'),
     status, form);
 
+  let savedText = null;
+  guardLeave(() => savedText !== null && field.value !== savedText);
+
   function show(data) {
     field.value = JSON.stringify(data.config || {}, null, 2);
+    savedText = field.value;
     saved.textContent = data.updated_at
       ? `Saved ${formatDateTime(data.updated_at)} by ${data.updated_by}.` : 'Never set: the plugin gets {}.';
   }

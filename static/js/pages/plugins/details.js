@@ -52,7 +52,7 @@ export function renderDetails(root, ctx, id, { admin }) {
     body.replaceChildren(view.el);
     show(plugin);
     if (admin) {
-      body.append(configEditor(id, { signal }).el, eventsTimeline(id, { signal }).el, logsViewer(id, { signal }).el);
+      body.append(configEditor(id, { signal, guardLeave: ctx.guardLeave }).el, eventsTimeline(id, { signal }).el, logsViewer(id, { signal }).el);
     } else {
       body.append(h('p', { class: 'muted plugin-admin-note' }, 'Logs and events of plugins are shown to admins.'));
     }
