@@ -338,6 +338,33 @@ def test_empty_states(fresh_server, browser):
         assert unexpected(seen) == []
 
 
+def test_scripts_settings_typed_but_not_saved_ask_before_another_tab(server, browser):
+    with open_page(browser, DESKTOP) as (page, seen):
+        api_sign_in(page, server)
+        page.goto(url(server, "/settings/scripts"))
+        timeout = page.get_by_label("Task timeout")
+        expect(timeout).to_be_visible()
+        # Untouched (every kind of field as the server gave it): no question.
+        page.locator('.tab[href="/settings/users"]').click()
+        expect(page).to_have_url(url(server, "/settings/users"))
+        expect(page.get_by_role("dialog")).to_have_count(0)
+
+        page.go_back()
+        expect(timeout).to_be_visible()
+        timeout.fill("120")
+        page.locator('.tab[href="/settings/users"]').click()
+        ask = page.get_by_role("dialog", name="Leave this page?")
+        ask.get_by_role("button", name="Stay").click()
+        expect(page).to_have_url(url(server, "/settings/scripts"))
+        expect(timeout).to_have_value("120")
+        # "Undo changes" puts the saved values back: nothing left to lose.
+        page.get_by_role("button", name="Undo changes").click()
+        page.locator('.tab[href="/settings/users"]').click()
+        expect(page).to_have_url(url(server, "/settings/users"))
+        expect(ask).to_have_count(0)
+        assert unexpected(seen) == []
+
+
 def test_scripts_settings_refuse_bad_values_and_keep_good_ones(server, browser):
     with open_page(browser, DESKTOP) as (page, seen):
         api_sign_in(page, server)

@@ -65,15 +65,20 @@ export function render(container, ctx) {
     }
     if (ctx.signal.aborted) return;
     body.removeAttribute('aria-busy');
-    body.replaceChildren(settingsForm(data.settings || {}));
+    body.replaceChildren(settingsForm(data.settings || {}, ctx.guardLeave));
   }
   load();
 }
 
-function settingsForm(initial) {
+function settingsForm(initial, guardLeave) {
   let saved = { ...initial };
   const error = formError();
   const controls = FIELDS.map((f) => control(f));
+  // Leaving with a setting typed but not saved asks first.
+  guardLeave(() => controls.some((c) => {
+    const { value, problem } = c.read();
+    return Boolean(problem) || value !== saved[c.field.key];
+  }));
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save');
   const reset = h('button', {
     type: 'button', class: 'btn', onClick: () => {
