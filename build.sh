@@ -147,8 +147,9 @@ stale_reason() {
 }
 
 build() {
-  local inputs reason
+  local inputs reason stamp
   inputs=$(build_inputs)
+  stamp=$(stamp_file)
   reason=$(stale_reason "$inputs")
   if [ -z "$reason" ]; then
     say "$output is up to date (nothing it is made of changed; delete it to build it anew)"
@@ -241,8 +242,8 @@ PY
   # The inputs as they were when this build began: an edit made meanwhile
   # leaves them different from the checkout's, so the next build rebuilds.
   mkdir -p "$STAGE/stamps"
-  printf '%s\n%s  pyz\n' "$inputs" "$(sha256sum < "$output" | cut -d' ' -f1)" > "$(stamp_file).new-$$"
-  mv -f "$(stamp_file).new-$$" "$(stamp_file)"
+  printf '%s\n%s  pyz\n' "$inputs" "$(sha256sum < "$output" | cut -d' ' -f1)" > "$stamp.new-$$"
+  mv -f "$stamp.new-$$" "$stamp"
   say "built $output ($(du -h "$output" | cut -f1), CPython $pythons on $machines)"
 }
 

@@ -56,9 +56,8 @@ function unsavedInput() {
   return dialogEdited() || [...leaveGuards].some((unsaved) => unsaved());
 }
 
-/** True when nothing unsaved would be lost, or the user chose to leave it. */
-function mayLeave() {
-  if (!unsavedInput()) return Promise.resolve(true);
+/** Asks whether to leave unsaved input behind; true when the user chose to. */
+function askToLeave() {
   return confirmDialog('What you changed on this page has not been saved.', {
     title: 'Leave this page?', confirmLabel: 'Leave', cancelLabel: 'Stay', danger: true,
   });
@@ -69,7 +68,7 @@ async function onPopState() {
   if (shown && unsavedInput()) {
     const target = window.location.pathname + window.location.search + window.location.hash;
     history.pushState(null, '', shown);
-    if (await mayLeave()) navigate(target);
+    if (await askToLeave()) navigate(target);
     return;
   }
   render({ focus: true });
@@ -145,7 +144,9 @@ function onLinkClick(event) {
     closeDrawer();
     return;
   }
-  mayLeave().then((leave) => { if (leave) navigate(url.pathname + url.search + url.hash); });
+  const target = url.pathname + url.search + url.hash;
+  if (!unsavedInput()) navigate(target);
+  else askToLeave().then((leave) => { if (leave) navigate(target); });
 }
 
 // Which page the current address shows to the current user. Rewrites the
